@@ -6,7 +6,9 @@
 //
 //	stage  expect  ci  grader-args... [-- node-args...]
 //
-// where expect is "valid" or "invalid" (a teaching counter-example) and ci
+// where expect is "valid", or "invalid" for a teaching counter-example, or
+// "invalid:checker[,checker]" to demand that the rejection comes from those
+// checkers (the right reason, e.g. "invalid:counter" for lost updates); ci
 // is "yes" for the one stage `make test` grades against the real binary.
 // Blank lines and lines starting with # are ignored.
 package stages
@@ -22,7 +24,10 @@ import (
 // Stage is one graded step of a track.
 type Stage struct {
 	Name       string
-	ExpectPass bool     // false: the grader must say invalid
+	ExpectPass bool // false: the grader must say invalid
+	// InvalidBy lists the checkers that must report the violation when
+	// ExpectPass is false; empty means any reason will do.
+	InvalidBy  []string
 	CI         bool     // graded in process mode by make test
 	GraderArgs []string // flags for `maelstrom test`, without --bin
 	NodeArgs   []string // arguments passed to every node
@@ -51,12 +56,15 @@ func Parse(r io.Reader, name string) ([]Stage, error) {
 			return nil, fmt.Errorf("%s:%d: want `stage expect ci args...`, got %q", name, line, text)
 		}
 		s := Stage{Name: f[0]}
-		switch f[1] {
-		case "valid":
+		switch expect, by, _ := strings.Cut(f[1], ":"); {
+		case f[1] == "valid":
 			s.ExpectPass = true
-		case "invalid":
+		case expect == "invalid" && (by != "" || f[1] == "invalid"):
+			if by != "" {
+				s.InvalidBy = strings.Split(by, ",")
+			}
 		default:
-			return nil, fmt.Errorf("%s:%d: expect must be valid or invalid, got %q", name, line, f[1])
+			return nil, fmt.Errorf("%s:%d: expect must be valid, invalid or invalid:checker, got %q", name, line, f[1])
 		}
 		switch f[2] {
 		case "yes":
