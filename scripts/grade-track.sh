@@ -39,6 +39,22 @@ external=0
 case "$(basename "$maelstrom")" in maelstrom) [ "$maelstrom" != "$root/bin/maelstrom" ] && external=1 ;; esac
 jvm_workloads=" echo unique-ids broadcast g-set g-counter pn-counter lin-kv kafka txn-list-append txn-rw-register "
 
+# reason_ok EXPECT: for "invalid:checker,...", the run's results must show one
+# of those checkers invalid (a counter-example rejected for the right reason).
+reason_ok() {
+  local by=${1#*:}
+  [ "$by" = "$1" ] && return 0
+  [ $external = 1 ] && return 0
+  local results="$root/store/latest/results.json"
+  [ -f "$results" ] || { echo "cannot check the reason: $results is missing" >&2; return 1; }
+  local c
+  for c in ${by//,/ }; do
+    "$maelstrom" invalid-checkers "$results" | grep -qx "$c" && return 0
+  done
+  echo "rejected, but not by ${by//,/ or }: $("$maelstrom" invalid-checkers "$results" | tr '\n' ' ')" >&2
+  return 1
+}
+
 pass=0 fail=0 skipped=0 found=0
 results=()
 while IFS= read -r line || [ -n "$line" ]; do
@@ -74,7 +90,7 @@ while IFS= read -r line || [ -n "$line" ]; do
   (cd "$root" && "${cmd[@]}")
   rc=$?
   verdict=$(case $rc in 0) echo valid ;; 1) echo invalid ;; 2) echo unknown ;; *) echo "error (exit $rc)" ;; esac)
-  if [ "$verdict" = "$expect" ]; then
+  if [ "$verdict" = "${expect%%:*}" ] && reason_ok "$expect"; then
     pass=$((pass + 1)); results+=("PASS  $name: $verdict as expected")
   else
     fail=$((fail + 1)); results+=("FAIL  $name: grader said $verdict, expected $expect")

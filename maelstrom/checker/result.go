@@ -62,3 +62,12 @@ func (r Result) First() *Violation {
 
 // MarshalIndent renders the result for results.json.
 func (r Result) MarshalIndent() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
+
+// Quantiles summarises a latency distribution.
+type Quantiles struct {
+	Count int           `json:"count"`
+	P50   time.Duration `json:"p50"`
+	P95   time.Duration `json:"p95"`
+	P99   time.Duration `json:"p99"`
+	Max   time.Duration `json:"max"`
+}

@@ -1,0 +1,84 @@
+package node
+
+import (
+	"context"
+	"time"
+)
+
+// Every runs fn every interval, starting once the node is initialized and
+// running, until the node stops. Runs never overlap: a slow fn delays the
+// next one. fn gets the node's context and should return when it ends.
+func (n *Node) Every(interval time.Duration, fn func(ctx context.Context)) {
+	if interval <= 0 {
+		panic("node: Every needs a positive interval")
+	}
+	n.addTask(func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-t.C:
+				fn(n.ctx)
+			}
+		}
+	})
+}
+
+// After runs fn once, d after the node is initialized and running, unless
+// the node stops first.
+func (n *Node) After(d time.Duration, fn func(ctx context.Context)) {
+	n.addTask(func() {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-n.ctx.Done():
+		case <-t.C:
+			fn(n.ctx)
+		}
+	})
+}
+
+func (n *Node) addTask(task func()) {
+	n.mu.Lock()
+	started := n.tasksOn
+	if !started {
+		n.tasks = append(n.tasks, task)
+	}
+	n.mu.Unlock()
+	if started {
+		n.goTask(task)
+	}
+}
+
+// maybeStartTasks starts registered tasks once the node is both running
+// and initialized, whichever happens last.
+func (n *Node) maybeStartTasks() {
+	n.mu.Lock()
+	if n.tasksOn || !n.running || n.initState != initDone {
+		n.mu.Unlock()
+		return
+	}
+	n.tasksOn = true
+	tasks := n.tasks
+	n.tasks = nil
+	n.mu.Unlock()
+	for _, t := range tasks {
+		n.goTask(t)
+	}
+}
+
+func (n *Node) goTask(task func()) {
+	n.mu.Lock()
+	if n.tasksClosed {
+		n.mu.Unlock()
+		return
+	}
+	n.tasksWG.Add(1)
+	n.mu.Unlock()
+	go func() {
+		defer n.tasksWG.Done()
+		task()
+	}()
+}

@@ -1,0 +1,100 @@
+package maelstrom
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/checker"
+	"github.com/distsys-curriculum/distsys/maelstrom/internal/testnodes"
+)
+
+func TestUniqueIDs(t *testing.T) {
+	rep := grade(t, testnodes.UniqueIDs(false), "-w", "unique-ids", "--node-count", "3", "--time-limit", "10",
+		"--rate", "200", "--nemesis", "partition", "--availability", "total")
+	wantVerdict(t, rep, checker.Valid)
+
+	rep = grade(t, testnodes.UniqueIDs(true), "-w", "unique-ids", "--node-count", "3", "--time-limit", "5", "--rate", "50")
+	wantVerdict(t, rep, checker.Invalid, "first problem (unique-ids)")
+}
+
+func TestBroadcastGossipSurvivesPartitions(t *testing.T) {
+	rep := grade(t, testnodes.Broadcast(false, false), "-w", "broadcast", "--node-count", "5", "--time-limit", "20",
+		"--rate", "20", "--nemesis", "partition", "--nemesis-interval", "3", "--latency", "20", "--latency-dist", "uniform")
+	wantVerdict(t, rep, checker.Valid)
+	if rep.Net.Dropped == 0 {
+		t.Fatalf("partitions dropped nothing; the nemesis did not act\n%s", rep.Summary())
+	}
+}
+
+func TestBroadcastLosesUnderPartition(t *testing.T) {
+	rep := grade(t, testnodes.Broadcast(true, false), "-w", "broadcast", "--node-count", "5", "--time-limit", "20",
+		"--rate", "20", "--nemesis", "partition", "--nemesis-interval", "3")
+	wantVerdict(t, rep, checker.Invalid, "first problem (set-full)")
+}
+
+func TestBroadcastExtraKeyInReply(t *testing.T) {
+	rep := grade(t, testnodes.Broadcast(false, true), "-w", "broadcast", "--node-count", "3", "--time-limit", "5", "--rate", "20")
+	wantVerdict(t, rep, checker.Invalid, "extra key message in broadcast_ok", "malformed replies:")
+	if rep.MalformedReplies == 0 {
+		t.Fatal("no malformed replies counted")
+	}
+}
+
+func TestCounters(t *testing.T) {
+	rep := grade(t, testnodes.Counter(false), "-w", "g-counter", "--node-count", "3", "--time-limit", "10", "--rate", "20",
+		"--latency", "5")
+	wantVerdict(t, rep, checker.Valid)
+	rep = grade(t, testnodes.Counter(true), "-w", "g-counter", "--node-count", "3", "--time-limit", "10", "--rate", "20")
+	wantVerdict(t, rep, checker.Invalid, "first problem (counter)")
+}
+
+func TestGarbageOnStdout(t *testing.T) {
+	rep := grade(t, testnodes.EchoGarbage(), "-w", "echo", "--node-count", "2", "--time-limit", "3")
+	wantVerdict(t, rep, checker.Invalid, "not well-formed JSON", "got an echo, replying")
+	pe := rep.ProtocolErrors[0]
+	if pe.Node == "" || pe.Line != "got an echo, replying" {
+		t.Fatalf("protocol error %+v does not name the node and the line", pe)
+	}
+	// The run kept reading: the real replies still arrived.
+	if rep.ByF["echo"].OK == 0 {
+		t.Fatalf("no echo succeeded after the garbage line\n%s", rep.Summary())
+	}
+}
+
+func TestCrashedNodeEndsRun(t *testing.T) {
+	rep := grade(t, testnodes.EchoCrash(), "-w", "echo", "--node-count", "1", "--time-limit", "10", "--rate", "10")
+	if rep.Crash == nil || rep.ExitCode() != 255 {
+		t.Fatalf("want a crash report and exit 255, got exit %d\n%s", rep.ExitCode(), rep.Summary())
+	}
+	sum := rep.Summary()
+	for _, want := range []string{"node n0", "crashed", "exit status 2", "index out of range"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("crash report lacks %q:\n%s", want, sum)
+		}
+	}
+	if rep.SimDuration.Seconds() > 5 {
+		t.Errorf("the run went on for %v after the crash", rep.SimDuration)
+	}
+}
+
+func TestNodeNeverAnswersInit(t *testing.T) {
+	rep := grade(t, testnodes.NoInit(), "-w", "echo", "--node-count", "2", "--time-limit", "10")
+	if rep.Crash == nil || rep.ExitCode() != 255 {
+		t.Fatalf("want a setup failure, got exit %d\n%s", rep.ExitCode(), rep.Summary())
+	}
+	sum := rep.Summary()
+	for _, want := range []string{"node n0", "did not answer init within 10s", "ignoring init on purpose"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("report lacks %q:\n%s", want, sum)
+		}
+	}
+}
+
+func TestLinKV(t *testing.T) {
+	rep := grade(t, testnodes.LinKVProxy("lin-kv"), "-w", "lin-kv", "--node-count", "2", "--concurrency", "2n",
+		"--time-limit", "10", "--rate", "50", "--latency", "5")
+	wantVerdict(t, rep, checker.Valid)
+	rep = grade(t, testnodes.LinKVProxy("lww-kv"), "-w", "lin-kv", "--node-count", "2", "--concurrency", "2n",
+		"--time-limit", "10", "--rate", "50", "--latency", "5")
+	wantVerdict(t, rep, checker.Invalid, "first problem (linearizable)")
+}

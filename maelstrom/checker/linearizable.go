@@ -1,0 +1,386 @@
+package checker
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/history"
+)
+
+// regValue is a register's content; the zero value is null, the initial
+// state of every lin-kv key.
+type regValue struct {
+	set bool
+	v   int64
+}
+
+func (r regValue) String() string {
+	if !r.set {
+		return "null"
+	}
+	return strconv.FormatInt(r.v, 10)
+}
+
+func regOf(p *int64) regValue {
+	if p == nil {
+		return regValue{}
+	}
+	return regValue{set: true, v: *p}
+}
+
+// kvCall is one lin-kv operation as the model sees it.
+type kvCall struct {
+	f        string // read, write, cas
+	arg      regValue
+	from, to regValue
+	// maybe marks an op whose outcome is unknown (:info or never
+	// completed). It may have taken effect or not; the checker gives it an
+	// unbounded return time, so "not" is the same as "at the very end".
+	maybe bool
+	src   op
+}
+
+// casRegister is the model Knossos uses for lin-kv: a compare-and-set
+// register. A cas that might not have happened is allowed to fail quietly
+// when its precondition does not hold, because then it changed nothing.
+func casRegisterModel() porcupine.Model {
+	return porcupine.Model{
+		Init: func() any { return regValue{} },
+		Step: func(state, input, output any) (bool, any) {
+			s := state.(regValue)
+			c := input.(*kvCall)
+			switch c.f {
+			case "read":
+				return output.(regValue) == s, s
+			case "write":
+				return true, c.arg
+			case "cas":
+				if s == c.from {
+					return true, c.to
+				}
+				return c.maybe, s
+			}
+			return false, s
+		},
+		DescribeOperation: func(input, output any) string {
+			c := input.(*kvCall)
+			q := ""
+			if c.maybe {
+				q = " (outcome unknown)"
+			}
+			switch c.f {
+			case "read":
+				return fmt.Sprintf("read() → %v", output)
+			case "write":
+				return fmt.Sprintf("write(%v)%s", c.arg, q)
+			default:
+				return fmt.Sprintf("cas(%v → %v)%s", c.from, c.to, q)
+			}
+		},
+		DescribeState: func(state any) string { return state.(regValue).String() },
+	}
+}
+
+// LinearizableKey is the verdict for one key.
+type LinearizableKey struct {
+	Key        int64    `json:"key"`
+	Valid      Validity `json:"valid"`
+	OpCount    int      `json:"op-count"`
+	File       string   `json:"file,omitempty"` // visualisation, for invalid keys
+	Unverified string   `json:"unverified,omitempty"`
+}
+
+// LinearizableDetails is Linearizable's evidence.
+type LinearizableDetails struct {
+	Keys     []LinearizableKey `json:"keys"`
+	Failures []int64           `json:"failures,omitempty"`
+	Unknown  []int64           `json:"unknown,omitempty"`
+}
+
+// Linearizable checks a lin-kv history: each key independently must be a
+// linearizable compare-and-set register that starts out null. Failed ops
+// are left out (they did not happen), reads of unknown outcome say
+// nothing, and writes and cas of unknown outcome may take effect at any
+// point after their invocation.
+//
+// The whole check gets timeout (0 or less means no limit). A key whose
+// search runs out of time is unknown, and so is the verdict unless another
+// key is invalid. For an invalid key the search is repeated with
+// porcupine's bookkeeping on, to name the operation no linearization can
+// explain and to write an HTML visualisation to
+// outDir/linear-key-<key>.html (nothing is written when outDir is "").
+func Linearizable(h history.History, timeout time.Duration, outDir string) Result {
+	res := Result{Checker: "linearizable", Valid: Valid}
+	start := time.Now()
+	remaining := func() time.Duration {
+		if timeout <= 0 {
+			return 0 // porcupine: no limit
+		}
+		// Never hand porcupine a zero budget: to it, zero means no limit.
+		if left := timeout - time.Since(start); left > 0 {
+			return left
+		}
+		return -1
+	}
+
+	model := casRegisterModel()
+	perKey, keys, skippedOps := splitKV(h)
+	skipped := len(skippedOps)
+	// Keys are independent: check them side by side so that one hard key
+	// cannot starve the others of the budget.
+	verdicts := make([]LinearizableKey, len(keys))
+	found := make([]*Violation, len(keys))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	for i, k := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			verdicts[i], found[i] = checkKey(model, k, perKey[k], remaining, outDir)
+		}()
+	}
+	wg.Wait()
+	var d LinearizableDetails
+	d.Keys = verdicts
+	for i, kr := range verdicts {
+		switch kr.Valid {
+		case Invalid:
+			d.Failures = append(d.Failures, kr.Key)
+			res.Violations = append(res.Violations, *found[i])
+		case Unknown:
+			d.Unknown = append(d.Unknown, kr.Key)
+		}
+	}
+	res.Details = d
+	note := ""
+	if skipped > 0 {
+		firstSkipped := skippedOps[0]
+		note = fmt.Sprintf(" (%d ops with unreadable values skipped)", skipped)
+		res.Violations = append(res.Violations, Violation{What: "unreadable op", Time: firstSkipped.observed().Time, Op: firstSkipped.observed(), Node: firstSkipped.node(), Value: firstSkipped.observed().Value,
+			Detail: fmt.Sprintf("%s %s at %s has value %#v, which is not a lin-kv key/value; the checker skipped it", firstSkipped.invoke.F, where(firstSkipped.node(), firstSkipped.invoke.Process), at(firstSkipped.invoke.Time), firstSkipped.observed().Value)})
+	}
+	switch {
+	case len(d.Failures) > 0:
+		res.Valid = Invalid
+		res.Summary = fmt.Sprintf("%s of %d not linearizable (%v)%s; first: %s", plural(len(d.Failures), "key", "keys"), len(keys), d.Failures, note, res.Violations[0].Detail)
+		if len(res.Violations) > maxViolations {
+			res.Violations = res.Violations[:maxViolations]
+		}
+	case len(d.Unknown) == 0 && skipped > 0:
+		// The skipped ops might be exactly the ones that break the
+		// register; saying valid would be a guess.
+		res.Valid = Unknown
+		res.Summary = fmt.Sprintf("the %d keys checked are linearizable, but %d ops had values the checker could not read, so the verdict is open", len(keys), skipped)
+	case len(d.Unknown) > 0:
+		res.Valid = Unknown
+		rest := "; the rest are linearizable"
+		if len(d.Unknown) == len(keys) {
+			rest = ""
+		}
+		res.Summary = fmt.Sprintf("could not decide %s of %d within %v (%v)%s%s", plural(len(d.Unknown), "key", "keys"), len(keys), timeout, d.Unknown, note, rest)
+	default:
+		res.Summary = fmt.Sprintf("all %d keys linearizable (%d ops)%s", len(keys), len(pairUp(h)), note)
+	}
+	return res
+}
+
+func checkKey(model porcupine.Model, k int64, calls []*kvCall, remaining func() time.Duration, outDir string) (LinearizableKey, *Violation) {
+	kr := LinearizableKey{Key: k, OpCount: len(calls)}
+	left := remaining()
+	if left < 0 {
+		kr.Valid = Unknown
+		kr.Unverified = "not checked: the time budget ran out"
+		return kr, nil
+	}
+	ops := toPorcupine(calls)
+	switch porcupine.CheckOperationsTimeout(model, ops, left) {
+	case porcupine.Ok:
+		kr.Valid = Valid
+	case porcupine.Illegal:
+		kr.Valid = Invalid
+		v := explainIllegal(model, k, calls, ops, remaining(), outDir)
+		kr.File = v.file
+		return kr, &v.Violation
+	default:
+		kr.Valid = Unknown
+		kr.Unverified = "the search for a linearization ran out of time"
+	}
+	return kr, nil
+}
+
+// splitKV groups the ops that constrain the register by key.
+func splitKV(h history.History) (map[int64][]*kvCall, []int64, []op) {
+	perKey := map[int64][]*kvCall{}
+	var skipped []op
+	for _, p := range pairUp(h) {
+		if p.invoke.Process < 0 {
+			continue
+		}
+		out := p.outcome()
+		if out == history.Fail {
+			continue
+		}
+		kv, ok := kvOf(p.invoke.Value)
+		if !ok {
+			skipped = append(skipped, p)
+			continue
+		}
+		c := &kvCall{f: p.invoke.F, maybe: out != history.OK, src: p}
+		switch p.invoke.F {
+		case "read":
+			if c.maybe {
+				continue // an unanswered read constrains nothing
+			}
+			if _, ok := kvOf(p.completion.Value); !ok {
+				skipped = append(skipped, p)
+				continue
+			}
+		case "write":
+			c.arg = regOf(kv.Value)
+		case "cas":
+			c.from, c.to = regOf(kv.From), regOf(kv.To)
+		default:
+			skipped = append(skipped, p)
+			continue
+		}
+		perKey[kv.Key] = append(perKey[kv.Key], c)
+	}
+	keys := make([]int64, 0, len(perKey))
+	for k := range perKey {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return perKey, keys, skipped
+}
+
+func kvOf(v any) (history.KV, bool) {
+	switch x := v.(type) {
+	case history.KV:
+		return x, true
+	case *history.KV:
+		if x != nil {
+			return *x, true
+		}
+	}
+	return history.KV{}, false
+}
+
+func toPorcupine(calls []*kvCall) []porcupine.Operation {
+	// Porcupine only needs client ids for drawing; make them dense.
+	client := map[int]int{}
+	ops := make([]porcupine.Operation, len(calls))
+	for i, c := range calls {
+		id, ok := client[c.src.invoke.Process]
+		if !ok {
+			id = len(client)
+			client[c.src.invoke.Process] = id
+		}
+		ret := int64(math.MaxInt64)
+		var output any
+		if !c.maybe {
+			ret = int64(c.src.completion.Time)
+			if c.f == "read" {
+				kv, _ := kvOf(c.src.completion.Value)
+				output = regOf(kv.Value)
+			}
+		}
+		ops[i] = porcupine.Operation{ClientId: id, Input: c, Call: int64(c.src.invoke.Time), Output: output, Return: ret}
+	}
+	return ops
+}
+
+type illegal struct {
+	Violation
+	file string
+}
+
+// explainIllegal reruns an illegal key with porcupine's partial
+// linearizations to find the operation that cannot be placed: among the
+// ops left out of the longest linearizable prefix, the one that had to take
+// effect earliest.
+func explainIllegal(model porcupine.Model, key int64, calls []*kvCall, ops []porcupine.Operation, left time.Duration, outDir string) illegal {
+	// The key is already known to be illegal; the rerun only gathers
+	// evidence, so it may use a short grace period when the budget is gone.
+	if left <= 0 {
+		left = 5 * time.Second
+	}
+	_, info := porcupine.CheckOperationsVerbose(model, ops, left)
+	var longest []int
+	for _, part := range info.PartialLinearizations() {
+		for _, lin := range part {
+			if len(lin) > len(longest) {
+				longest = lin
+			}
+		}
+	}
+	in := make([]bool, len(ops))
+	state := regValue{}
+	for _, id := range longest {
+		in[id] = true
+		_, s := model.Step(state, ops[id].Input, ops[id].Output)
+		state = s.(regValue)
+	}
+	culprit := -1
+	for i := range ops {
+		if in[i] {
+			continue
+		}
+		if culprit < 0 || ops[i].Return < ops[culprit].Return || (ops[i].Return == ops[culprit].Return && ops[i].Call < ops[culprit].Call) {
+			culprit = i
+		}
+	}
+	var v illegal
+	v.What = "not linearizable"
+	if culprit < 0 {
+		// Porcupine found no partial linearization to blame (it timed out
+		// on the rerun); still name the key.
+		v.Detail = fmt.Sprintf("key %d: no order of its %d operations is consistent with a register; rerun with a larger time budget to see which operation", key, len(ops))
+	} else {
+		c := calls[culprit]
+		p := c.src
+		o := p.observed()
+		v.Node, v.Op, v.Time = p.node(), o, o.Time
+		desc := model.DescribeOperation(c, ops[culprit].Output)
+		v.Value = o.Value
+		prefix := "no operation on the key can come before it"
+		if n := len(longest); n > 0 {
+			last := ops[longest[n-1]]
+			lc := last.Input.(*kvCall)
+			prefix = fmt.Sprintf("the longest consistent order places %s first, ending with %s %s at %s, which leaves the register at %v",
+				plural(n, "operation", "operations"), model.DescribeOperation(lc, last.Output), where(lc.src.node(), lc.src.invoke.Process), at(lc.src.invoke.Time), state)
+		}
+		v.Detail = fmt.Sprintf("key %d: %s %s, invoked at %s and completed at %s, cannot be linearized: %s. Every operation must appear to take effect at one instant between its invocation and its completion",
+			key, desc, where(p.node(), p.invoke.Process), at(p.invoke.Time), completionTime(p), prefix)
+	}
+	if outDir != "" {
+		path := filepath.Join(outDir, fmt.Sprintf("linear-key-%d.html", key))
+		err := os.MkdirAll(outDir, 0o755)
+		if err == nil {
+			err = porcupine.VisualizePath(model, info, path)
+		}
+		if err != nil {
+			v.Detail += fmt.Sprintf(" (could not write the visualisation: %v)", err)
+		} else {
+			v.file = path
+			v.Detail += ". Timeline: " + filepath.Base(path)
+		}
+	}
+	return v
+}
+
+func completionTime(p op) string {
+	if p.completion == nil || p.completion.Type != history.OK {
+		return "an unknown time (no ok reply)"
+	}
+	return at(p.completion.Time)
+}

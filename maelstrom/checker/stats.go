@@ -1,0 +1,188 @@
+package checker
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/history"
+)
+
+// StatsCounts counts completions of one kind of operation.
+type StatsCounts struct {
+	Count     int `json:"count"`
+	OKCount   int `json:"ok-count"`
+	FailCount int `json:"fail-count"`
+	InfoCount int `json:"info-count"` // includes ops the run never completed
+}
+
+// StatsDetails is Stats' evidence, shaped like Maelstrom's :stats.
+type StatsDetails struct {
+	StatsCounts
+	ByF map[string]StatsCounts `json:"by-f"`
+}
+
+// Operations that are bookkeeping rather than requests a node must serve:
+// Maelstrom's stats checker ignores them too.
+func bookkeeping(f string) bool { return f == "crash" || f == "debug-topic-partitions" }
+
+// clientOps are the ops issued by clients (not the nemesis, not
+// bookkeeping).
+func clientOps(h history.History) []op {
+	var out []op
+	for _, p := range pairUp(h) {
+		if p.invoke.Process >= 0 && !bookkeeping(p.invoke.F) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Stats counts outcomes per kind of operation. It is invalid when some kind
+// of operation never succeeded, as in Maelstrom, where a node that fails
+// every cas cannot pass by never changing anything.
+func Stats(h history.History) Result {
+	res := Result{Checker: "stats", Valid: Valid}
+	d := StatsDetails{ByF: map[string]StatsCounts{}}
+	firstFailure := map[string]op{}
+	for _, p := range clientOps(h) {
+		c := d.ByF[p.invoke.F]
+		c.Count++
+		d.Count++
+		switch p.outcome() {
+		case history.OK:
+			c.OKCount++
+			d.OKCount++
+		case history.Fail:
+			c.FailCount++
+			d.FailCount++
+		default:
+			c.InfoCount++
+			d.InfoCount++
+		}
+		if _, ok := firstFailure[p.invoke.F]; !ok && p.outcome() != history.OK {
+			firstFailure[p.invoke.F] = p
+		}
+		d.ByF[p.invoke.F] = c
+	}
+	res.Details = d
+	fs := make([]string, 0, len(d.ByF))
+	for f := range d.ByF {
+		fs = append(fs, f)
+	}
+	slices.Sort(fs)
+	var never []string
+	for _, f := range fs {
+		c := d.ByF[f]
+		if c.OKCount > 0 {
+			continue
+		}
+		never = append(never, f)
+		p := firstFailure[f]
+		o := p.observed()
+		res.Violations = append(res.Violations, Violation{
+			What: "never succeeded", Node: p.node(), Op: o, Value: o.Value, Time: o.Time,
+			Detail: fmt.Sprintf("no %q operation succeeded (%d failed, %d unknown); the first was %s, invoked at %s, and ended %s at %s%s. Maelstrom requires every kind of operation to succeed at least once",
+				f, c.FailCount, c.InfoCount, where(p.node(), p.invoke.Process), at(p.invoke.Time), p.outcome(), at(o.Time), errorSuffix(o)),
+		})
+	}
+	if len(never) > 0 {
+		res.Valid = Invalid
+		res.Summary = fmt.Sprintf("%s never succeeded: %s", strings.Join(never, ", "), res.Violations[0].Detail)
+		return res
+	}
+	res.Summary = fmt.Sprintf("%d ops: %d ok, %d fail, %d info", d.Count, d.OKCount, d.FailCount, d.InfoCount)
+	return res
+}
+
+func errorSuffix(o *history.Op) string {
+	if o.Error == nil {
+		return ""
+	}
+	return " (" + o.Error.String() + ")"
+}
+
+// AvailabilityDetails is Availability's evidence.
+type AvailabilityDetails struct {
+	OKFraction float64 `json:"ok-fraction"`
+	OKCount    int     `json:"ok-count"`
+	Count      int     `json:"count"`
+	Goal       string  `json:"goal,omitempty"`
+}
+
+// Availability measures the fraction of client invocations that completed
+// :ok. spec is Maelstrom's --availability: "" (no goal: always valid),
+// "total" (every op must succeed), or a fraction between 0 and 1.
+func Availability(h history.History, spec string) Result {
+	res := Result{Checker: "availability", Valid: Valid}
+	var d AvailabilityDetails
+	var firstBad *op
+	for _, p := range clientOps(h) {
+		d.Count++
+		if p.outcome() == history.OK {
+			d.OKCount++
+		} else if firstBad == nil {
+			p := p
+			firstBad = &p
+		}
+	}
+	if d.Count > 0 {
+		d.OKFraction = float64(d.OKCount) / float64(d.Count)
+	}
+	d.Goal = spec
+	res.Details = d
+	var goal float64
+	switch spec {
+	case "":
+		res.Summary = fmt.Sprintf("ok fraction %.4f (%d of %d); no availability goal set", d.OKFraction, d.OKCount, d.Count)
+		return res
+	case "total":
+		goal = 1
+	default:
+		g, err := strconv.ParseFloat(spec, 64)
+		if err != nil || g < 0 || g > 1 {
+			res.Valid = Unknown
+			res.Summary = fmt.Sprintf("availability goal %q is neither \"total\" nor a fraction between 0 and 1", spec)
+			return res
+		}
+		goal = g
+	}
+	if d.Count == 0 {
+		res.Valid = Unknown
+		res.Summary = fmt.Sprintf("no client operations, so the availability goal %s cannot be judged", spec)
+		return res
+	}
+	if d.OKFraction >= goal {
+		res.Summary = fmt.Sprintf("ok fraction %.4f (%d of %d) meets the goal %s", d.OKFraction, d.OKCount, d.Count, spec)
+		return res
+	}
+	res.Valid = Invalid
+	res.Summary = fmt.Sprintf("ok fraction %.4f (%d of %d) is below the availability goal %s", d.OKFraction, d.OKCount, d.Count, spec)
+	if firstBad != nil {
+		o := firstBad.observed()
+		res.Violations = append(res.Violations, Violation{
+			What: "unavailable", Node: firstBad.node(), Op: o, Value: o.Value, Time: o.Time,
+			Detail: fmt.Sprintf("the first op that did not succeed was %s %s, invoked at %s, ending %s at %s%s", firstBad.invoke.F, where(firstBad.node(), firstBad.invoke.Process), at(firstBad.invoke.Time), firstBad.outcome(), at(o.Time), errorSuffix(o)),
+		})
+		res.Summary += "; " + res.Violations[0].Detail
+	}
+	return res
+}
+
+// Latencies summarises, per kind of operation, the latency of ops that
+// completed :ok.
+func Latencies(h history.History) map[string]Quantiles {
+	by := map[string][]time.Duration{}
+	for _, p := range clientOps(h) {
+		if p.outcome() == history.OK {
+			by[p.invoke.F] = append(by[p.invoke.F], p.completion.Time-p.invoke.Time)
+		}
+	}
+	out := make(map[string]Quantiles, len(by))
+	for f, ds := range by {
+		out[f] = quantilesOf(ds)
+	}
+	return out
+}

@@ -1,0 +1,294 @@
+package checker
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/history"
+)
+
+// regVer is a version of a register: a written value, or the initial nil.
+type regVer struct {
+	isNil bool
+	v     int64
+}
+
+func (r regVer) String() string {
+	if r.isNil {
+		return "nil"
+	}
+	return fmt.Sprint(r.v)
+}
+
+// registerAnalysis infers rw-register dependencies. Values are unique per
+// key, so a value names its writer, but a read of a register says nothing
+// about the order of the writes it did not see. The only version orders
+// taken as known are the sound ones: the initial nil precedes every
+// write, and a transaction that read version a of a key and then wrote b
+// to it installed b after a (writes follow reads). ww and rw edges come
+// only from those known orders; a chain of them stands for a path of real
+// ww edges with the same number of rw edges, so cycles keep their class.
+type registerAnalysis struct {
+	c      *txnCheck
+	writer map[txnKV]int32
+	final  map[txnKV]bool
+	// ext is each committed transaction's external read per key: the
+	// first read, before any write of its own to that key.
+	ext []map[int64]regVer
+	// last is each transaction's final write per key.
+	last []map[int64]int64
+	// succ is the known version order: succ[k][a] are versions directly
+	// known to follow a.
+	succ    map[int64]map[regVer][]int64
+	readers map[int64]map[regVer][]int32
+}
+
+func analyzeRegister(c *txnCheck) *registerAnalysis {
+	an := &registerAnalysis{
+		c:       c,
+		writer:  map[txnKV]int32{},
+		final:   map[txnKV]bool{},
+		ext:     make([]map[int64]regVer, len(c.txns)),
+		last:    make([]map[int64]int64, len(c.txns)),
+		succ:    map[int64]map[regVer][]int64{},
+		readers: map[int64]map[regVer][]int32{},
+	}
+	for i, t := range c.txns {
+		an.last[i] = map[int64]int64{}
+		for _, m := range t.ops {
+			if m.F != "w" {
+				continue
+			}
+			v, ok := txnInt(m.Value)
+			if !ok {
+				continue
+			}
+			if _, dup := an.writer[txnKV{m.Key, v}]; !dup {
+				an.writer[txnKV{m.Key, v}] = int32(i)
+			}
+			an.last[i][m.Key] = v
+		}
+		for k, v := range an.last[i] {
+			if an.writer[txnKV{k, v}] == int32(i) {
+				an.final[txnKV{k, v}] = true
+			}
+		}
+	}
+	for i, t := range c.txns {
+		if t.committed() {
+			an.ext[i] = an.internal(int32(i))
+		}
+	}
+
+	// A version is in the order if its writer committed, or if the writer
+	// is unknown (info) but some committed transaction read it, so it
+	// surely took effect.
+	isVersion := func(k int64, r regVer) bool {
+		if r.isNil {
+			return true
+		}
+		w, ok := an.writer[txnKV{k, r.v}]
+		return ok && an.final[txnKV{k, r.v}] && c.txns[w].inGraph()
+	}
+	var keys []int64
+	for i, t := range c.txns {
+		if !t.committed() {
+			continue
+		}
+		for k, r := range an.ext[i] {
+			if !an.checkRead(int32(i), k, r) {
+				continue
+			}
+			if an.readers[k] == nil {
+				an.readers[k] = map[regVer][]int32{}
+				keys = append(keys, k)
+			}
+			an.readers[k][r] = append(an.readers[k][r], int32(i))
+			if !r.isNil {
+				c.g.add(an.writer[txnKV{k, r.v}], int32(i), kindWR)
+			}
+		}
+	}
+	// Writes follow reads: version edges from what a committed
+	// transaction read to what it finally wrote.
+	hasPred := map[txnKV]bool{}
+	for i, t := range c.txns {
+		if !t.committed() {
+			continue
+		}
+		for k, w := range an.last[i] {
+			r, ok := an.ext[i][k]
+			if !ok || !isVersion(k, r) {
+				continue
+			}
+			an.addSucc(k, r, w)
+			if !r.isNil {
+				hasPred[txnKV{k, w}] = true
+			}
+		}
+	}
+	// The initial nil precedes every version; versions with a known
+	// non-nil predecessor already follow nil through it.
+	observed := func(k, v int64) bool { return len(an.readers[k][regVer{v: v}]) > 0 }
+	for i, t := range c.txns {
+		if !t.inGraph() {
+			continue
+		}
+		for k, v := range an.last[i] {
+			if !an.final[txnKV{k, v}] || hasPred[txnKV{k, v}] {
+				continue
+			}
+			if !t.committed() && !observed(k, v) {
+				continue
+			}
+			if !slices.Contains(an.succ[k][regVer{isNil: true}], v) {
+				an.addSucc(k, regVer{isNil: true}, v)
+			}
+		}
+	}
+	for k, succ := range an.succ {
+		for a, bs := range succ {
+			for _, b := range bs {
+				wb := an.writer[txnKV{k, b}]
+				if !a.isNil {
+					c.g.add(an.writer[txnKV{k, a.v}], wb, kindWW)
+				}
+				for _, r := range an.readers[k][a] {
+					c.g.add(r, wb, kindRW)
+				}
+			}
+		}
+	}
+	return an
+}
+
+func (an *registerAnalysis) addSucc(k int64, a regVer, b int64) {
+	if an.succ[k] == nil {
+		an.succ[k] = map[regVer][]int64{}
+	}
+	an.succ[k][a] = append(an.succ[k][a], b)
+}
+
+// internal checks that a committed transaction's reads agree with its
+// own earlier reads and writes, and returns its external reads.
+func (an *registerAnalysis) internal(i int32) map[int64]regVer {
+	c := an.c
+	t := c.txns[i]
+	type state struct {
+		known bool
+		val   regVer
+		wrote bool
+	}
+	st := map[int64]*state{}
+	ext := map[int64]regVer{}
+	for _, m := range t.ops {
+		s := st[m.Key]
+		if s == nil {
+			s = &state{}
+			st[m.Key] = s
+		}
+		switch m.F {
+		case "w":
+			if v, ok := txnInt(m.Value); ok {
+				s.known, s.val, s.wrote = true, regVer{v: v}, true
+			}
+		case "r":
+			var r regVer
+			if m.Value == nil {
+				r.isNil = true
+			} else if v, ok := txnInt(m.Value); ok {
+				r.v = v
+			} else {
+				c.report(TxnAnomaly{Type: "garbage-read",
+					Explanation: fmt.Sprintf("garbage-read: %s read key %d as %v, which is neither nil nor an integer", t.id, m.Key, m.Value),
+					Txns:        c.refs(i)})
+				continue
+			}
+			if s.known && r != s.val {
+				why := "its own earlier read"
+				if s.wrote {
+					why = "its own earlier write"
+				}
+				c.report(TxnAnomaly{Type: "internal",
+					Explanation: fmt.Sprintf("internal: %s read key %d as %s, but %s says it should be %s. The transaction: %s", t.id, m.Key, r, why, s.val, t),
+					Txns:        c.refs(i)})
+			}
+			if !s.known {
+				ext[m.Key] = r
+			}
+			s.known, s.val = true, r
+		}
+	}
+	return ext
+}
+
+// checkRead reports garbage, aborted (G1a), intermediate (G1b) and future
+// reads; it returns whether the read can inform the version order.
+func (an *registerAnalysis) checkRead(i int32, k int64, r regVer) bool {
+	if r.isNil {
+		return true
+	}
+	c := an.c
+	t := c.txns[i]
+	w, ok := an.writer[txnKV{k, r.v}]
+	switch {
+	case !ok:
+		c.report(TxnAnomaly{Type: "garbage-read",
+			Explanation: fmt.Sprintf("garbage-read: %s read key %d as %d, but no transaction wrote %d to key %d", t.id, k, r.v, r.v, k),
+			Txns:        c.refs(i)})
+		return false
+	case w == i:
+		c.report(TxnAnomaly{Type: "internal",
+			Explanation: fmt.Sprintf("internal: %s read key %d as %d before it wrote %d there itself. The transaction: %s", t.id, k, r.v, r.v, t),
+			Txns:        c.refs(i)})
+		return false
+	case c.txns[w].outcome == history.Fail:
+		c.report(TxnAnomaly{Type: "G1a",
+			Explanation: fmt.Sprintf("G1a (aborted read): %s read key %d as %d, written by %s, a transaction that failed. The transactions: %s; %s", t.id, k, r.v, c.txns[w].id, t, c.txns[w]),
+			Txns:        c.refs(i, w)})
+		return false
+	case !an.final[txnKV{k, r.v}]:
+		c.report(TxnAnomaly{Type: "G1b",
+			Explanation: fmt.Sprintf("G1b (intermediate read): %s read key %d as %d, but %s overwrote %d with a later write of its own, so %s saw a state in the middle of %s. The transactions: %s; %s",
+				t.id, k, r.v, c.txns[w].id, r.v, t.id, c.txns[w].id, t, c.txns[w]),
+			Txns: c.refs(i, w)})
+		return false
+	}
+	return true
+}
+
+func (an *registerAnalysis) explain(from, to int32, k edgeKind) string {
+	c := an.c
+	a, b := c.txns[from], c.txns[to]
+	keys := make([]int64, 0, len(an.succ))
+	for key := range an.readers {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		switch k {
+		case kindWR:
+			if r, ok := an.ext[to][key]; ok && !r.isNil && an.writer[txnKV{key, r.v}] == from {
+				return fmt.Sprintf("%s read key %d as %d, written by %s", b.id, key, r.v, a.id)
+			}
+		case kindWW:
+			wv, okw := an.last[from][key]
+			r, okr := an.ext[to][key]
+			bv, okb := an.last[to][key]
+			if okw && okr && okb && !r.isNil && r.v == wv {
+				return fmt.Sprintf("%s wrote %d to key %d after reading %s's %d there, so its version came later", b.id, bv, key, a.id, wv)
+			}
+		case kindRW:
+			r, okr := an.ext[from][key]
+			bv, okb := an.last[to][key]
+			if !okr || !okb || !slices.Contains(an.succ[key][r], bv) {
+				continue
+			}
+			if r.isNil {
+				return fmt.Sprintf("%s read key %d as nil, the initial state, but %s wrote %d, a later version", a.id, key, b.id, bv)
+			}
+			return fmt.Sprintf("%s read key %d as %d, but %s wrote %d after reading %d, a later version %s did not see", a.id, key, r.v, b.id, bv, r.v, a.id)
+		}
+	}
+	return fmt.Sprintf("%s precedes %s (%s)", a.id, b.id, k)
+}

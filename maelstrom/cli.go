@@ -1,0 +1,99 @@
+package maelstrom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
+	"github.com/distsys-curriculum/distsys/maelstrom/workload"
+)
+
+// Usage is the help text of the command line tool.
+func Usage() string {
+	return `usage: maelstrom test -w WORKLOAD --bin PATH [flags] [-- node args...]
+       maelstrom help
+
+Runs the nodes at PATH, drives them with WORKLOAD and checks the outcome.
+Exit code: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 crash.
+
+flags (defaults as in Maelstrom):
+  -w, --workload NAME         ` + strings.Join(workload.Names(), ", ") + ` (lin-kv)
+  --bin PATH                  the node executable (required)
+  --node-count N              nodes n0..n(N-1) (5)
+  --time-limit S              seconds of client operations (60)
+  --rate R                    mean operations per second over all clients (5; 0: none)
+  --concurrency C             clients: a number, or Kn for K per node (1n)
+  --latency MS                mean one-way latency between nodes (0)
+  --latency-dist D            constant, uniform or exponential (constant)
+  --nemesis LIST              faults, comma separated: ` + strings.Join(nemesis.Names, ", ") + `
+  --nemesis-interval S        mean seconds between fault steps (10)
+  --topology T                broadcast: ` + strings.Join(workload.Topologies, ", ") + ` (grid)
+  --availability A            total, or the fraction of operations that must succeed
+  --consistency-models L      txn workloads (strict-serializable)
+  --key-count N               txn and kafka keys (10)
+  --max-txn-length N          txn workloads (4)
+  --max-writes-per-key N      txn and kafka (16)
+  --seed N                    replay a run (random by default; printed in the summary)
+  --store DIR                 where results go (store)
+  --log-stderr                echo node stderr to the console
+Arguments after the flags (or after --) are passed to every node.
+`
+}
+
+// Main is the command line tool: it returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, Usage())
+		if len(args) == 0 {
+			return 254
+		}
+		return 0
+	}
+	if args[0] != "test" {
+		fmt.Fprintf(stderr, "unknown command %q; the commands are test and help\n", args[0])
+		return 254
+	}
+	opts, err := ParseArgs(args[1:])
+	if err != nil {
+		fmt.Fprintf(stderr, "maelstrom: %v\n", err)
+		return 254
+	}
+	if opts.Bin == "" {
+		fmt.Fprintln(stderr, "maelstrom: expected --bin PATH_TO_BINARY to test")
+		return 254
+	}
+	if st, err := os.Stat(opts.Bin); err != nil || st.IsDir() {
+		fmt.Fprintf(stderr, "maelstrom: --bin %s: not an executable file\n", opts.Bin)
+		return 254
+	}
+	if !opts.SeedSet {
+		opts.Seed = uint64(time.Now().UnixNano())
+	}
+	opts.Stderr = stderr
+	opts.ProgressEvery = 5 * time.Second
+	if f, ok := stderr.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			opts.ProgressEvery, opts.ProgressTerminal = time.Second, true
+		}
+	}
+	rep, err := Run(ctx, opts, Binary{Path: opts.Bin, Args: opts.NodeArgs})
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "maelstrom: %v\n", err)
+		return 254
+	}
+	if rep == nil {
+		fmt.Fprintf(stderr, "maelstrom: %v\n", err)
+		return 255
+	}
+	fmt.Fprint(stdout, rep.Summary())
+	if err != nil {
+		fmt.Fprintf(stderr, "maelstrom: %v\n", err)
+	}
+	return rep.ExitCode()
+}

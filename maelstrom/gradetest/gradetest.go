@@ -1,0 +1,135 @@
+// Package gradetest lets a track's Go tests grade the track's stages.tsv
+// with the grader: every stage in-process under testing/synctest virtual
+// time with a fixed seed (RunStages), or the CI stage against the real
+// binary as a process (GradeBinary). The stages file stays the single
+// source of truth for how a track is graded.
+package gradetest
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/maelstrom"
+	"github.com/distsys-curriculum/distsys/maelstrom/checker"
+	"github.com/distsys-curriculum/distsys/maelstrom/stages"
+)
+
+// Seed is the seed stages run with unless their arguments give --seed, so
+// that a failure replays exactly.
+const Seed = 1
+
+// CITimeLimit caps the time limit of the stage GradeBinary runs.
+const CITimeLimit = 5 * time.Second
+
+// RunStages grades every stage of stagesFile in-process, one subtest each.
+// prog builds the node program from the stage's node arguments.
+func RunStages(t *testing.T, stagesFile string, prog func(nodeArgs []string) program.Program) {
+	t.Helper()
+	all, err := stages.Load(stagesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range all {
+		t.Run(st.Name, func(t *testing.T) { RunStage(t, st, prog) })
+	}
+}
+
+// RunStage grades one stage in-process under virtual time and fails t
+// when the verdict is not the stage's expectation.
+func RunStage(t *testing.T, st stages.Stage, prog func(nodeArgs []string) program.Program) {
+	t.Helper()
+	check(t, st, Grade(t, st, prog))
+}
+
+// Grade runs one stage in-process under virtual time and returns the
+// report, failing t only when the stage cannot run at all.
+func Grade(t *testing.T, st stages.Stage, prog func(nodeArgs []string) program.Program) *maelstrom.Report {
+	t.Helper()
+	opts, err := maelstrom.ParseArgs(st.GraderArgs)
+	if err != nil {
+		t.Fatalf("stage %s: %v", st.Name, err)
+	}
+	opts.StoreDir = ""
+	if !opts.SeedSet {
+		opts.Seed = Seed
+	}
+	var rep *maelstrom.Report
+	synctest.Test(t, func(t *testing.T) {
+		rep, err = maelstrom.Run(context.Background(), opts, maelstrom.InProcess{Program: prog(st.NodeArgs), Args: st.NodeArgs})
+	})
+	if err != nil {
+		t.Fatalf("stage %s: %v", st.Name, err)
+	}
+	return rep
+}
+
+// GradeBinary grades the stage marked ci=yes against the binary at
+// binPath, run as processes in real time with the time limit capped at
+// CITimeLimit.
+func GradeBinary(t *testing.T, stagesFile, binPath string) {
+	t.Helper()
+	all, err := stages.Load(stagesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(all, func(s stages.Stage) bool { return s.CI })
+	if i < 0 {
+		t.Fatalf("%s has no stage marked ci=yes", stagesFile)
+	}
+	st := all[i]
+	opts, err := maelstrom.ParseArgs(st.GraderArgs)
+	if err != nil {
+		t.Fatalf("stage %s: %v", st.Name, err)
+	}
+	opts.StoreDir = ""
+	opts.TimeLimit = min(opts.TimeLimit, CITimeLimit)
+	if !opts.SeedSet {
+		opts.Seed = Seed
+	}
+	rep, err := maelstrom.Run(context.Background(), opts, maelstrom.Binary{Path: binPath, Args: st.NodeArgs})
+	if err != nil {
+		t.Fatalf("stage %s: %v", st.Name, err)
+	}
+	check(t, st, rep)
+}
+
+// Verdict reports whether rep meets the stage's expectation, and why not.
+func Verdict(st stages.Stage, rep *maelstrom.Report) (bool, string) {
+	if rep.Crash != nil {
+		return false, "the run crashed: " + rep.Crash.String()
+	}
+	if st.ExpectPass {
+		if rep.Valid != checker.Valid {
+			return false, "expected valid, got " + string(rep.Valid)
+		}
+		return true, ""
+	}
+	if rep.Valid != checker.Invalid {
+		return false, "expected invalid (a teaching counter-example), got " + string(rep.Valid)
+	}
+	if len(st.InvalidBy) == 0 {
+		return true, ""
+	}
+	var by []string
+	for _, res := range rep.Results {
+		if res.Valid == checker.Invalid {
+			if slices.Contains(st.InvalidBy, res.Checker) {
+				return true, ""
+			}
+			by = append(by, res.Checker)
+		}
+	}
+	return false, "expected invalid by " + strings.Join(st.InvalidBy, " or ") + ", but invalid by " + strings.Join(by, ", ")
+}
+
+func check(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
+	t.Helper()
+	if ok, why := Verdict(st, rep); !ok {
+		t.Errorf("stage %s: %s\n%s", st.Name, why, rep.Summary())
+	}
+}

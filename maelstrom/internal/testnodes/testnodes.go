@@ -1,0 +1,375 @@
+// Package testnodes holds small Maelstrom nodes, correct and deliberately
+// broken, that the grader's own tests and benchmarks run in-process. They
+// are written straight against program.IO so that the grader is tested
+// without depending on the node runtime it grades.
+package testnodes
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/distsys-curriculum/distsys/internal/program"
+)
+
+// Msg is a received message.
+type Msg struct {
+	Src  string                     `json:"src"`
+	Dest string                     `json:"dest"`
+	Body map[string]json.RawMessage `json:"body"`
+}
+
+// Type returns the body's type.
+func (m Msg) Type() string {
+	var s string
+	_ = json.Unmarshal(m.Body["type"], &s)
+	return s
+}
+
+// Int decodes an integer field of the body.
+func (m Msg) Int(key string) int64 {
+	var v int64
+	_ = json.Unmarshal(m.Body[key], &v)
+	return v
+}
+
+// Node is the state shared by the handlers of one node.
+type Node struct {
+	ID    string
+	IDs   []string
+	out   *bufio.Writer
+	pio   program.IO
+	msgID int64
+}
+
+// Send writes a message to dest.
+func (n *Node) Send(dest string, body map[string]any) {
+	b, _ := json.Marshal(map[string]any{"src": n.ID, "dest": dest, "body": body})
+	n.out.Write(b)
+	n.out.WriteByte('\n')
+	n.out.Flush()
+}
+
+// Reply answers req with body plus in_reply_to.
+func (n *Node) Reply(req Msg, body map[string]any) {
+	body["in_reply_to"] = req.Int("msg_id")
+	n.Send(req.Src, body)
+}
+
+// RPC sends body with a fresh msg_id.
+func (n *Node) RPC(dest string, body map[string]any) int64 {
+	n.msgID++
+	body["msg_id"] = n.msgID
+	n.Send(dest, body)
+	return n.msgID
+}
+
+// Raw writes a raw line to stdout.
+func (n *Node) Raw(line string) {
+	n.out.WriteString(line + "\n")
+	n.out.Flush()
+}
+
+// Logf writes to stderr.
+func (n *Node) Logf(format string, args ...any) { fmt.Fprintf(n.pio.Stderr, format+"\n", args...) }
+
+// Handlers define a node: Handle gets every message but init; Tick, if
+// set, runs every Every.
+type Handlers struct {
+	Handle   func(n *Node, m Msg) error
+	Tick     func(n *Node)
+	Every    time.Duration
+	SkipInit bool // never answer init
+}
+
+// Program turns handlers into a program.Program. newHandlers is called
+// once per node start, so nodes share no state.
+func Program(newHandlers func() Handlers) program.Program {
+	return func(ctx context.Context, pio program.IO) error {
+		h := newHandlers()
+		n := &Node{out: bufio.NewWriter(pio.Stdout), pio: pio}
+		lines := make(chan []byte, 64)
+		go func() {
+			defer close(lines)
+			sc := bufio.NewScanner(pio.Stdin)
+			sc.Buffer(make([]byte, 1<<16), 1<<24)
+			for sc.Scan() {
+				select {
+				case lines <- append([]byte(nil), sc.Bytes()...):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		var tick <-chan time.Time
+		if h.Tick != nil && h.Every > 0 {
+			t := time.NewTicker(h.Every)
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-tick:
+				if n.ID != "" {
+					h.Tick(n)
+				}
+			case line, ok := <-lines:
+				if !ok {
+					return nil
+				}
+				var m Msg
+				if err := json.Unmarshal(line, &m); err != nil {
+					n.Logf("bad line: %s", line)
+					continue
+				}
+				if m.Type() == "init" {
+					if h.SkipInit {
+						n.Logf("ignoring init on purpose")
+						continue
+					}
+					_ = json.Unmarshal(m.Body["node_id"], &n.ID)
+					_ = json.Unmarshal(m.Body["node_ids"], &n.IDs)
+					n.Reply(m, map[string]any{"type": "init_ok"})
+					continue
+				}
+				if err := h.Handle(n, m); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// Echo is a correct echo node; wrong makes it alter the payload.
+func Echo(wrong bool) program.Program {
+	return Program(func() Handlers {
+		return Handlers{Handle: func(n *Node, m Msg) error {
+			var v any
+			_ = json.Unmarshal(m.Body["echo"], &v)
+			if wrong {
+				v = fmt.Sprint(v, "!")
+			}
+			n.Reply(m, map[string]any{"type": "echo_ok", "echo": v})
+			return nil
+		}}
+	})
+}
+
+// EchoGarbage echoes correctly but also prints a debug line to stdout.
+func EchoGarbage() program.Program {
+	return Program(func() Handlers {
+		return Handlers{Handle: func(n *Node, m Msg) error {
+			n.Raw("got an echo, replying")
+			var v any
+			_ = json.Unmarshal(m.Body["echo"], &v)
+			n.Reply(m, map[string]any{"type": "echo_ok", "echo": v})
+			return nil
+		}}
+	})
+}
+
+// EchoCrash echoes three messages, then exits with an error.
+func EchoCrash() program.Program {
+	return Program(func() Handlers {
+		count := 0
+		return Handlers{Handle: func(n *Node, m Msg) error {
+			count++
+			if count > 3 {
+				n.Logf("panic: index out of range [3] with length 3")
+				return errors.New("exit status 2")
+			}
+			var v any
+			_ = json.Unmarshal(m.Body["echo"], &v)
+			n.Reply(m, map[string]any{"type": "echo_ok", "echo": v})
+			return nil
+		}}
+	})
+}
+
+// NoInit never answers init.
+func NoInit() program.Program {
+	return Program(func() Handlers {
+		return Handlers{SkipInit: true, Handle: func(*Node, Msg) error { return nil }}
+	})
+}
+
+// UniqueIDs generates ids; dup drops the node id so nodes collide.
+func UniqueIDs(dup bool) program.Program {
+	return Program(func() Handlers {
+		var next int64
+		return Handlers{Handle: func(n *Node, m Msg) error {
+			next++
+			var id any = fmt.Sprintf("%s-%d", n.ID, next)
+			if dup {
+				id = next
+			}
+			n.Reply(m, map[string]any{"type": "generate_ok", "id": id})
+			return nil
+		}}
+	})
+}
+
+// Broadcast is a gossip broadcast node. With lossy it forwards each value
+// once and never retries, so a partition loses values; with extraKey its
+// broadcast_ok still carries the message.
+func Broadcast(lossy, extraKey bool) program.Program {
+	return Program(func() Handlers {
+		seen := map[int64]bool{}
+		var order []int64
+		var neighbours []string
+		pending := map[string]map[int64]bool{} // peer -> values not acknowledged
+		add := func(n *Node, v int64) {
+			if seen[v] {
+				return
+			}
+			seen[v] = true
+			order = append(order, v)
+			for _, p := range neighbours {
+				if lossy {
+					n.Send(p, map[string]any{"type": "gossip", "values": []int64{v}})
+					continue
+				}
+				if pending[p] == nil {
+					pending[p] = map[int64]bool{}
+				}
+				pending[p][v] = true
+			}
+		}
+		return Handlers{
+			Every: 200 * time.Millisecond,
+			Tick: func(n *Node) {
+				for p, vs := range pending {
+					if len(vs) == 0 {
+						continue
+					}
+					list := make([]int64, 0, len(vs))
+					for v := range vs {
+						list = append(list, v)
+					}
+					sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
+					n.Send(p, map[string]any{"type": "gossip", "values": list})
+				}
+			},
+			Handle: func(n *Node, m Msg) error {
+				switch m.Type() {
+				case "topology":
+					var topo map[string][]string
+					_ = json.Unmarshal(m.Body["topology"], &topo)
+					neighbours = topo[n.ID]
+					n.Reply(m, map[string]any{"type": "topology_ok"})
+				case "broadcast":
+					v := m.Int("message")
+					add(n, v)
+					body := map[string]any{"type": "broadcast_ok"}
+					if extraKey {
+						body["message"] = v
+					}
+					n.Reply(m, body)
+				case "read":
+					n.Reply(m, map[string]any{"type": "read_ok", "messages": append([]int64{}, order...)})
+				case "gossip":
+					var vs []int64
+					_ = json.Unmarshal(m.Body["values"], &vs)
+					for _, v := range vs {
+						add(n, v)
+					}
+					if !lossy {
+						n.Send(m.Src, map[string]any{"type": "gossip_ok", "values": vs})
+					}
+				case "gossip_ok":
+					var vs []int64
+					_ = json.Unmarshal(m.Body["values"], &vs)
+					for _, v := range vs {
+						delete(pending[m.Src], v)
+					}
+				}
+				return nil
+			},
+		}
+	})
+}
+
+// Counter is a state-based G-counter gossiped to every peer; with lossy
+// each node only counts its own adds and never shares them.
+func Counter(lossy bool) program.Program {
+	return Program(func() Handlers {
+		counts := map[string]int64{}
+		total := func() int64 {
+			var s int64
+			for _, c := range counts {
+				s += c
+			}
+			return s
+		}
+		return Handlers{
+			Every: 300 * time.Millisecond,
+			Tick: func(n *Node) {
+				if lossy {
+					return
+				}
+				for _, p := range n.IDs {
+					if p != n.ID {
+						n.Send(p, map[string]any{"type": "state", "counts": counts})
+					}
+				}
+			},
+			Handle: func(n *Node, m Msg) error {
+				switch m.Type() {
+				case "add":
+					counts[n.ID] += m.Int("delta")
+					n.Reply(m, map[string]any{"type": "add_ok"})
+				case "read":
+					n.Reply(m, map[string]any{"type": "read_ok", "value": total()})
+				case "state":
+					var other map[string]int64
+					_ = json.Unmarshal(m.Body["counts"], &other)
+					for k, v := range other {
+						counts[k] = max(counts[k], v)
+					}
+				}
+				return nil
+			},
+		}
+	})
+}
+
+// LinKVProxy forwards lin-kv requests to the lin-kv service (correct) or
+// to lww-kv (broken: stale reads).
+func LinKVProxy(service string) program.Program {
+	return Program(func() Handlers {
+		waiting := map[int64]Msg{}
+		return Handlers{Handle: func(n *Node, m Msg) error {
+			if m.Src == service {
+				var irt int64
+				_ = json.Unmarshal(m.Body["in_reply_to"], &irt)
+				req, ok := waiting[irt]
+				if !ok {
+					return nil
+				}
+				delete(waiting, irt)
+				body := map[string]any{}
+				for k, v := range m.Body {
+					if k != "in_reply_to" && k != "msg_id" {
+						body[k] = v
+					}
+				}
+				n.Reply(req, body)
+				return nil
+			}
+			body := map[string]any{}
+			for k, v := range m.Body {
+				if k != "msg_id" {
+					body[k] = v
+				}
+			}
+			waiting[n.RPC(service, body)] = m
+			return nil
+		}}
+	})
+}

@@ -1,0 +1,212 @@
+// Package nemesis injects faults into a grader run on Maelstrom's
+// schedule: faults start at the beginning of the run and then alternate
+// stop/start, each step a uniformly random 0..2×interval after the last.
+//
+// A Fault acts through an Env the runner provides (partition rules, node
+// kill and restart), so new faults (kill, pause, clock skew) are a type
+// implementing Fault plus a line in Parse. Every step is recorded in the
+// history as an :info op of process -1.
+package nemesis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Env is what faults may do to a run.
+type Env interface {
+	Nodes() []string
+	// Partition installs drop rules: receiver -> senders it ignores.
+	Partition(rules map[string][]string)
+	Heal()
+	// Kill stops a node abruptly (SIGKILL, or cancelling an in-process
+	// node); Restart starts it again with the same data directory and
+	// re-sends init.
+	Kill(ctx context.Context, node string) error
+	Restart(ctx context.Context, node string) error
+}
+
+// Fault is one kind of fault. Start and Stop return the history f and
+// value describing what they did.
+type Fault interface {
+	Name() string
+	Start(ctx context.Context, env Env, rng *rand.Rand) (f string, value any, err error)
+	Stop(ctx context.Context, env Env) (f string, value any, err error)
+}
+
+// Names lists the faults Parse accepts.
+var Names = []string{"partition"}
+
+// Parse turns a --nemesis list ("partition" or "a,b") into faults.
+func Parse(list string) ([]Fault, error) {
+	var out []Fault
+	for _, name := range strings.Split(list, ",") {
+		switch strings.TrimSpace(name) {
+		case "":
+		case "partition":
+			out = append(out, Partition{})
+		default:
+			return nil, fmt.Errorf("unknown nemesis %q (known: %s)", name, strings.Join(Names, ", "))
+		}
+	}
+	return out, nil
+}
+
+// Record receives each nemesis step for the history.
+type Record func(f string, value any)
+
+// Schedule drives faults over time.
+type Schedule struct {
+	faults   []Fault
+	interval time.Duration
+	rng      *rand.Rand
+	active   map[int]bool
+}
+
+// NewSchedule returns a schedule; the seed makes it replayable.
+func NewSchedule(faults []Fault, interval time.Duration, seed uint64) *Schedule {
+	return &Schedule{faults: faults, interval: interval,
+		rng: rand.New(rand.NewPCG(seed, 0x6e656d)), active: map[int]bool{}}
+}
+
+func (s *Schedule) gap() time.Duration {
+	if s.interval <= 0 {
+		return 0
+	}
+	return time.Duration(s.rng.Int64N(int64(2*s.interval) + 1))
+}
+
+// Run alternates start and stop for every fault until ctx ends, starting
+// immediately, and leaves faults as they are when it returns (StopAll
+// heals). With several faults, each step picks one fault.
+func (s *Schedule) Run(ctx context.Context, env Env, rec Record) {
+	if len(s.faults) == 0 {
+		return
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		i := s.rng.IntN(len(s.faults))
+		s.step(ctx, env, rec, i)
+		timer.Reset(s.gap())
+	}
+}
+
+func (s *Schedule) step(ctx context.Context, env Env, rec Record, i int) {
+	f := s.faults[i]
+	var name string
+	var value any
+	var err error
+	if s.active[i] {
+		name, value, err = f.Stop(ctx, env)
+		delete(s.active, i)
+	} else {
+		name, value, err = f.Start(ctx, env, s.rng)
+		s.active[i] = true
+	}
+	if err != nil {
+		value = fmt.Sprintf("%s failed: %v", name, err)
+	}
+	rec(name, value)
+}
+
+// StopAll stops every active fault (the final phase's heal).
+func (s *Schedule) StopAll(ctx context.Context, env Env, rec Record) {
+	for i := range s.faults {
+		if s.active[i] {
+			s.step(ctx, env, rec, i)
+		}
+	}
+}
+
+// Partition cuts the network along one of Maelstrom's grudges.
+type Partition struct{}
+
+// Name returns "partition".
+func (Partition) Name() string { return "partition" }
+
+// Start picks a grudge and installs it; the value is receiver -> senders
+// it ignores.
+func (Partition) Start(_ context.Context, env Env, rng *rand.Rand) (string, any, error) {
+	specs := []string{"one", "minority-third", "majority", "majorities-ring"}
+	g := Grudge(specs[rng.IntN(len(specs))], env.Nodes(), rng)
+	env.Partition(g)
+	return "start-partition", g, nil
+}
+
+// Stop heals the network.
+func (Partition) Stop(_ context.Context, env Env) (string, any, error) {
+	env.Heal()
+	return "stop-partition", "network-healed", nil
+}
+
+// Grudge builds a partition for a spec: one, minority-third, majority or
+// majorities-ring. The result maps each receiver to the senders it ignores.
+func Grudge(spec string, nodes []string, rng *rand.Rand) map[string][]string {
+	shuffled := slices.Clone(nodes)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	n := len(shuffled)
+	switch spec {
+	case "one":
+		if n < 2 {
+			return map[string][]string{}
+		}
+		return complete([][]string{shuffled[:1], shuffled[1:]})
+	case "minority-third":
+		k := (n - 1) / 3
+		if k == 0 {
+			return map[string][]string{}
+		}
+		return complete([][]string{shuffled[:k], shuffled[k:]})
+	case "majority":
+		return complete([][]string{shuffled[:n/2], shuffled[n/2:]})
+	case "majorities-ring":
+		// Around a shuffled ring each node keeps the majority window centred
+		// on itself: every node sees a majority, no two the same one.
+		g := map[string][]string{}
+		if n < 3 {
+			return g
+		}
+		keep := n/2 + 1
+		for i, me := range shuffled {
+			seen := map[string]bool{}
+			for d := -(keep - 1) / 2; d <= keep/2; d++ {
+				seen[shuffled[((i+d)%n+n)%n]] = true
+			}
+			for _, o := range shuffled {
+				if !seen[o] {
+					g[me] = append(g[me], o)
+				}
+			}
+			sort.Strings(g[me])
+		}
+		return g
+	}
+	return map[string][]string{}
+}
+
+// complete makes every node ignore every node outside its component.
+func complete(parts [][]string) map[string][]string {
+	g := map[string][]string{}
+	for i, p := range parts {
+		for _, me := range p {
+			for j, q := range parts {
+				if i != j {
+					g[me] = append(g[me], q...)
+				}
+			}
+			sort.Strings(g[me])
+		}
+	}
+	return g
+}

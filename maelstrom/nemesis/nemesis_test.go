@@ -1,0 +1,123 @@
+package nemesis
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+var five = []string{"n0", "n1", "n2", "n3", "n4"}
+
+func ignores(g map[string][]string, a, b string) bool { return slices.Contains(g[a], b) }
+
+func TestGrudges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	g := Grudge("one", five, rng)
+	alone := ""
+	for n, ig := range g {
+		if len(ig) == 4 {
+			alone = n
+		}
+	}
+	if alone == "" || len(g) != 5 {
+		t.Fatalf("one: no node isolated from all others: %v", g)
+	}
+	for _, n := range five {
+		if n != alone && !ignores(g, n, alone) {
+			t.Fatalf("one: %s still hears the isolated %s: %v", n, alone, g)
+		}
+	}
+
+	g = Grudge("majority", five, rng)
+	sizes := map[int]int{}
+	for _, ig := range g {
+		sizes[len(ig)]++
+	}
+	if sizes[3] != 2 || sizes[2] != 3 {
+		t.Fatalf("majority: want a 2|3 split, got %v", g)
+	}
+	if g := Grudge("minority-third", five, rng); len(g) != 5 {
+		t.Fatalf("minority-third of 5 cuts one node off: %v", g)
+	}
+	if g := Grudge("minority-third", five[:3], rng); len(g) != 0 {
+		t.Fatalf("minority-third of 3 is a no-op: %v", g)
+	}
+
+	g = Grudge("majorities-ring", five, rng)
+	views := map[string]bool{}
+	for _, n := range five {
+		if len(g[n]) != 2 {
+			t.Fatalf("majorities-ring: %s should see a majority of 3, ignores %v", n, g[n])
+		}
+		views[n+":"+g[n][0]+g[n][1]] = true
+	}
+	if len(views) != 5 {
+		t.Fatalf("majorities-ring: views not distinct: %v", g)
+	}
+}
+
+type fakeEnv struct {
+	rules []map[string][]string
+}
+
+func (f *fakeEnv) Nodes() []string                       { return five }
+func (f *fakeEnv) Partition(r map[string][]string)       { f.rules = append(f.rules, r) }
+func (f *fakeEnv) Heal()                                 { f.rules = append(f.rules, nil) }
+func (f *fakeEnv) Kill(context.Context, string) error    { return nil }
+func (f *fakeEnv) Restart(context.Context, string) error { return nil }
+
+func TestScheduleAlternatesAndIsSeeded(t *testing.T) {
+	run := func() []string {
+		var steps []string
+		synctest.Test(t, func(t *testing.T) {
+			env := &fakeEnv{}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			s := NewSchedule([]Fault{Partition{}}, 10*time.Second, 9)
+			start := time.Now()
+			var at []time.Duration
+			s.Run(ctx, env, func(f string, v any) {
+				steps = append(steps, f)
+				at = append(at, time.Since(start))
+			})
+			s.StopAll(context.Background(), env, func(f string, v any) { steps = append(steps, f) })
+			if at[0] != 0 {
+				t.Errorf("first partition at %v, want at once", at[0])
+			}
+			for i := 1; i < len(at); i++ {
+				if gap := at[i] - at[i-1]; gap > 20*time.Second {
+					t.Errorf("gap %v above 2×interval", gap)
+				}
+			}
+		})
+		return steps
+	}
+	a, b := run(), run()
+	if !slices.Equal(a, b) {
+		t.Fatalf("same seed, different schedules:\n%v\n%v", a, b)
+	}
+	if len(a) < 4 || a[len(a)-1] != "stop-partition" {
+		t.Fatalf("schedule %v: want several steps ending healed", a)
+	}
+	for i, f := range a {
+		want := "start-partition"
+		if i%2 == 1 {
+			want = "stop-partition"
+		}
+		if f != want {
+			t.Fatalf("step %d is %s, want %s: %v", i, f, want, a)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	if f, err := Parse("partition"); err != nil || len(f) != 1 {
+		t.Fatalf("Parse(partition) = %v, %v", f, err)
+	}
+	if _, err := Parse("partition,kill-everything"); err == nil {
+		t.Fatal("unknown fault accepted")
+	}
+}

@@ -1,0 +1,101 @@
+package netsim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ErrTimeout is returned by Client.RPC when no reply came in time.
+var ErrTimeout = errors.New("timed out waiting for a reply")
+
+// Client is a synchronous Maelstrom client endpoint: at most one request
+// outstanding, msg_id counting from 1, replies matched by in_reply_to and
+// anything else discarded.
+type Client struct {
+	net   *Net
+	id    string
+	inbox chan Message
+
+	mu     sync.Mutex
+	msgID  int64
+	closed bool
+}
+
+// NewClient registers a client endpoint called id (which should start
+// with "c" so that it gets no latency).
+func (n *Net) NewClient(id string) *Client {
+	c := &Client{net: n, id: id, inbox: make(chan Message, 16)}
+	n.Register(id, func(m Message) {
+		select {
+		case c.inbox <- m:
+		default: // a synchronous client never needs more; late replies are dropped
+		}
+	})
+	return c
+}
+
+// ID returns the client's id, e.g. "c7".
+func (c *Client) ID() string { return c.id }
+
+// Close removes the client from the network; later replies to it are
+// refused as sends to an unknown destination.
+func (c *Client) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.net.Unregister(c.id)
+}
+
+// RPC sends body (a JSON object without msg_id) to dest with the next
+// msg_id and waits up to timeout for the reply, returning its raw body.
+func (c *Client) RPC(ctx context.Context, dest string, body map[string]any, timeout time.Duration) (json.RawMessage, error) {
+	c.mu.Lock()
+	c.msgID++
+	id := c.msgID
+	c.mu.Unlock()
+	out := make(map[string]any, len(body)+1)
+	for k, v := range body {
+		out[k] = v
+	}
+	out["msg_id"] = id
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	// Drain replies to earlier, abandoned requests.
+	for drained := false; !drained; {
+		select {
+		case <-c.inbox:
+		default:
+			drained = true
+		}
+	}
+	if _, err := c.net.Send(c.id, dest, raw); err != nil {
+		return nil, err
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case m := <-c.inbox:
+			var hdr struct {
+				InReplyTo *int64 `json:"in_reply_to"`
+			}
+			if json.Unmarshal(m.Body, &hdr) == nil && hdr.InReplyTo != nil && *hdr.InReplyTo == id {
+				return m.Body, nil
+			}
+		case <-timer.C:
+			return nil, ErrTimeout
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package maelstrom
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
+)
+
+// Nodes says how to run the system under test: Binary or InProcess.
+type Nodes interface{ launcher() launcher }
+
+// Binary runs every node as a process of the same executable.
+type Binary struct {
+	Path string
+	Args []string
+}
+
+// InProcess runs every node as a goroutine executing Program on in-memory
+// pipes. Under testing/synctest the whole run is in virtual time.
+type InProcess struct {
+	Program program.Program
+	Args    []string
+}
+
+func (b Binary) launcher() launcher    { return b }
+func (p InProcess) launcher() launcher { return p }
+
+// proc is one running incarnation of a node.
+type proc struct {
+	stdin  io.WriteCloser
+	stdout io.Reader
+	stderr io.Reader
+	wait   func() error // returns when the node has exited
+	kill   func()
+}
+
+type launcher interface {
+	start(id, dataDir string) (*proc, error)
+}
+
+func (b Binary) start(id, dataDir string) (*proc, error) {
+	path, err := filepath.Abs(b.Path)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path, b.Args...)
+	cmd.Dir = os.TempDir()
+	cmd.Env = append(os.Environ(), program.EnvDataDir+"="+dataDir, program.EnvNodeID+"="+id)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s for %s: %w", b.Path, id, err)
+	}
+	return &proc{stdin: stdin, stdout: stdout, stderr: stderr,
+		wait: cmd.Wait,
+		kill: func() { _ = cmd.Process.Kill() }}, nil
+}
+
+func (p InProcess) start(id, dataDir string) (*proc, error) {
+	if p.Program == nil {
+		return nil, errors.New("InProcess needs a Program")
+	}
+	in, out, errp := program.NewPipe(), program.NewPipe(), program.NewPipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				runErr = fmt.Errorf("panic: %v", r)
+			}
+			out.Close()
+			errp.Close()
+		}()
+		runErr = p.Program(ctx, program.IO{Stdin: in, Stdout: out, Stderr: errp, Args: p.Args,
+			Env: map[string]string{program.EnvDataDir: dataDir, program.EnvNodeID: id}})
+	}()
+	return &proc{stdin: in, stdout: out, stderr: errp,
+		wait: func() error {
+			<-done
+			if runErr == nil {
+				return errors.New("program returned")
+			}
+			return runErr
+		},
+		kill: func() { cancel(); in.Close() }}, nil
+}
+
+// stderrKeep is how many stderr lines a crash report shows.
+const stderrKeep = 20
+
+// node is a server node and its current incarnation.
+type node struct {
+	id      string
+	dataDir string
+
+	mu       sync.Mutex
+	p        *proc
+	killed   bool // exit was asked for, not a crash
+	exited   chan struct{}
+	exitErr  error
+	tail     []string // last stderr lines
+	lastOut  string   // last stdout line
+	log      bytes.Buffer
+	lineWait sync.WaitGroup
+}
+
+// cluster runs the server nodes and connects them to the network.
+type cluster struct {
+	l       launcher
+	net     *netsim.Net
+	ids     []string
+	nodes   map[string]*node
+	rec     *recorder
+	stderrW io.Writer // --log-stderr echo; nil for none
+	crashed chan *node
+}
+
+func (c *cluster) startNode(n *node) error {
+	p, err := c.l.start(n.id, n.dataDir)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.p, n.killed, n.exited, n.exitErr = p, false, make(chan struct{}), nil
+	exited := n.exited
+	n.mu.Unlock()
+	w := p.stdin
+	c.net.Register(n.id, func(m netsim.Message) {
+		line, _ := json.Marshal(m)
+		_, _ = w.Write(append(line, '\n')) // a dead node's pipe just refuses
+	})
+	n.lineWait.Add(2)
+	go c.readStdout(n, p.stdout)
+	go c.readStderr(n, p.stderr)
+	go func() {
+		// Readers first: exec.Cmd.Wait closes the pipes, losing unread lines.
+		n.lineWait.Wait()
+		err := p.wait()
+		n.mu.Lock()
+		n.exitErr = err
+		killed := n.killed
+		n.mu.Unlock()
+		close(exited)
+		if !killed {
+			select {
+			case c.crashed <- n:
+			default:
+			}
+		}
+	}()
+	return nil
+}
+
+// kill stops a node and waits for it to exit (at most 5 s).
+func (c *cluster) kill(n *node) {
+	n.mu.Lock()
+	p, exited := n.p, n.exited
+	n.killed = true
+	n.mu.Unlock()
+	if p == nil {
+		return
+	}
+	c.net.Unregister(n.id)
+	p.kill()
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-exited:
+	case <-t.C:
+	}
+}
+
+func (c *cluster) readStdout(n *node, r io.Reader) {
+	defer n.lineWait.Done()
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			n.mu.Lock()
+			n.lastOut = string(bytes.TrimRight(line, "\n"))
+			n.mu.Unlock()
+			c.route(n.id, bytes.TrimRight(line, "\r\n"))
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// route validates one line a node printed and sends it on the network.
+func (c *cluster) route(from string, line []byte) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(line, &env); err != nil {
+		c.rec.protocolError(from, string(line), fmt.Sprintf("node %s printed a line to stdout that is not well-formed JSON (%v); stdout is only for messages, log to stderr instead", from, err))
+		return
+	}
+	var src, dest string
+	var problems []string
+	if json.Unmarshal(env["src"], &src) != nil || src == "" {
+		problems = append(problems, "src must be a non-empty string")
+	}
+	if json.Unmarshal(env["dest"], &dest) != nil || dest == "" {
+		problems = append(problems, "dest must be a non-empty string")
+	}
+	body := env["body"]
+	if len(body) == 0 || body[0] != '{' {
+		problems = append(problems, "body must be a JSON object")
+	}
+	for k := range env {
+		if k != "src" && k != "dest" && k != "body" && k != "id" {
+			problems = append(problems, fmt.Sprintf("extra top-level key %q (only src, dest, body are allowed)", k))
+		}
+	}
+	if len(problems) > 0 {
+		c.rec.protocolError(from, string(line), fmt.Sprintf("node %s sent a malformed message: %s", from, strings.Join(problems, "; ")))
+		return
+	}
+	if _, err := c.net.Send(src, dest, body); err != nil {
+		if netsim.IsClient(dest) && !c.net.Registered(dest) && c.net.Registered(src) {
+			// A reply to a client that timed out and was replaced: Maelstrom
+			// would die here, but it is a normal consequence of timeouts.
+			c.rec.lateReply(from, dest)
+			return
+		}
+		c.rec.protocolError(from, string(line), fmt.Sprintf("node %s sent a message that cannot be routed: %v", from, err))
+	}
+}
+
+func (c *cluster) readStderr(n *node, r io.Reader) {
+	defer n.lineWait.Done()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		n.mu.Lock()
+		n.log.WriteString(line)
+		n.log.WriteByte('\n')
+		n.tail = append(n.tail, line)
+		if len(n.tail) > stderrKeep {
+			n.tail = n.tail[len(n.tail)-stderrKeep:]
+		}
+		n.mu.Unlock()
+		if c.stderrW != nil {
+			fmt.Fprintf(c.stderrW, "%s | %s\n", n.id, line)
+		}
+	}
+}
+
+// crashReport describes a node that died or never answered.
+func (n *node) crashReport(what string) *Crash {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	cr := &Crash{Node: n.id, What: what, LastStdout: n.lastOut, Stderr: append([]string(nil), n.tail...)}
+	if n.exitErr != nil {
+		cr.ExitStatus = n.exitErr.Error()
+	}
+	return cr
+}

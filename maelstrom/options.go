@@ -1,0 +1,282 @@
+// Package maelstrom is the grader: a Go reimplementation of Maelstrom's
+// `test` command. It starts the nodes (as processes, or in-process as
+// goroutines running a program.Program), routes their messages through a
+// simulated network (package netsim) with the built-in services, drives
+// clients with a workload's generator (package workload), injects faults
+// (package nemesis), then checks the history (package checker), writes the
+// store directory and returns a Report whose ExitCode matches Maelstrom's.
+//
+// In-process runs use only timers and channels, so a caller that wraps Run
+// in testing/synctest.Test gets virtual time: a 30 s scenario takes well
+// under a second.
+package maelstrom
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
+	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
+	"github.com/distsys-curriculum/distsys/maelstrom/workload"
+)
+
+// Options are the flags of `maelstrom test`.
+type Options struct {
+	Workload          string
+	NodeCount         int
+	TimeLimit         time.Duration
+	Rate              float64 // total mean ops/s; 0 means no client ops
+	Concurrency       string  // "N" or "Kn" (K × node count)
+	Latency           time.Duration
+	LatencyDist       string
+	Nemesis           []string
+	NemesisInterval   time.Duration
+	Topology          string
+	Availability      string // "", "total" or a fraction 0..1
+	LogStderr         bool
+	ConsistencyModels []string
+	KeyCount          int
+	MaxTxnLength      int
+	MaxWritesPerKey   int
+	Seed              uint64
+	SeedSet           bool   // --seed was given
+	StoreDir          string // "" keeps nothing on disk
+	Bin               string
+	NodeArgs          []string
+	// RecoveryTime is the quiet period before final reads (Maelstrom: 10 s).
+	RecoveryTime time.Duration
+
+	// Stderr receives progress lines and, with LogStderr, node stderr.
+	Stderr io.Writer
+	// ProgressEvery is the progress period (0: no progress lines);
+	// ProgressTerminal redraws one line in place.
+	ProgressEvery    time.Duration
+	ProgressTerminal bool
+}
+
+// DefaultOptions are Maelstrom's defaults, except that nodes are always
+// n0..n(N-1) (N = 5 unless --node-count is given).
+func DefaultOptions() Options {
+	return Options{
+		Workload: "lin-kv", NodeCount: 5, TimeLimit: 60 * time.Second, Rate: 5,
+		Concurrency: "1n", LatencyDist: "constant", NemesisInterval: 10 * time.Second,
+		Topology: "grid", ConsistencyModels: []string{"strict-serializable"},
+		KeyCount: 10, MaxTxnLength: 4, MaxWritesPerKey: 16, StoreDir: "store",
+		RecoveryTime: 10 * time.Second,
+	}
+}
+
+// UsageError is a problem with the arguments (exit code 254).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }
+
+// Threads resolves Concurrency against the node count.
+func (o Options) Threads() (int, error) {
+	s := strings.TrimSpace(o.Concurrency)
+	if s == "" {
+		s = "1n"
+	}
+	mult := 1
+	if strings.HasSuffix(s, "n") {
+		mult = o.NodeCount
+		s = strings.TrimSuffix(s, "n")
+		if s == "" {
+			s = "1"
+		}
+	}
+	k, err := strconv.Atoi(s)
+	if err != nil || k <= 0 {
+		return 0, usagef("--concurrency %q: want a positive integer or Kn (K times the node count), e.g. 2n", o.Concurrency)
+	}
+	return k * mult, nil
+}
+
+// dashes that look like a hyphen but are not one.
+var lookalikeDashes = map[rune]string{
+	'\u2010': "a hyphen (U+2010)", '\u2011': "a non-breaking hyphen (U+2011)",
+	'\u2012': "a figure dash (U+2012)", '\u2013': "an en-dash (U+2013)",
+	'\u2014': "an em-dash (U+2014)", '\u2015': "a horizontal bar (U+2015)",
+	'\u2212': "a minus sign (U+2212)", '\uFE58': "a small em-dash (U+FE58)",
+	'\uFE63': "a small hyphen-minus (U+FE63)", '\uFF0D': "a fullwidth hyphen-minus (U+FF0D)",
+}
+
+func checkDashes(arg string) error {
+	for i, r := range arg {
+		if i > 2 {
+			break
+		}
+		if what, ok := lookalikeDashes[r]; ok {
+			return usagef("%s: this dash is %s; type two ASCII hyphens (--), as word processors and chat apps often replace them", arg, what)
+		}
+		if r == utf8.RuneError {
+			break
+		}
+	}
+	return nil
+}
+
+// ParseArgs parses `maelstrom test` arguments (without "test"). Arguments
+// after "--", or after the first positional argument, go to the nodes.
+func ParseArgs(args []string) (Options, error) {
+	o := DefaultOptions()
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if err := checkDashes(a); err != nil {
+			return o, err
+		}
+		if a == "--" {
+			o.NodeArgs = append(o.NodeArgs, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			o.NodeArgs = append(o.NodeArgs, args[i:]...)
+			break
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		boolFlag := name == "--log-stderr"
+		if !hasVal && !boolFlag {
+			if i+1 >= len(args) {
+				return o, usagef("%s needs a value", name)
+			}
+			i++
+			val = args[i]
+		}
+		if err := o.set(name, val, hasVal); err != nil {
+			return o, err
+		}
+	}
+	return o, o.Validate()
+}
+
+func (o *Options) set(name, val string, hasVal bool) error {
+	num := func() (float64, error) {
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil || f < 0 {
+			return 0, usagef("%s %q: want a non-negative number", name, val)
+		}
+		return f, nil
+	}
+	integer := func() (int, error) {
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 0 {
+			return 0, usagef("%s %q: want a non-negative integer", name, val)
+		}
+		return n, nil
+	}
+	secs := func() (time.Duration, error) {
+		f, err := num()
+		return time.Duration(f * float64(time.Second)), err
+	}
+	var err error
+	switch name {
+	case "-w", "--workload":
+		o.Workload = val
+	case "--bin":
+		o.Bin = val
+	case "--node-count":
+		o.NodeCount, err = integer()
+	case "--time-limit":
+		o.TimeLimit, err = secs()
+	case "--rate":
+		o.Rate, err = num()
+	case "--concurrency":
+		o.Concurrency = val
+	case "--latency":
+		var ms float64
+		ms, err = num()
+		o.Latency = time.Duration(ms * float64(time.Millisecond))
+	case "--latency-dist":
+		o.LatencyDist = val
+	case "--nemesis":
+		o.Nemesis = splitList(val)
+	case "--nemesis-interval":
+		o.NemesisInterval, err = secs()
+	case "--topology":
+		o.Topology = val
+	case "--availability":
+		o.Availability = val
+	case "--log-stderr":
+		o.LogStderr = !hasVal || val == "true"
+	case "--consistency-models":
+		o.ConsistencyModels = splitList(val)
+	case "--key-count":
+		o.KeyCount, err = integer()
+	case "--max-txn-length":
+		o.MaxTxnLength, err = integer()
+	case "--max-writes-per-key":
+		o.MaxWritesPerKey, err = integer()
+	case "--seed":
+		o.Seed, err = strconv.ParseUint(val, 10, 64)
+		if err != nil {
+			err = usagef("--seed %q: want a non-negative integer", val)
+		}
+		o.SeedSet = true
+	case "--store", "--store-dir":
+		o.StoreDir = val
+	case "--recovery-time":
+		o.RecoveryTime, err = secs()
+	default:
+		return usagef("unknown flag %s (see `maelstrom help`)", name)
+	}
+	return err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Validate checks option values that do not depend on the nodes.
+func (o Options) Validate() error {
+	spec, err := workload.Lookup(o.Workload)
+	if err != nil {
+		return &UsageError{Msg: "--workload: " + err.Error()}
+	}
+	if o.NodeCount < 1 {
+		return usagef("--node-count must be at least 1")
+	}
+	threads, err := o.Threads()
+	if err != nil {
+		return err
+	}
+	if spec.ConcurrencyMultipleOf != nil {
+		if m := spec.ConcurrencyMultipleOf(o.NodeCount); threads%m != 0 {
+			return usagef("--concurrency %s gives %d clients; %s needs a multiple of %d (2 × node count): use --concurrency 2n", o.Concurrency, threads, o.Workload, m)
+		}
+	}
+	dist, err := netsim.ParseDist(o.LatencyDist)
+	if err != nil {
+		return &UsageError{Msg: "--latency-dist: " + err.Error()}
+	}
+	if dist == netsim.Exponential && o.Latency == 0 {
+		return usagef("--latency-dist exponential needs --latency above 0")
+	}
+	if _, err := nemesis.Parse(strings.Join(o.Nemesis, ",")); err != nil {
+		return &UsageError{Msg: "--nemesis: " + err.Error()}
+	}
+	if _, err := workload.Topology(o.Topology, []string{"n0"}); err != nil {
+		return &UsageError{Msg: "--topology: " + err.Error()}
+	}
+	if o.Availability != "" && o.Availability != "total" {
+		f, err := strconv.ParseFloat(o.Availability, 64)
+		if err != nil || f < 0 || f > 1 {
+			return usagef("--availability %q: want total or a fraction between 0 and 1", o.Availability)
+		}
+	}
+	if o.TimeLimit <= 0 {
+		return usagef("--time-limit must be above 0 seconds")
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package maelstrom
+
+import (
+	"sync"
+	"time"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/history"
+)
+
+// ProtocolError is a line a node printed that the grader had to drop.
+type ProtocolError struct {
+	Node    string        `json:"node"`
+	Time    time.Duration `json:"time"`
+	Line    string        `json:"line"`
+	Message string        `json:"message"`
+}
+
+// recorder collects the history and everything else observed during a
+// run; it is shared by clients, nodes and the nemesis.
+type recorder struct {
+	since func() time.Duration
+
+	mu             sync.Mutex
+	h              history.History
+	protocol       []ProtocolError
+	protoCount     int
+	late           map[string]int // node -> replies to closed clients
+	ok, fail, info int
+}
+
+func newRecorder(since func() time.Duration) *recorder {
+	return &recorder{since: since, late: map[string]int{}}
+}
+
+func (r *recorder) add(op history.Op) history.Op {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	op.Index = len(r.h)
+	op.Time = r.since()
+	r.h = append(r.h, op)
+	if op.Process >= 0 {
+		switch op.Type {
+		case history.OK:
+			r.ok++
+		case history.Fail:
+			r.fail++
+		case history.Info:
+			r.info++
+		}
+	}
+	return op
+}
+
+// maxProtocolErrors bounds what is kept; the count stays exact.
+const maxProtocolErrors = 100
+
+func (r *recorder) protocolError(node, line, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.protoCount++
+	if len(r.protocol) < maxProtocolErrors {
+		if len(line) > 500 {
+			line = line[:500] + "..."
+		}
+		r.protocol = append(r.protocol, ProtocolError{Node: node, Time: r.since(), Line: line, Message: msg})
+	}
+}
+
+func (r *recorder) lateReply(node, client string) {
+	r.mu.Lock()
+	r.late[node]++
+	r.mu.Unlock()
+}
+
+func (r *recorder) counts() (ok, fail, info int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ok, r.fail, r.info
+}
+
+func (r *recorder) history() history.History {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append(history.History(nil), r.h...)
+}

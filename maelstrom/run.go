@@ -1,0 +1,526 @@
+package maelstrom
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/history"
+	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
+	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
+	"github.com/distsys-curriculum/distsys/maelstrom/services"
+	"github.com/distsys-curriculum/distsys/maelstrom/workload"
+)
+
+// initTimeout is how long a node has to answer init, as in Maelstrom.
+const initTimeout = 10 * time.Second
+
+// Crash says why a run ended without analysis: a node exited, or never
+// answered init.
+type Crash struct {
+	Node       string   `json:"node"`
+	What       string   `json:"what"`
+	ExitStatus string   `json:"exit_status,omitempty"`
+	LastStdout string   `json:"last_stdout,omitempty"`
+	Stderr     []string `json:"stderr,omitempty"` // last lines
+}
+
+func (c *Crash) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "node %s: %s", c.Node, c.What)
+	if c.ExitStatus != "" {
+		fmt.Fprintf(&b, "\n  exit status: %s", c.ExitStatus)
+	}
+	if c.LastStdout != "" {
+		fmt.Fprintf(&b, "\n  last line on stdout: %s", c.LastStdout)
+	}
+	if len(c.Stderr) > 0 {
+		fmt.Fprintf(&b, "\n  last %d lines of stderr:\n    %s", len(c.Stderr), strings.Join(c.Stderr, "\n    "))
+	} else {
+		b.WriteString("\n  (nothing on stderr)")
+	}
+	return b.String()
+}
+
+// run is the state of one test run.
+type run struct {
+	opts    Options
+	spec    workload.Spec
+	inst    workload.Instance
+	threads int
+	timeout time.Duration
+	ids     []string
+	net     *netsim.Net
+	rec     *recorder
+	cl      *cluster
+	ctx     context.Context
+
+	mu         sync.Mutex
+	nextClient int
+}
+
+func (r *run) newClient(node string, timeout time.Duration) *caller {
+	r.mu.Lock()
+	id := fmt.Sprintf("c%d", r.nextClient)
+	r.nextClient++
+	r.mu.Unlock()
+	return &caller{c: r.net.NewClient(id), node: node, timeout: timeout}
+}
+
+// caller binds a network client to a node (workload.Caller).
+type caller struct {
+	c       *netsim.Client
+	node    string
+	timeout time.Duration
+}
+
+func (k *caller) ID() string   { return k.c.ID() }
+func (k *caller) Node() string { return k.node }
+func (k *caller) RPC(ctx context.Context, body map[string]any) (json.RawMessage, error) {
+	return k.c.RPC(ctx, k.node, body, k.timeout)
+}
+
+// Run runs one test and analyses it. The error is non-nil only for bad
+// options (a *UsageError) or when the run could not be set up at all;
+// node crashes and init failures come back as a Report with Crash set.
+func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if nodes == nil {
+		return nil, &UsageError{Msg: "no nodes to test: give --bin PATH"}
+	}
+	spec, _ := workload.Lookup(opts.Workload)
+	threads, _ := opts.Threads()
+	r := &run{opts: opts, spec: spec, threads: threads, timeout: spec.RPCTimeout(opts.Latency)}
+	for i := range opts.NodeCount {
+		r.ids = append(r.ids, fmt.Sprintf("n%d", i))
+	}
+	rng := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(opts.Seed, stream)) }
+	var err error
+	r.net, err = netsim.New(netsim.Config{Latency: opts.Latency, Dist: netsim.Dist(opts.LatencyDist), Seed: opts.Seed})
+	if err != nil {
+		return nil, &UsageError{Msg: err.Error()}
+	}
+	defer r.net.Close()
+	r.rec = newRecorder(r.net.Since)
+
+	outDir := ""
+	if opts.StoreDir != "" {
+		outDir = runDir(opts.StoreDir, opts.Workload, time.Now())
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return nil, fmt.Errorf("create store directory: %w", err)
+		}
+	}
+	r.inst, err = spec.New(workload.Params{
+		NodeIDs: r.ids, Concurrency: threads, Rand: rng(1), Topology: opts.Topology,
+		KeyCount: opts.KeyCount, MaxTxnLength: opts.MaxTxnLength, MaxWritesPerKey: opts.MaxWritesPerKey,
+		ConsistencyModels: opts.ConsistencyModels, Latency: opts.Latency, OutDir: outDir,
+	})
+	if err != nil {
+		return nil, &UsageError{Msg: err.Error()}
+	}
+	for i, name := range services.Names {
+		svc, err := services.New(name, rng(100+uint64(i)))
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", name, err)
+		}
+		r.net.Register(name, func(m netsim.Message) {
+			if reply, ok := svc.Handle(m.Src, m.Body); ok {
+				_, _ = r.net.Send(name, m.Src, reply) // the asker may be gone
+			}
+		})
+	}
+
+	dataRoot, err := os.MkdirTemp("", "maelstrom-data-")
+	if err != nil {
+		return nil, fmt.Errorf("create node data directories: %w", err)
+	}
+	defer os.RemoveAll(dataRoot)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.ctx = runCtx
+	r.cl = &cluster{l: nodes.launcher(), net: r.net, ids: r.ids, nodes: map[string]*node{},
+		rec: r.rec, crashed: make(chan *node, len(r.ids))}
+	if opts.LogStderr {
+		r.cl.stderrW = opts.Stderr
+	}
+	rep := &Report{Options: opts, Seed: opts.Seed, StorePath: outDir}
+
+	// A crash ends the run: the watcher cancels every client.
+	var crashMu sync.Mutex
+	var crash *Crash
+	setCrash := func(c *Crash) {
+		crashMu.Lock()
+		if crash == nil {
+			crash = c
+		}
+		crashMu.Unlock()
+		cancel()
+	}
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		select {
+		case n := <-r.cl.crashed:
+			setCrash(n.crashReport("crashed during the test (a node must keep running until the grader stops it)"))
+		case <-runCtx.Done():
+		}
+	}()
+
+	for _, id := range r.ids {
+		n := &node{id: id, dataDir: dataRoot + string(os.PathSeparator) + id}
+		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
+			return nil, err
+		}
+		r.cl.nodes[id] = n
+		if err := r.cl.startNode(n); err != nil {
+			return nil, err
+		}
+	}
+	stopProgress := r.progress()
+
+	if c := r.initAll(runCtx); c != nil {
+		setCrash(c)
+	}
+	if crash == nil {
+		r.main(runCtx)
+	}
+	stopProgress()
+
+	// Teardown: nodes are killed, not asked to stop, as in Maelstrom.
+	crashMu.Lock()
+	crashed := crash
+	crashMu.Unlock()
+	if crashed == nil {
+		select {
+		case n := <-r.cl.crashed:
+			crashed = n.crashReport("crashed during the test (a node must keep running until the grader stops it)")
+		default:
+		}
+	}
+	for _, id := range r.ids {
+		r.cl.kill(r.cl.nodes[id])
+	}
+	cancel()
+	<-watchDone
+	if crashed == nil {
+		crashed = crash
+	}
+	rep.Crash = crashed
+	rep.SimDuration = r.net.Since()
+	r.analyse(rep)
+	if outDir != "" {
+		if err := rep.store(r); err != nil {
+			return rep, fmt.Errorf("write results to %s: %w", outDir, err)
+		}
+	}
+	return rep, nil
+}
+
+// initAll sends init to every node from fresh clients c0..c(N-1).
+func (r *run) initAll(ctx context.Context) *Crash {
+	callers := make([]*caller, len(r.ids))
+	for i, id := range r.ids {
+		callers[i] = r.newClient(id, initTimeout)
+	}
+	crashes := make([]*Crash, len(r.ids))
+	var wg sync.WaitGroup
+	for i, id := range r.ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer callers[i].c.Close()
+			crashes[i] = r.initNode(ctx, callers[i], id)
+		}()
+	}
+	wg.Wait()
+	for _, c := range crashes {
+		if c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+func (r *run) initNode(ctx context.Context, c *caller, id string) *Crash {
+	raw, err := c.RPC(ctx, map[string]any{"type": "init", "node_id": id, "node_ids": r.ids})
+	n := r.cl.nodes[id]
+	switch {
+	case ctx.Err() != nil:
+		return nil // the crash watcher has the story
+	case err == netsim.ErrTimeout:
+		return n.crashReport(fmt.Sprintf("did not answer init within %v (reply {\"type\":\"init_ok\",\"in_reply_to\":1} on stdout, and flush it)", initTimeout))
+	case err != nil:
+		return n.crashReport("could not be sent init: " + err.Error())
+	}
+	if _, err := workload.Decode(raw, "init_ok", workload.Field{Name: "node_id", Optional: true}); err != nil {
+		return n.crashReport(fmt.Sprintf("answered init with %s: %v", string(raw), err))
+	}
+	return nil
+}
+
+// worker is one client thread: a Jepsen process bound to one node.
+type worker struct {
+	thread, process int
+	cl              *caller
+}
+
+func (r *run) invoke(ctx context.Context, w *worker, inv workload.Invocation, final bool) {
+	base := history.Op{Process: w.process, F: inv.F, Value: inv.Value, Node: w.cl.node, Client: w.cl.ID(), Final: final}
+	op := base
+	op.Type = history.Invoke
+	r.rec.add(op)
+	comp := r.inst.Invoke(ctx, w.cl, w.thread, inv)
+	done := base
+	done.Type, done.Error = comp.Type, comp.Error
+	if comp.Value != nil || comp.Type == history.OK {
+		done.Value = comp.Value
+	}
+	r.rec.add(done)
+	if comp.Type == history.Info {
+		w.process += r.threads
+		if !r.spec.Reusable {
+			w.cl.c.Close()
+			w.cl = r.newClient(w.cl.node, r.timeout)
+			if cr, ok := r.inst.(workload.ClientResetter); ok {
+				cr.ResetClient(w.thread)
+			}
+		}
+	}
+}
+
+// main runs setup, the main phase with the nemesis, and the final phase.
+func (r *run) main(ctx context.Context) {
+	setupClients := make([]*caller, len(r.ids))
+	for i, id := range r.ids {
+		setupClients[i] = r.newClient(id, 5*time.Second)
+	}
+	defer func() {
+		for _, c := range setupClients {
+			c.c.Close()
+		}
+	}()
+	var setupErr error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, id := range r.ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.inst.Setup(ctx, id, setupClients[i]); err != nil {
+				mu.Lock()
+				if setupErr == nil {
+					setupErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if setupErr != nil && ctx.Err() == nil {
+		r.rec.protocolError(setupNode(setupErr, r.ids), "", "setup failed: "+setupErr.Error())
+		return
+	}
+
+	faults, _ := nemesis.Parse(strings.Join(r.opts.Nemesis, ","))
+	sched := nemesis.NewSchedule(faults, r.opts.NemesisInterval, r.opts.Seed+7)
+	env := &faultEnv{r: r}
+	record := func(f string, value any) {
+		r.rec.add(history.Op{Type: history.Info, Process: NemesisProcess, F: f, Value: value})
+	}
+	mainCtx, stopMain := context.WithTimeout(ctx, r.opts.TimeLimit)
+	defer stopMain()
+	nemDone := make(chan struct{})
+	go func() { defer close(nemDone); sched.Run(mainCtx, env, record) }()
+
+	workers := make([]*worker, r.threads)
+	for t := range workers {
+		workers[t] = &worker{thread: t, process: t, cl: r.newClient(r.ids[t%len(r.ids)], r.timeout)}
+	}
+	r.dispatch(ctx, mainCtx, workers)
+	<-nemDone
+
+	if r.spec.Final && ctx.Err() == nil {
+		sched.StopAll(ctx, env, record)
+		r.net.Heal()
+		if !sleepCtx(ctx, r.opts.RecoveryTime) {
+			return
+		}
+		var fw sync.WaitGroup
+		for _, w := range workers {
+			fw.Add(1)
+			go func() {
+				defer fw.Done()
+				for _, inv := range r.inst.Final(w.thread) {
+					if ctx.Err() != nil {
+						return
+					}
+					r.invoke(ctx, w, inv, true)
+				}
+			}()
+		}
+		fw.Wait()
+	}
+	sched.StopAll(ctx, env, record)
+	r.net.Heal()
+	for _, w := range workers {
+		w.cl.c.Close()
+	}
+}
+
+// NemesisProcess is the history process of fault steps.
+const NemesisProcess = -1
+
+func setupNode(err error, ids []string) string {
+	for _, id := range ids {
+		if strings.Contains(err.Error(), " "+id+":") {
+			return id
+		}
+	}
+	return ""
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// dispatch hands operations to free workers on Maelstrom's stagger
+// schedule: each op a uniform 0..2/rate seconds after the previous one,
+// never in catch-up bursts, until mainCtx ends; in-flight ops then finish.
+func (r *run) dispatch(ctx, mainCtx context.Context, workers []*worker) {
+	if r.opts.Rate <= 0 {
+		<-mainCtx.Done()
+		return
+	}
+	type freeW struct{ thread, process int }
+	free := make(chan freeW, len(workers))
+	jobs := make([]chan workload.Invocation, len(workers))
+	var wg sync.WaitGroup
+	for t, w := range workers {
+		jobs[t] = make(chan workload.Invocation, 1)
+		free <- freeW{t, w.process}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for inv := range jobs[t] {
+				r.invoke(ctx, w, inv, false)
+				free <- freeW{t, w.process}
+			}
+		}()
+	}
+	defer func() {
+		for _, j := range jobs {
+			close(j)
+		}
+		wg.Wait()
+	}()
+	rng := rand.New(rand.NewPCG(r.opts.Seed, 2))
+	gap := float64(2*time.Second) / r.opts.Rate
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+		case <-mainCtx.Done():
+			return
+		}
+		var fw freeW
+		select {
+		case fw = <-free:
+		case <-mainCtx.Done():
+			return
+		}
+		jobs[fw.thread] <- r.inst.Next(fw.thread, fw.process)
+		timer.Reset(time.Duration(rng.Float64() * gap))
+	}
+}
+
+// faultEnv is what faults may do to this run.
+type faultEnv struct{ r *run }
+
+func (e *faultEnv) Nodes() []string                     { return e.r.ids }
+func (e *faultEnv) Partition(rules map[string][]string) { e.r.net.Partition(rules) }
+func (e *faultEnv) Heal()                               { e.r.net.Heal() }
+func (e *faultEnv) Kill(_ context.Context, id string) error {
+	n := e.r.cl.nodes[id]
+	if n == nil {
+		return fmt.Errorf("no node %q", id)
+	}
+	e.r.cl.kill(n)
+	return nil
+}
+
+// Restart starts a killed node again with the same data directory and
+// sends it init from a fresh client.
+func (e *faultEnv) Restart(ctx context.Context, id string) error {
+	n := e.r.cl.nodes[id]
+	if n == nil {
+		return fmt.Errorf("no node %q", id)
+	}
+	if err := e.r.cl.startNode(n); err != nil {
+		return err
+	}
+	c := e.r.newClient(id, initTimeout)
+	defer c.c.Close()
+	if cr := e.r.initNode(ctx, c, id); cr != nil {
+		return fmt.Errorf("%s", cr.What)
+	}
+	return nil
+}
+
+// progress prints a status line every few seconds (every second on a
+// terminal) until stopped.
+func (r *run) progress() (stop func()) {
+	w := r.opts.Stderr
+	if w == nil || r.opts.ProgressEvery <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(r.opts.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				r.printProgress(w, r.opts.ProgressTerminal)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		if r.opts.ProgressTerminal {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func (r *run) printProgress(w io.Writer, terminal bool) {
+	ok, fail, info := r.rec.counts()
+	s := r.net.Stats()
+	line := fmt.Sprintf("%6.1fs  ops ok %d  fail %d  info %d  msgs %d", r.net.Since().Seconds(), ok, fail, info, s.All.MsgCount)
+	if terminal {
+		fmt.Fprintf(w, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(w, line)
+	}
+}
