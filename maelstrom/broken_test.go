@@ -1,8 +1,11 @@
 package maelstrom
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/internal/testnodes"
@@ -20,7 +23,7 @@ func TestUniqueIDs(t *testing.T) {
 func TestBroadcastGossipSurvivesPartitions(t *testing.T) {
 	rep := grade(t, testnodes.Broadcast(false, false), "-w", "broadcast", "--node-count", "5", "--time-limit", "20",
 		"--rate", "20", "--nemesis", "partition", "--nemesis-interval", "3", "--latency", "20", "--latency-dist", "uniform")
-	wantVerdict(t, rep, checker.Valid)
+	wantVerdict(t, rep, checker.Valid, "stable latency", "start-partition")
 	if rep.Net.Dropped == 0 {
 		t.Fatalf("partitions dropped nothing; the nemesis did not act\n%s", rep.Summary())
 	}
@@ -97,4 +100,50 @@ func TestLinKV(t *testing.T) {
 	rep = grade(t, testnodes.LinKVProxy("lww-kv"), "-w", "lin-kv", "--node-count", "2", "--concurrency", "2n",
 		"--time-limit", "10", "--rate", "50", "--latency", "5")
 	wantVerdict(t, rep, checker.Invalid, "first problem (linearizable)")
+}
+
+func TestKafkaAndTxnSingleNode(t *testing.T) {
+	args := []string{"-w", "kafka", "--node-count", "1", "--concurrency", "2n", "--time-limit", "10", "--rate", "100"}
+	rep := grade(t, testnodes.KafkaSingle(false), args...)
+	wantVerdict(t, rep, checker.Valid)
+	if rep.ByF["poll"].OK == 0 || rep.ByF["send"].OK == 0 {
+		t.Fatalf("no polls or sends succeeded\n%s", rep.Summary())
+	}
+	rep = grade(t, testnodes.KafkaSingle(true), args...)
+	wantVerdict(t, rep, checker.Invalid, "first problem (kafka)")
+	for _, w := range []string{"txn-rw-register", "txn-list-append"} {
+		rep = grade(t, testnodes.TxnSingle(), "-w", w, "--node-count", "1", "--time-limit", "10", "--rate", "50")
+		wantVerdict(t, rep, checker.Valid)
+	}
+}
+
+func TestMalformedEnvelope(t *testing.T) {
+	prog := testnodes.Program(func() testnodes.Handlers {
+		return testnodes.Handlers{Handle: func(n *testnodes.Node, m testnodes.Msg) error {
+			n.Raw(`{"src":"` + n.ID + `","dest":"` + m.Src + `","body":{"type":"echo_ok"},"extra":1}`)
+			n.Raw(`{"src":"` + n.ID + `","dest":"n7","body":{"type":"hello"}}`)
+			var v any = string(m.Body["echo"])
+			_ = v
+			n.Reply(m, map[string]any{"type": "echo_ok", "echo": "wrong"})
+			return nil
+		}}
+	})
+	rep := grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "2")
+	wantVerdict(t, rep, checker.Invalid, `unknown field \"extra\"`, `invalid destination \"n7\"`)
+}
+
+func TestProgressLines(t *testing.T) {
+	opts, _ := ParseArgs([]string{"-w", "echo", "--node-count", "1", "--time-limit", "12", "--seed", "1"})
+	opts.StoreDir = ""
+	var out strings.Builder
+	opts.Stderr, opts.ProgressEvery = &out, 5*time.Second
+	synctest.Test(t, func(t *testing.T) {
+		if _, err := Run(context.Background(), opts, InProcess{Program: testnodes.Echo(false)}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "10.0s  ops ok") {
+		t.Fatalf("progress lines %q, want two, at 5 s and 10 s", lines)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -150,9 +151,10 @@ func (c *cluster) startNode(n *node) error {
 	exited := n.exited
 	n.mu.Unlock()
 	w := p.stdin
+	var buf []byte
 	c.net.Register(n.id, func(m netsim.Message) {
-		line, _ := json.Marshal(m)
-		_, _ = w.Write(append(line, '\n')) // a dead node's pipe just refuses
+		buf = appendEnvelope(buf[:0], m)
+		_, _ = w.Write(buf) // a dead node's pipe just refuses
 	})
 	n.lineWait.Add(2)
 	go c.readStdout(n, p.stdout)
@@ -185,7 +187,8 @@ func (c *cluster) kill(n *node) {
 	if p == nil {
 		return
 	}
-	c.net.Unregister(n.id)
+	// The endpoint stays: messages to a dead node are lost, as they would
+	// be on a real network, until it restarts and registers again.
 	p.kill()
 	t := time.NewTimer(5 * time.Second)
 	defer t.Stop()
@@ -212,34 +215,64 @@ func (c *cluster) readStdout(n *node, r io.Reader) {
 	}
 }
 
+// appendEnvelope renders a message as the line a node reads; the body is
+// already valid JSON, so only the ids need encoding.
+func appendEnvelope(b []byte, m netsim.Message) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, m.ID, 10)
+	b = append(b, `,"src":`...)
+	src, _ := json.Marshal(m.Src)
+	b = append(b, src...)
+	b = append(b, `,"dest":`...)
+	dest, _ := json.Marshal(m.Dest)
+	b = append(b, dest...)
+	b = append(b, `,"body":`...)
+	b = append(b, m.Body...)
+	return append(b, "}\n"...)
+}
+
+// envelope is what a node may print: exactly src, dest, body and an
+// optional id that the network replaces.
+type envelope struct {
+	Src  *string         `json:"src"`
+	Dest *string         `json:"dest"`
+	Body json.RawMessage `json:"body"`
+	ID   json.RawMessage `json:"id"`
+}
+
 // route validates one line a node printed and sends it on the network.
 func (c *cluster) route(from string, line []byte) {
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(line, &env); err != nil {
+	var env envelope
+	d := json.NewDecoder(bytes.NewReader(line))
+	d.DisallowUnknownFields()
+	err := d.Decode(&env)
+	if err == nil && d.More() {
+		err = errors.New("more than one JSON value on the line")
+	}
+	if err != nil {
+		if json.Valid(line) {
+			c.rec.protocolError(from, string(line), fmt.Sprintf("node %s sent a malformed message: %v (only src, dest and body are allowed at the top level)", from, err))
+			return
+		}
 		c.rec.protocolError(from, string(line), fmt.Sprintf("node %s printed a line to stdout that is not well-formed JSON (%v); stdout is only for messages, log to stderr instead", from, err))
 		return
 	}
-	var src, dest string
 	var problems []string
-	if json.Unmarshal(env["src"], &src) != nil || src == "" {
+	if env.Src == nil || *env.Src == "" {
 		problems = append(problems, "src must be a non-empty string")
 	}
-	if json.Unmarshal(env["dest"], &dest) != nil || dest == "" {
+	if env.Dest == nil || *env.Dest == "" {
 		problems = append(problems, "dest must be a non-empty string")
 	}
-	body := env["body"]
+	body := env.Body
 	if len(body) == 0 || body[0] != '{' {
 		problems = append(problems, "body must be a JSON object")
-	}
-	for k := range env {
-		if k != "src" && k != "dest" && k != "body" && k != "id" {
-			problems = append(problems, fmt.Sprintf("extra top-level key %q (only src, dest, body are allowed)", k))
-		}
 	}
 	if len(problems) > 0 {
 		c.rec.protocolError(from, string(line), fmt.Sprintf("node %s sent a malformed message: %s", from, strings.Join(problems, "; ")))
 		return
 	}
+	src, dest := *env.Src, *env.Dest
 	if _, err := c.net.Send(src, dest, body); err != nil {
 		if netsim.IsClient(dest) && !c.net.Registered(dest) && c.net.Registered(src) {
 			// A reply to a client that timed out and was replaced: Maelstrom

@@ -50,6 +50,10 @@ type Options struct {
 	// RecoveryTime is the quiet period before final reads (Maelstrom: 10 s).
 	RecoveryTime time.Duration
 
+	// Faults are added to the --nemesis faults: faults a track defines for
+	// itself, or a test's scripted fault.
+	Faults []nemesis.Fault
+
 	// Stderr receives progress lines and, with LogStderr, node stderr.
 	Stderr io.Writer
 	// ProgressEvery is the progress period (0: no progress lines);

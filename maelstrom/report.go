@@ -200,6 +200,20 @@ func (r *Report) Summary() string {
 		}
 		fmt.Fprintf(&b, "late replies to clients that had already timed out: %d (dropped)\n", total)
 	}
+	if res, ok := r.Result("set-full"); ok {
+		if d, ok := res.Details.(checker.SetFullDetails); ok && len(d.StableLatencies) > 0 {
+			keys := make([]string, 0, len(d.StableLatencies))
+			for k := range d.StableLatencies {
+				keys = append(keys, k)
+			}
+			sort.Slice(keys, func(i, j int) bool { return quantileKey(keys[i]) < quantileKey(keys[j]) })
+			b.WriteString("stable latency (ms from acknowledged to visible in every read):")
+			for _, k := range keys {
+				fmt.Fprintf(&b, " q%s %.0f", k, d.StableLatencies[k])
+			}
+			b.WriteString("\n")
+		}
+	}
 	if len(r.Results) > 0 {
 		b.WriteString("\ncheckers:\n")
 		for _, res := range r.Results {
@@ -219,6 +233,12 @@ func (r *Report) Summary() string {
 	b.WriteString(r.FinalLine())
 	b.WriteString("\n")
 	return b.String()
+}
+
+func quantileKey(k string) float64 {
+	var f float64
+	fmt.Sscan(k, &f)
+	return f
 }
 
 func describe(v *checker.Violation) string {

@@ -331,6 +331,7 @@ func (r *run) main(ctx context.Context) {
 	}
 
 	faults, _ := nemesis.Parse(strings.Join(r.opts.Nemesis, ","))
+	faults = append(faults, r.opts.Faults...)
 	sched := nemesis.NewSchedule(faults, r.opts.NemesisInterval, r.opts.Seed+7)
 	env := &faultEnv{r: r}
 	record := func(f string, value any) {

@@ -68,7 +68,7 @@ func TestEchoWrongPayloadInvalid(t *testing.T) {
 func TestScaleInVirtualTime(t *testing.T) {
 	start := time.Now()
 	rep := grade(t, testnodes.Broadcast(false, false), "-w", "broadcast", "--node-count", "25",
-		"--time-limit", "30", "--rate", "100", "--latency", "10")
+		"--time-limit", "30", "--rate", "10", "--latency", "100")
 	wall := time.Since(start)
 	wantVerdict(t, rep, checker.Valid)
 	t.Logf("25 nodes, 30 s broadcast: %v wall, %v simulated, %d messages", wall, rep.SimDuration, rep.Net.All.MsgCount)

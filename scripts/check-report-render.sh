@@ -63,6 +63,23 @@ for name in sample large; do
   echo "$name: $lanes lanes, $msgs messages rendered; screenshot $out/$name.png"
 done
 
+# Drive the controls the way a learner would: the event-step layout and a
+# time window, then check the script laid the diagram out again.
+drive='<script>(function(){var m=document.getElementById("mode");m.value="steps";m.dispatchEvent(new Event("change"));
+document.getElementById("wfrom").value="1.2";document.getElementById("wto").value="1.5";
+document.querySelector("[data-act=window]").click();document.getElementById("messages").scrollIntoView();})();</script>'
+html=$(<"$out/sample.html")
+printf '%s\n' "${html/<\/body>/$drive</body>}" >"$out/steps.html"
+timeout 180 "$browser" "${flags[@]}" --virtual-time-budget=10000 --dump-dom "file://$out/steps.html" >"$out/steps.dom.html" 2>"$out/steps.chromium.log" || true
+timeout 180 "$browser" "${flags[@]}" --window-size=1400,1600 --virtual-time-budget=10000 \
+  --screenshot="$out/steps.png" "file://$out/steps.html" >>"$out/steps.chromium.log" 2>&1 || true
+hidden=$(grep -o '<g class="m [^>]*style="display: none;"' "$out/steps.dom.html" | wc -l)
+check steps 'grep -q "event steps" "$out/steps.dom.html"' "the event-step layout was not applied"
+check steps 'grep -q "1.200s – 1.500s" "$out/steps.dom.html"' "the time window was not applied"
+check steps '[ "$hidden" -gt 0 ]' "no message was hidden outside the window"
+check steps '! grep -q "Uncaught" "$out/steps.chromium.log"' "script error: $(grep -m1 Uncaught "$out/steps.chromium.log" 2>/dev/null)"
+echo "steps: event-step layout and window applied, $hidden messages outside it hidden; screenshot $out/steps.png"
+
 if [ "$fail" -ne 0 ]; then
   echo "report render check failed; files in $out" >&2
   exit 1

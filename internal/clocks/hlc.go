@@ -15,7 +15,8 @@ import (
 // Timestamp is a hybrid logical clock reading: Wall is the largest
 // physical time (Unix nanoseconds) the clock has seen, Logical orders
 // events that share a Wall. Timestamps order lexicographically. In JSON it
-// is {"wall": <ns>, "logical": <n>}.
+// is {"wall": <ns>, "logical": <n>}; wall exceeds 2^53, so readers in
+// other languages must decode it as a 64-bit integer, not a double.
 type Timestamp struct {
 	Wall    int64  `json:"wall"`
 	Logical uint32 `json:"logical"`

@@ -221,7 +221,7 @@ func TestTimeOrderedStrictlyIncrease(t *testing.T) {
 				clk := &fakeClock{t: start}
 				g := mustNew(t, name, "n3", clk, dir)
 				var last any
-				for range rapid.IntRange(1, 100).Draw(rt, "steps") {
+				for range rapid.IntRange(1, 50).Draw(rt, "steps") {
 					switch rapid.IntRange(0, 5).Draw(rt, "action") {
 					case 0:
 						clk.add(time.Duration(rapid.IntRange(1, 3000).Draw(rt, "forward")) * time.Millisecond)
@@ -231,7 +231,7 @@ func TestTimeOrderedStrictlyIncrease(t *testing.T) {
 						// Kill and restart, possibly on a clock that went back.
 						g = mustNew(t, name, "n3", clk, dir)
 					default:
-						for range rapid.IntRange(1, 50).Draw(rt, "burst") {
+						for range rapid.IntRange(1, 20).Draw(rt, "burst") {
 							id := next(t, g)
 							if last != nil && !less(last, id) {
 								rt.Fatalf("%v after %v", id, last)

@@ -76,6 +76,8 @@ type Node struct {
 	running    bool
 	tasksOn    bool
 	// Request handlers: at most maxHandlers goroutines, then a backlog.
+	// Guarded by qmu, apart from mu, so workers do not contend with routing.
+	qmu            sync.Mutex
 	maxHandlers    int
 	activeHandlers int
 	backlog        []job
@@ -227,7 +229,9 @@ func (n *Node) Handle(typ string, fn HandlerFunc) {
 
 // Run reads messages until EOF or until ctx is cancelled.
 //
-// Each message is handled on its own goroutine. At EOF Run fails pending
+// Requests are handled on goroutines (at most SetMaxConcurrentHandlers at
+// once, the rest queued in arrival order); replies go straight to their
+// callbacks. At EOF Run fails pending
 // SyncRPCs with ErrInputClosed, waits for in-flight handlers, stops the
 // periodic tasks and returns nil. When ctx is cancelled (the in-process
 // kill) Run returns nil at once and the node writes nothing more; the
@@ -450,14 +454,14 @@ type job struct {
 // SyncRPCs even when every handler slot is busy waiting for one.
 func (n *Node) queueHandle(msg Message, fn HandlerFunc) {
 	n.handlersWG.Add(1)
-	n.mu.Lock()
+	n.qmu.Lock()
 	if n.activeHandlers >= n.maxHandlers {
 		n.backlog = append(n.backlog, job{msg, fn})
-		n.mu.Unlock()
+		n.qmu.Unlock()
 		return
 	}
 	n.activeHandlers++
-	n.mu.Unlock()
+	n.qmu.Unlock()
 	go n.worker(job{msg, fn})
 }
 
@@ -466,17 +470,17 @@ func (n *Node) worker(j job) {
 	for {
 		n.answerError(j.msg, j.fn(j.msg))
 		n.handlersWG.Done()
-		n.mu.Lock()
+		n.qmu.Lock()
 		if len(n.backlog) == 0 {
 			n.activeHandlers--
 			n.backlog = nil // release the backing array after a burst
-			n.mu.Unlock()
+			n.qmu.Unlock()
 			return
 		}
 		j = n.backlog[0]
 		n.backlog[0] = job{}
 		n.backlog = n.backlog[1:]
-		n.mu.Unlock()
+		n.qmu.Unlock()
 	}
 }
 
@@ -487,9 +491,9 @@ func (n *Node) SetMaxConcurrentHandlers(max int) {
 	if max < 1 {
 		panic("node: SetMaxConcurrentHandlers needs at least 1")
 	}
-	n.mu.Lock()
+	n.qmu.Lock()
 	n.maxHandlers = max
-	n.mu.Unlock()
+	n.qmu.Unlock()
 }
 
 // goHandle runs fn on its own goroutine and answers its error. It is for

@@ -169,36 +169,45 @@ func sortByCompletion(ops []op) {
 
 func sortStrings(s []string) { slices.Sort(s) }
 
-// elementIndex maps values to dense indices. Workloads number their
+// elemIndex maps values to dense indices. Workloads number their
 // elements 0, 1, 2, …, so a slice usually replaces the map, which matters
 // when reads hold every element seen so far.
-func elementIndex(idx map[int64]int, n int) func(int64) int {
+type elemIndex struct {
+	lo    int64
+	dense []int32 // index+1 of value lo+k; 0 = absent. nil: use m
+	m     map[int64]int
+}
+
+func newElemIndex(idx map[int64]int, n int) elemIndex {
 	if n == 0 {
-		return func(int64) int { return -1 }
+		return elemIndex{m: idx}
 	}
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	for v := range idx {
 		lo, hi = min(lo, v), max(hi, v)
 	}
-	if hi-lo >= 0 && hi-lo < int64(4*n+1024) {
-		dense := make([]int32, hi-lo+1)
-		for i := range dense {
-			dense[i] = -1
-		}
-		for v, i := range idx {
-			dense[v-lo] = int32(i)
-		}
-		return func(v int64) int {
-			if v < lo || v > hi {
-				return -1
-			}
-			return int(dense[v-lo])
-		}
+	span := hi - lo
+	if span < 0 || span >= int64(4*n+1024) || n >= math.MaxInt32 {
+		return elemIndex{m: idx}
 	}
-	return func(v int64) int {
-		if i, ok := idx[v]; ok {
+	dense := make([]int32, span+1)
+	for v, i := range idx {
+		dense[v-lo] = int32(i + 1)
+	}
+	return elemIndex{lo: lo, dense: dense}
+}
+
+// get returns v's index, or -1.
+func (x elemIndex) get(v int64) int {
+	if x.dense == nil {
+		if i, ok := x.m[v]; ok {
 			return i
 		}
 		return -1
 	}
+	k := uint64(v - x.lo)
+	if k >= uint64(len(x.dense)) {
+		return -1
+	}
+	return int(x.dense[k]) - 1
 }

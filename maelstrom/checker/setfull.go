@@ -50,7 +50,6 @@ type setElem struct {
 	lastPresent int // latest-invoked eligible read containing v, or -1
 	lastAbsent  int // latest-invoked eligible read lacking v, or -1
 	firstSeen   int // eligible read with the earliest completion containing v, or -1
-	stamp       int // last read that mentioned v, to spot duplicates
 }
 
 // SetFull is Jepsen's set-full checker (non-linearizable mode) for a grow-
@@ -92,7 +91,7 @@ func SetFull(h history.History, addF string) Result {
 			if !seen {
 				i = len(order)
 				idx[v] = i
-				order = append(order, &setElem{v: v, addInv: p.inv, lastPresent: -1, lastAbsent: -1, firstSeen: -1, stamp: -1})
+				order = append(order, &setElem{v: v, addInv: p.inv, lastPresent: -1, lastAbsent: -1, firstSeen: -1})
 			}
 			e := order[i]
 			if p.outcome() == history.OK && (e.addOK == nil || p.comp < e.addOK.comp) {
@@ -105,14 +104,23 @@ func SetFull(h history.History, addF string) Result {
 			}
 		}
 	}
-	lookup := elementIndex(idx, len(order))
+	lookup := newElemIndex(idx, len(order))
 	addInvs := make([]int, len(order))
 	for i, e := range order {
 		addInvs[i] = e.addInv
 	}
 
+	// The hot loop touches these per element; plain slices keep it in
+	// cache where a pointer per element would not.
+	n := len(order)
+	stamp := filled(n, -1)       // last read that mentioned the element, to spot duplicates
+	lastPresent := filled(n, -1) // latest-invoked eligible read containing it
+	lastAbsent := filled(n, -1)  // latest-invoked eligible read lacking it
+	firstSeen := filled(n, -1)   // eligible read with the earliest completion containing it
+	firstSeenComp := make([]int, n)
+
 	// Elements whose latest absence is not yet found, by add order.
-	open := newOrderStat(len(order))
+	open := newOrderStat(n)
 	dups, unreadable := 0, 0
 	for j := len(reads) - 1; j >= 0; j-- {
 		r := reads[j]
@@ -121,26 +129,26 @@ func SetFull(h history.History, addF string) Result {
 			unreadable++
 			continue
 		}
+		j32 := int32(j)
 		// Elements this read could see: those whose add was invoked
 		// before it completed.
 		eligible, _ := slices.BinarySearch(addInvs, r.comp)
 		presentOpen := 0
 		for _, v := range vals {
-			i := lookup(v)
+			i := lookup.get(v)
 			if i < 0 || i >= eligible {
 				continue
 			}
-			e := order[i]
-			if e.stamp == j {
+			if stamp[i] == j32 {
 				dups++
 				continue
 			}
-			e.stamp = j
-			if e.lastPresent < 0 {
-				e.lastPresent = j
+			stamp[i] = j32
+			if lastPresent[i] < 0 {
+				lastPresent[i] = j32
 			}
-			if e.firstSeen < 0 || r.comp < reads[e.firstSeen].comp {
-				e.firstSeen = j
+			if firstSeen[i] < 0 || r.comp < firstSeenComp[i] {
+				firstSeen[i], firstSeenComp[i] = j32, r.comp
 			}
 			if open.has(i) {
 				presentOpen++
@@ -149,13 +157,16 @@ func SetFull(h history.History, addF string) Result {
 		missing := open.countBelow(eligible) - presentOpen
 		for i := open.prevBelow(eligible); missing > 0 && i >= 0; {
 			prev := open.prev(i)
-			if order[i].stamp != j {
-				order[i].lastAbsent = j
+			if stamp[i] != j32 {
+				lastAbsent[i] = j32
 				open.remove(i)
 				missing--
 			}
 			i = prev
 		}
+	}
+	for i, e := range order {
+		e.lastPresent, e.lastAbsent, e.firstSeen = int(lastPresent[i]), int(lastAbsent[i]), int(firstSeen[i])
 	}
 
 	var d SetFullDetails
@@ -250,6 +261,14 @@ func SetFull(h history.History, addF string) Result {
 		res.Summary = summary
 	}
 	return res
+}
+
+func filled(n int, v int32) []int32 {
+	s := make([]int32, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,7 +21,14 @@ const DefaultTxnBudget = 30 * time.Second
 // between transactions from the values they read, adds process and
 // realtime order when a model needs them, and looks for cycles and for
 // non-cyclic anomalies (aborted and intermediate reads, internal
-// inconsistency, duplicate elements, incompatible orders, dirty updates).
+// inconsistency, duplicate elements, incompatible orders, dirty updates,
+// reads of values nobody wrote).
+//
+// Cycles are classified by their edges: G0 (ww only), G1c (ww and wr),
+// G-single (one rw), G2-item (two or more rw, some adjacent) or
+// G-nonadjacent (rw never adjacent), with a -process or -realtime suffix
+// when the cycle needs such an edge to close. Narrow graphs are searched
+// first, so each cycle gets the mildest name it truly deserves.
 //
 // Models take Elle's friendly names (see TxnModels); none means
 // strict-serializable. Unknown names are refused with an unknown verdict
@@ -31,6 +39,14 @@ const DefaultTxnBudget = 30 * time.Second
 // and 2 to y, and reads show x=[1 2] but y=[2 1]. Each key's read tells
 // which append came first, the two orders contradict each other, and the
 // write-write edges form a cycle T1 -> T2 -> T1.
+//
+// Inference is sound: every edge stands for a path of real dependencies
+// with the same number of rw edges, so an invalid verdict is never a
+// false alarm. For list-append little escapes it: even committed appends
+// that no read shows are known to follow the longest read. For
+// rw-register, whose reads reveal far less, version order is known only
+// from the initial nil and from writes that follow reads within a
+// transaction, so some non-serializable histories pass.
 //
 // The verdict is invalid when an anomaly the models forbid was found,
 // unknown when the cycle search ran out of time (or nothing committed),
@@ -81,9 +97,9 @@ func TxnWithBudget(h history.History, kind string, models []string, budget time.
 
 // txnRec is one transaction of the history. inv and comp are positions in
 // the history (comp is -1 when it never completed): positions, not
-// Op.Index, order events, since a producer may leave Index unset. ops is what the transaction
-// did as far as we know: the completion's micro-ops when it committed
-// (reads filled in), the invocation's otherwise.
+// Op.Index, order events, since a producer may leave Index unset. ops is
+// what the transaction did as far as we know: the completion's micro-ops
+// when it committed (reads filled in), the invocation's otherwise.
 type txnRec struct {
 	id      string
 	inv     int
@@ -264,7 +280,8 @@ func (c *txnCheck) refs(ids ...int32) []TxnRef {
 }
 
 // addProcessEdges orders each process's transactions: a Jepsen process
-// runs one operation at a time.
+// runs one operation at a time. Edges leave committed transactions only:
+// one that never completed may still take effect after its successors.
 func (c *txnCheck) addProcessEdges() {
 	last := map[int]int32{}
 	for i, t := range c.txns {
@@ -274,7 +291,9 @@ func (c *txnCheck) addProcessEdges() {
 		if j, ok := last[t.invoke.Process]; ok {
 			c.g.add(j, int32(i), kindProcess)
 		}
-		last[t.invoke.Process] = int32(i)
+		if t.committed() {
+			last[t.invoke.Process] = int32(i)
+		}
 	}
 }
 
@@ -297,26 +316,28 @@ func (c *txnCheck) addRealtimeEdges(n int) {
 			byDone[t.comp] = int32(i)
 		}
 	}
-	frontier := map[int32]struct{}{}
+	// The frontier is a slice, not a map, so that edges are added in the
+	// same order on every run and the cycles reported are reproducible.
+	var frontier []int32
 	preds := map[int32][]int32{}
 	for pos := range n {
 		if i, ok := byInvoke[pos]; ok {
-			ps := make([]int32, 0, len(frontier))
-			for f := range frontier {
-				ps = append(ps, f)
+			for _, f := range frontier {
 				c.g.add(f, i, kindRealtime)
 			}
 			if c.txns[i].committed() {
-				preds[i] = ps
+				preds[i] = slices.Clone(frontier)
 			}
 			continue
 		}
 		if i, ok := byDone[pos]; ok {
+			retired := map[int32]bool{}
 			for _, p := range preds[i] {
-				delete(frontier, p)
+				retired[p] = true
 			}
+			frontier = slices.DeleteFunc(frontier, func(f int32) bool { return retired[f] })
+			frontier = append(frontier, i)
 			delete(preds, i)
-			frontier[i] = struct{}{}
 		}
 	}
 }
@@ -363,7 +384,7 @@ func (c *txnCheck) verdict(kind string, ms modelSet, cut bool) Result {
 				if len(res.Violations) >= maxTxnViolations {
 					break
 				}
-				res.Violations = append(res.Violations, txnViolation(a))
+				res.Violations = append(res.Violations, c.violation(a))
 			}
 		}
 	case cut:
@@ -382,7 +403,9 @@ func (c *txnCheck) verdict(kind string, ms modelSet, cut bool) Result {
 	return res
 }
 
-func txnViolation(a TxnAnomaly) Violation {
+// violation turns an anomaly into a Violation that points at the
+// completion (or, failing that, the invocation) of its first transaction.
+func (c *txnCheck) violation(a TxnAnomaly) Violation {
 	v := Violation{What: a.Type, Detail: a.Explanation}
 	var ref *TxnRef
 	if len(a.Cycle) > 0 {
@@ -390,16 +413,24 @@ func txnViolation(a TxnAnomaly) Violation {
 	} else if len(a.Txns) > 0 {
 		ref = &a.Txns[0]
 	}
-	if ref != nil {
-		v.Node = ref.Node
-		v.Time = ref.Invoked
-		v.Value = ref.Txn
-		v.Op = &history.Op{Index: ref.Index, Type: history.Invoke, Process: ref.Process, F: "txn", Value: ref.Txn, Time: ref.Invoked, Node: ref.Node}
+	if ref == nil {
+		return v
+	}
+	for _, t := range c.txns {
+		if t.inv != ref.Index {
+			continue
+		}
+		op := t.invoke
+		if t.done != nil {
+			op = *t.done
+		}
+		v.Op, v.Node, v.Time, v.Value = &op, ref.Node, op.Time, t.ops
+		break
 	}
 	return v
 }
 
-// intOf reads a JSON-ish number as int64.
+// txnInt reads a JSON-ish number as int64.
 func txnInt(v any) (int64, bool) {
 	switch x := v.(type) {
 	case int64:
@@ -419,7 +450,7 @@ func txnInt(v any) (int64, bool) {
 	return 0, false
 }
 
-// listOf reads a list-append read result; ok is false for a value that is
+// txnList reads a list-append read result; ok is false for a value that is
 // neither nil nor a list of integers.
 func txnList(v any) (l []int64, ok bool) {
 	switch x := v.(type) {

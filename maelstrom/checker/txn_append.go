@@ -347,12 +347,7 @@ func (an *appendAnalysis) unread(k int64) []int64 {
 func (an *appendAnalysis) explain(from, to int32, k edgeKind) string {
 	c := an.c
 	a, b := c.txns[from], c.txns[to]
-	keys := make([]int64, 0, len(an.order))
-	for key := range an.order {
-		keys = append(keys, key)
-	}
-	slices.Sort(keys)
-	for _, key := range keys {
+	for _, key := range txnSortedKeys(an.order) {
 		l := an.order[key]
 		wit := c.txns[an.witness[key]].id
 		switch k {

@@ -224,6 +224,11 @@ func (s *cycleSearch) run(process, realtime bool) {
 	var extra edgeKind
 	for _, lv := range levels {
 		extra |= lv
+		// Every search below is confined to the components of this graph;
+		// when it has none (the usual case for a good history), skip them.
+		if _, comps := s.c.g.sccs(kindData | extra); len(comps) == 0 {
+			continue
+		}
 		var specs []searchSpec
 		if lv == 0 {
 			specs = []searchSpec{
@@ -294,7 +299,9 @@ type cycleHop struct {
 // labelOrder picks one kind for a hop over an edge of several kinds:
 // data before order, and rw last, so that a cycle is called by the mildest
 // anomaly it really is.
-var labelOrder = [...]edgeKind{kindWW, kindWR, kindProcess, kindRealtime, kindRW}
+func labelOrder() [5]edgeKind {
+	return [...]edgeKind{kindWW, kindWR, kindProcess, kindRealtime, kindRW}
+}
 
 // bfs finds the shortest path from b back to a within component ci, over
 // edges in sp.path, such that the cycle a -start-> b -> ... -> a has an
@@ -303,7 +310,7 @@ func (s *cycleSearch) bfs(a, b int32, sp searchSpec, comp []int32, ci int32) []c
 	g := s.c.g
 	startKind := kindRW
 	if k := g.kinds(a, b) & sp.start; k&^kindRW != 0 {
-		for _, l := range labelOrder {
+		for _, l := range labelOrder() {
 			if k&l != 0 {
 				startKind = l
 				break
@@ -359,7 +366,7 @@ func (s *cycleSearch) bfs(a, b int32, sp searchSpec, comp []int32, ci int32) []c
 }
 
 func pick(k edgeKind) edgeKind {
-	for _, l := range labelOrder {
+	for _, l := range labelOrder() {
 		if k&l != 0 {
 			return l
 		}
@@ -434,12 +441,20 @@ func classify(hops []cycleHop) string {
 	return base
 }
 
-var cycleMeaning = map[string]string{
-	"G0":            "a write cycle (dirty write): the transactions' writes were applied in orders that contradict each other",
-	"G1c":           "circular information flow: each transaction wrote or read something that depends on the next, which no serial order allows",
-	"G-single":      "read skew: a cycle with exactly one read-write (anti-)dependency, so one transaction missed a write it must have seen",
-	"G2-item":       "write skew: a cycle of dependencies with two or more read-write (anti-)dependencies",
-	"G-nonadjacent": "a cycle whose read-write (anti-)dependencies are never adjacent, which snapshot isolation forbids",
+func cycleMeaning(base string) string {
+	switch base {
+	case "G0":
+		return "a write cycle (dirty write): the transactions' writes were applied in orders that contradict each other"
+	case "G1c":
+		return "circular information flow: each transaction wrote or read something that depends on the next, which no serial order allows"
+	case "G-single":
+		return "read skew: a cycle with exactly one read-write (anti-)dependency, so one transaction missed a write it must have seen"
+	case "G2-item":
+		return "write skew: a cycle of dependencies with two or more read-write (anti-)dependencies"
+	case "G-nonadjacent":
+		return "a cycle whose read-write (anti-)dependencies are never adjacent, which snapshot isolation forbids"
+	}
+	return "a dependency cycle"
 }
 
 func (s *cycleSearch) reportCycle(hops []cycleHop) {
@@ -460,7 +475,7 @@ func (s *cycleSearch) reportCycle(hops []cycleHop) {
 	base := strings.TrimSuffix(strings.TrimSuffix(typ, "-realtime"), "-process")
 	steps := make([]TxnCycleStep, len(hops))
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s, %s. ", typ, cycleMeaning[base])
+	fmt.Fprintf(&b, "%s, %s. ", typ, cycleMeaning(base))
 	for i, h := range hops {
 		to := hops[(i+1)%len(hops)].node
 		reason := s.explain(h.node, to, h.kind)

@@ -16,61 +16,61 @@ type txnModel struct {
 	realtime bool
 }
 
-// txnModels follows Adya's generalized isolation levels as Elle names
+// txnModelNames lists the models Txn checks, weakest first.
+func txnModelNames() []string {
+	return []string{
+		"read-uncommitted", "read-committed", "repeatable-read", "snapshot-isolation", "serializable",
+		"strong-session-snapshot-isolation", "strong-snapshot-isolation", "strong-session-serializable", "strict-serializable",
+	}
+}
+
+// txnModelSpec follows Adya's generalized isolation levels as Elle names
 // them. Every model forbids internal inconsistency, duplicate elements,
 // reads of values nobody wrote and incompatible orders: those are not
 // isolation anomalies but a store that loses track of its own data.
-var txnModels = map[string]txnModel{
-	"read-uncommitted": {forbids: []string{"G0", "internal", "duplicate-elements", "garbage-read", "incompatible-order"}},
-	"read-committed":   {weaker: []string{"read-uncommitted"}, forbids: []string{"G1"}},
-	"repeatable-read":  {weaker: []string{"read-committed"}, forbids: []string{"G2-item"}},
-	"snapshot-isolation": {
-		weaker:  []string{"read-committed"},
-		forbids: []string{"G-single", "G-nonadjacent"},
-	},
-	"serializable": {weaker: []string{"repeatable-read", "snapshot-isolation"}, forbids: []string{"G2"}},
-	"strong-session-snapshot-isolation": {
-		weaker:  []string{"snapshot-isolation"},
-		forbids: []string{"G1-process", "G-nonadjacent-process"},
-		process: true,
-	},
-	"strong-snapshot-isolation": {
-		weaker:   []string{"strong-session-snapshot-isolation"},
-		forbids:  []string{"G1-realtime", "G-nonadjacent-realtime"},
-		realtime: true,
-	},
-	"strong-session-serializable": {
-		weaker:  []string{"serializable", "strong-session-snapshot-isolation"},
-		forbids: []string{"G1-process", "G2-process"},
-		process: true,
-	},
-	"strict-serializable": {
-		weaker:   []string{"strong-session-serializable", "strong-snapshot-isolation"},
-		forbids:  []string{"G1-realtime", "G2-realtime"},
-		realtime: true,
-	},
+func txnModelSpec(name string) (txnModel, bool) {
+	switch name {
+	case "read-uncommitted":
+		return txnModel{forbids: []string{"G0", "internal", "duplicate-elements", "garbage-read", "incompatible-order"}}, true
+	case "read-committed":
+		return txnModel{weaker: []string{"read-uncommitted"}, forbids: []string{"G1"}}, true
+	case "repeatable-read":
+		return txnModel{weaker: []string{"read-committed"}, forbids: []string{"G2-item"}}, true
+	case "snapshot-isolation":
+		return txnModel{weaker: []string{"read-committed"}, forbids: []string{"G-single", "G-nonadjacent"}}, true
+	case "serializable":
+		return txnModel{weaker: []string{"repeatable-read", "snapshot-isolation"}, forbids: []string{"G2"}}, true
+	case "strong-session-snapshot-isolation":
+		return txnModel{weaker: []string{"snapshot-isolation"}, forbids: []string{"G1-process", "G-nonadjacent-process"}, process: true}, true
+	case "strong-snapshot-isolation":
+		return txnModel{weaker: []string{"strong-session-snapshot-isolation"}, forbids: []string{"G1-realtime", "G-nonadjacent-realtime"}, realtime: true}, true
+	case "strong-session-serializable":
+		return txnModel{weaker: []string{"serializable", "strong-session-snapshot-isolation"}, forbids: []string{"G1-process", "G2-process"}, process: true}, true
+	case "strict-serializable":
+		return txnModel{weaker: []string{"strong-session-serializable", "strong-snapshot-isolation"}, forbids: []string{"G1-realtime", "G2-realtime"}, realtime: true}, true
+	}
+	return txnModel{}, false
 }
 
 // txnModelAliases maps Elle's other names (Adya's PL levels included) to
 // the names above.
-var txnModelAliases = map[string]string{
-	"PL-1":                  "read-uncommitted",
-	"PL-2":                  "read-committed",
-	"PL-2.99":               "repeatable-read",
-	"PL-SI":                 "snapshot-isolation",
-	"PL-3":                  "serializable",
-	"conflict-serializable": "serializable",
-	"PL-SS":                 "strict-serializable",
-	"strong-serializable":   "strict-serializable",
+func txnModelAliases() map[string]string {
+	return map[string]string{
+		"PL-1":                  "read-uncommitted",
+		"PL-2":                  "read-committed",
+		"PL-2.99":               "repeatable-read",
+		"PL-SI":                 "snapshot-isolation",
+		"PL-3":                  "serializable",
+		"conflict-serializable": "serializable",
+		"PL-SS":                 "strict-serializable",
+		"strong-serializable":   "strict-serializable",
+	}
 }
 
 // TxnModels lists the model names Txn accepts, aliases included.
 func TxnModels() []string {
-	var out []string
-	for m := range txnModels {
-		out = append(out, m)
-	}
-	for a := range txnModelAliases {
+	out := txnModelNames()
+	for a := range txnModelAliases() {
 		out = append(out, a)
 	}
 	sort.Strings(out)
@@ -82,30 +82,52 @@ func TxnModels() []string {
 // are G2-item too; process order is part of realtime order, so every
 // -process anomaly is also a -realtime one; dirty updates and
 // incompatible orders mean some transaction saw aborted state (G1a).
-var anomalyImplies = map[string][]string{
-	"G0":                     {"G1c", "G0-process"},
-	"G0-process":             {"G1c-process", "G0-realtime"},
-	"G0-realtime":            {"G1c-realtime"},
-	"G1a":                    {"G1"},
-	"G1b":                    {"G1"},
-	"G1c":                    {"G1", "G1c-process"},
-	"G1c-process":            {"G1-process", "G1c-realtime"},
-	"G1c-realtime":           {"G1-realtime"},
-	"G1":                     {"G1-process"},
-	"G1-process":             {"G1-realtime"},
-	"G-single":               {"G-nonadjacent", "G-single-process"},
-	"G-single-process":       {"G-nonadjacent-process", "G-single-realtime"},
-	"G-single-realtime":      {"G-nonadjacent-realtime"},
-	"G-nonadjacent":          {"G2-item", "G-nonadjacent-process"},
-	"G-nonadjacent-process":  {"G2-item-process", "G-nonadjacent-realtime"},
-	"G-nonadjacent-realtime": {"G2-item-realtime"},
-	"G2-item":                {"G2", "G2-item-process"},
-	"G2-item-process":        {"G2-process", "G2-item-realtime"},
-	"G2-item-realtime":       {"G2-realtime"},
-	"G2":                     {"G2-process"},
-	"G2-process":             {"G2-realtime"},
-	"dirty-update":           {"G1a"},
-	"incompatible-order":     {"G1a"},
+func anomalyImplies(a string) []string {
+	switch a {
+	case "G0":
+		return []string{"G1c", "G0-process"}
+	case "G0-process":
+		return []string{"G1c-process", "G0-realtime"}
+	case "G0-realtime":
+		return []string{"G1c-realtime"}
+	case "G1a", "G1b":
+		return []string{"G1"}
+	case "G1c":
+		return []string{"G1", "G1c-process"}
+	case "G1c-process":
+		return []string{"G1-process", "G1c-realtime"}
+	case "G1c-realtime":
+		return []string{"G1-realtime"}
+	case "G1":
+		return []string{"G1-process"}
+	case "G1-process":
+		return []string{"G1-realtime"}
+	case "G-single":
+		return []string{"G-nonadjacent", "G-single-process"}
+	case "G-single-process":
+		return []string{"G-nonadjacent-process", "G-single-realtime"}
+	case "G-single-realtime":
+		return []string{"G-nonadjacent-realtime"}
+	case "G-nonadjacent":
+		return []string{"G2-item", "G-nonadjacent-process"}
+	case "G-nonadjacent-process":
+		return []string{"G2-item-process", "G-nonadjacent-realtime"}
+	case "G-nonadjacent-realtime":
+		return []string{"G2-item-realtime"}
+	case "G2-item":
+		return []string{"G2", "G2-item-process"}
+	case "G2-item-process":
+		return []string{"G2-process", "G2-item-realtime"}
+	case "G2-item-realtime":
+		return []string{"G2-realtime"}
+	case "G2":
+		return []string{"G2-process"}
+	case "G2-process":
+		return []string{"G2-realtime"}
+	case "dirty-update", "incompatible-order":
+		return []string{"G1a"}
+	}
+	return nil
 }
 
 // anomalyRank orders anomaly types for reports, worst first.
@@ -132,7 +154,7 @@ func impliedAnomalies(t string) map[string]bool {
 	for len(queue) > 0 {
 		a := queue[0]
 		queue = queue[1:]
-		for _, b := range anomalyImplies[a] {
+		for _, b := range anomalyImplies(a) {
 			if !seen[b] {
 				seen[b] = true
 				queue = append(queue, b)
@@ -148,7 +170,7 @@ func modelForbidden(name string) map[string]bool {
 	out := map[string]bool{}
 	var walk func(string)
 	walk = func(m string) {
-		spec := txnModels[m]
+		spec, _ := txnModelSpec(m)
 		for _, f := range spec.forbids {
 			out[f] = true
 		}
@@ -195,17 +217,17 @@ func resolveModels(names []string) (modelSet, error) {
 	var unknown []string
 	for _, n := range names {
 		n = strings.TrimSpace(n)
-		if a, ok := txnModelAliases[n]; ok {
+		if a, ok := txnModelAliases()[n]; ok {
 			n = a
 		}
-		if _, ok := txnModels[n]; !ok {
+		if _, ok := txnModelSpec(n); !ok {
 			unknown = append(unknown, fmt.Sprintf("%q", n))
 			continue
 		}
 		ms.canonical = append(ms.canonical, n)
 		var walk func(string)
 		walk = func(m string) {
-			spec := txnModels[m]
+			spec, _ := txnModelSpec(m)
 			ms.process = ms.process || spec.process
 			ms.realtime = ms.realtime || spec.realtime
 			for _, w := range spec.weaker {
@@ -225,7 +247,7 @@ func resolveModels(names []string) (modelSet, error) {
 // stronger ones they rule out too.
 func ruledOut(anomalies []string) (not, alsoNot []string) {
 	out := map[string]bool{}
-	for m := range txnModels {
+	for _, m := range txnModelNames() {
 		for _, a := range anomalies {
 			if modelRules(m, a) {
 				out[m] = true
@@ -235,7 +257,8 @@ func ruledOut(anomalies []string) (not, alsoNot []string) {
 	}
 	for m := range out {
 		weakest := true
-		for _, w := range txnModels[m].weaker {
+		spec, _ := txnModelSpec(m)
+		for _, w := range spec.weaker {
 			if out[w] {
 				weakest = false
 			}

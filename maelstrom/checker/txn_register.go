@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -90,18 +91,17 @@ func analyzeRegister(c *txnCheck) *registerAnalysis {
 		w, ok := an.writer[txnKV{k, r.v}]
 		return ok && an.final[txnKV{k, r.v}] && c.txns[w].inGraph()
 	}
-	var keys []int64
 	for i, t := range c.txns {
 		if !t.committed() {
 			continue
 		}
-		for k, r := range an.ext[i] {
+		for _, k := range txnSortedKeys(an.ext[i]) {
+			r := an.ext[i][k]
 			if !an.checkRead(int32(i), k, r) {
 				continue
 			}
 			if an.readers[k] == nil {
 				an.readers[k] = map[regVer][]int32{}
-				keys = append(keys, k)
 			}
 			an.readers[k][r] = append(an.readers[k][r], int32(i))
 			if !r.isNil {
@@ -116,7 +116,8 @@ func analyzeRegister(c *txnCheck) *registerAnalysis {
 		if !t.committed() {
 			continue
 		}
-		for k, w := range an.last[i] {
+		for _, k := range txnSortedKeys(an.last[i]) {
+			w := an.last[i][k]
 			r, ok := an.ext[i][k]
 			if !ok || !isVersion(k, r) {
 				continue
@@ -134,7 +135,8 @@ func analyzeRegister(c *txnCheck) *registerAnalysis {
 		if !t.inGraph() {
 			continue
 		}
-		for k, v := range an.last[i] {
+		for _, k := range txnSortedKeys(an.last[i]) {
+			v := an.last[i][k]
 			if !an.final[txnKV{k, v}] || hasPred[txnKV{k, v}] {
 				continue
 			}
@@ -146,9 +148,23 @@ func analyzeRegister(c *txnCheck) *registerAnalysis {
 			}
 		}
 	}
-	for k, succ := range an.succ {
-		for a, bs := range succ {
-			for _, b := range bs {
+	for _, k := range txnSortedKeys(an.succ) {
+		succ := an.succ[k]
+		from := make([]regVer, 0, len(succ))
+		for a := range succ {
+			from = append(from, a)
+		}
+		slices.SortFunc(from, func(x, y regVer) int {
+			if x.isNil != y.isNil {
+				if x.isNil {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Compare(x.v, y.v)
+		})
+		for _, a := range from {
+			for _, b := range succ[a] {
 				wb := an.writer[txnKV{k, b}]
 				if !a.isNil {
 					c.g.add(an.writer[txnKV{k, a.v}], wb, kindWW)
@@ -260,12 +276,7 @@ func (an *registerAnalysis) checkRead(i int32, k int64, r regVer) bool {
 func (an *registerAnalysis) explain(from, to int32, k edgeKind) string {
 	c := an.c
 	a, b := c.txns[from], c.txns[to]
-	keys := make([]int64, 0, len(an.succ))
-	for key := range an.readers {
-		keys = append(keys, key)
-	}
-	slices.Sort(keys)
-	for _, key := range keys {
+	for _, key := range txnSortedKeys(an.readers) {
 		switch k {
 		case kindWR:
 			if r, ok := an.ext[to][key]; ok && !r.isNil && an.writer[txnKV{key, r.v}] == from {
@@ -291,4 +302,16 @@ func (an *registerAnalysis) explain(from, to int32, k edgeKind) string {
 		}
 	}
 	return fmt.Sprintf("%s precedes %s (%s)", a.id, b.id, k)
+}
+
+// txnSortedKeys returns a map's keys in order, so that reports and the
+// graph's edge order, hence the cycles found, do not depend on map
+// iteration.
+func txnSortedKeys[V any](m map[int64]V) []int64 {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

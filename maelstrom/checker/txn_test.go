@@ -551,3 +551,15 @@ func TestTxnGNonadjacent(t *testing.T) {
 	txWantEqual(t, Invalid, Txn(b.h, "list-append", []string{"repeatable-read"}).Valid)
 	txWantEqual(t, Valid, Txn(b.h, "list-append", []string{"read-committed"}).Valid)
 }
+
+func TestTxnIndeterminateHasNoProcessSuccessor(t *testing.T) {
+	// A process that reuses its id after an indeterminate transaction must
+	// not order it: the append may have landed after the next read.
+	var b txnHB
+	b.invoke(0, history.Txn{app(1, 1)})
+	b.complete(0, history.Info, nil)
+	b.txn(0, history.OK, rl(1))
+	b.txn(1, history.OK, rl(1, 1))
+	r := Txn(b.h, "list-append", []string{"strong-session-serializable"})
+	txWantEqual(t, Valid, r.Valid, r.Summary)
+}

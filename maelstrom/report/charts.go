@@ -124,7 +124,9 @@ func (p plot) open(id string, faults []Interval, yTicks []float64, yLabel func(f
 	b.WriteString(`/></g>`)
 }
 
-func (p plot) legend(i int, class, colour, label string) {
+// legend adds entry i: a dot of the given class, or a line of the given
+// colour (dashed if asked) when class is empty.
+func (p plot) legend(i int, class, colour string, dashed bool, label string) {
 	b := p.b
 	y := float64(chartTop + 10 + 18*i)
 	x := float64(chartW - chartRight + 14)
@@ -132,13 +134,22 @@ func (p plot) legend(i int, class, colour, label string) {
 	if class != "" {
 		b.WriteString(`<circle r="4"`)
 		b.sattr("class", class)
+		b.attr("cx", x)
+		b.attr("cy", y)
+		b.WriteString(`/>`)
 	} else {
-		b.WriteString(`<circle r="4"`)
-		b.sattr("fill", colour)
+		b.WriteString(`<line class="rate"`)
+		b.sattr("stroke", colour)
+		if dashed {
+			b.WriteString(` stroke-dasharray="4 3"`)
+		}
+		b.attr("x1", x-8)
+		b.attr("x2", x+4)
+		b.attr("y1", y)
+		b.attr("y2", y)
+		b.WriteString(`/>`)
 	}
-	b.attr("cx", x)
-	b.attr("cy", y)
-	b.WriteString(`/><text`)
+	b.WriteString(`<text`)
 	b.attr("x", x+10)
 	b.attr("y", y+4)
 	b.WriteString(`>`)
@@ -204,12 +215,12 @@ func latencyCharts(in Input, pairs []history.Pair, fs []string) []chart {
 			b.attr("cx", pl.x(p.Invoke.Time))
 			b.attr("cy", pl.y(latency(p)))
 			b.WriteString(`><title>`)
-			b.text(truncate(p.Completion.String(), 200) + " — " + time.Duration(latency(p)*float64(time.Second)).String())
+			b.text(truncate(opString(*p.Completion), 200) + " — " + time.Duration(latency(p)*float64(time.Second)).String())
 			b.WriteString(`</title></circle>`)
 		}
 		b.WriteString(`</g>`)
 		for i, o := range []history.Type{history.OK, history.Fail, history.Info} {
-			pl.legend(i, "pt "+string(o), "", string(o))
+			pl.legend(i, "pt "+string(o), "", false, string(o))
 		}
 		b.WriteString(`</svg>`)
 		c := chart{Title: "Latency of " + f, SVG: b.html()}
@@ -306,7 +317,8 @@ func throughputChart(in Input, pairs []history.Pair, fs []string) *chart {
 			if i > 0 {
 				b.WriteByte(' ')
 			}
-			b.num(pl.x(time.Duration(i)*bucket + bucket/2))
+			// The last bucket may be cut short by the end of the run.
+			b.num(pl.x(min(time.Duration(i)*bucket+bucket/2, dur)))
 			b.WriteByte(',')
 			b.num(pl.y(v))
 		}
@@ -317,11 +329,11 @@ func throughputChart(in Input, pairs []history.Pair, fs []string) *chart {
 		s := byF[f]
 		colour := seriesColour(i)
 		line(s.ok, colour, false)
-		pl.legend(row, "", colour, f+" ok")
+		pl.legend(row, "", colour, false, f+" ok")
 		row++
 		if anyNonZero(s.other) {
 			line(s.other, colour, true)
-			pl.legend(row, "", colour, f+" fail/info (dashed)")
+			pl.legend(row, "", colour, true, f+" fail/info")
 			row++
 		}
 	}

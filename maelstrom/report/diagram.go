@@ -27,6 +27,10 @@ const (
 	// a dropped message's stub reaches.
 	dropStub = 0.3
 	dropDrop = 12 // and how far down, in pixels
+	// maxInitialHeight bounds the time-scaled diagram before any zoom:
+	// tall enough that a large run is not a smear, small enough for a
+	// browser to lay out quickly.
+	maxInitialHeight = 120000
 )
 
 // focus is an operation a violation names: its client's messages during
@@ -179,7 +183,7 @@ func pxPerMicro(msgs []Message, t0, t1 int64) float64 {
 		slices.Sort(gaps)
 		px = 14 / float64(gaps[len(gaps)/2])
 	}
-	return min(max(px, 400/span), 40000/span)
+	return min(max(px, 400/span), maxInitialHeight/span)
 }
 
 func buildDiagram(in Input, foci []focus) diagram {
@@ -283,7 +287,11 @@ func buildDiagram(in Input, foci []focus) diagram {
 		b.attr("width", float64(width-axisWidth))
 		b.attr("height", max(0, y(e)-y(s)))
 		b.WriteString(`><title>`)
-		b.text(f.Label + " (" + seconds(f.Start) + " – " + seconds(f.End) + ")")
+		until := seconds(f.End)
+		if f.End <= f.Start {
+			until = "the end"
+		}
+		b.text(f.Label + " (" + seconds(f.Start) + " – " + until + ")")
 		b.WriteString(`</title></rect><text class="fault-label"`)
 		b.attr("x", float64(width-6))
 		b.attr("y", y(s)+13)

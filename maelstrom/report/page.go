@@ -178,7 +178,7 @@ func results(rs []checker.Result) []resultView {
 				Detail: f.Detail,
 			}
 			if f.Op != nil {
-				v.First.Op = f.Op.String()
+				v.First.Op = opString(*f.Op)
 			}
 			if f.Value != nil {
 				v.First.Value = truncate(compactValue(f.Value), 400)
@@ -243,7 +243,7 @@ func violationFoci(in Input, pairs []history.Pair) ([]focus, map[int]bool) {
 				if f.client == "" {
 					f.client = v.Op.Client
 				}
-				f.what += " — " + v.Op.String()
+				f.what += " — " + opString(*v.Op)
 			}
 			foci = append(foci, f)
 		}

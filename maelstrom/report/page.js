@@ -36,8 +36,9 @@
   var msgs = all('g.m').map(function (g) {
     return { g: g, s: num(g, 'data-s'), r: num(g, 'data-r'), a: num(g, 'data-a'), b: num(g, 'data-b'),
       self: g.hasAttribute('data-self'), line: g.querySelector('line'), text: g.querySelector('text'),
-      x: g.querySelector('path.x') };
+      x: g.querySelector('path.x'), hl: g.classList.contains('hl') };
   });
+  msgs.forEach(function (m) { m.chars = m.text ? m.text.textContent.length : 0; });
   var faults = all('g.fault').map(function (g) {
     return { g: g, s: num(g, 'data-s'), e: num(g, 'data-e'), rect: g.querySelector('rect'), text: g.querySelector('text') };
   });
@@ -108,11 +109,13 @@
       set(m.line, { x1: r1(x1), y1: r1(y1), x2: r1(x2), y2: r1(y2) });
       if (m.text) {
         var mx = r1((x1 + x2) / 2), my = r1((y1 + y2) / 2);
-        var ang = Math.atan2(y2 - y1, x2 - x1) * 180 / Math.PI;
+        var rad = Math.atan2(y2 - y1, x2 - x1), ang = rad * 180 / Math.PI;
         if (ang > 90) ang -= 180;
         set(m.text, { x: mx, y: r1(my - 3), transform: 'rotate(' + r1(ang) + ' ' + mx + ' ' + my + ')' });
+        m.box = labelBox(m, mx, my, rad);
       }
     });
+    declutter(vis);
     faults.forEach(function (f) { band(f.g, f.rect, f.text, f.s, f.e); });
     spans.forEach(function (s) { band(null, s.el, null, s.s, s.e); });
     marks.forEach(function (m) {
@@ -128,6 +131,41 @@
       status.textContent = vis.length + ' of ' + msgs.length + ' messages, ' + fmt(st.from) + ' – ' + fmt(st.to) +
         (st.mode === 'time' ? ', time-scaled' : ', ' + Y.steps.length + ' event steps') + ', zoom ×' + st.zoom.toFixed(2) + '.';
     }
+  }
+
+  // labelBox approximates the label's bounding box from its length and
+  // angle; measuring thousands of texts would force a layout per label.
+  function labelBox(m, mx, my, rad) {
+    var hw = m.chars * 2.9, c = Math.abs(Math.cos(rad)), s = Math.abs(Math.sin(rad));
+    var w = hw * c + 6 * s + 2, h = hw * s + 6 * c;
+    return { x0: mx - w, x1: mx + w, y0: my - 3 - h, y1: my - 3 + h };
+  }
+
+  // declutter hides labels that would overprint one already placed, so
+  // that a dense stretch stays legible; zooming in brings them back.
+  // Violations' labels are placed first so that they are never the ones hidden.
+  function declutter(vis) {
+    var rows = new Map(), ROW = 12;
+    var order = vis.filter(function (m) { return m.box; });
+    order.sort(function (a, b) { return (b.hl ? 1 : 0) - (a.hl ? 1 : 0); });
+    order.forEach(function (m) {
+      var b = m.box, r0 = Math.floor(b.y0 / ROW), r1_ = Math.floor(b.y1 / ROW), free = true, r, list, i;
+      for (r = r0; r <= r1_ && free; r++) {
+        list = rows.get(r);
+        if (!list) continue;
+        for (i = 0; i < list.length; i++) {
+          var o = list[i];
+          if (b.x0 < o.x1 && o.x0 < b.x1 && b.y0 < o.y1 && o.y0 < b.y1) { free = false; break; }
+        }
+      }
+      m.text.style.display = free ? '' : 'none';
+      if (!free) return;
+      for (r = r0; r <= r1_; r++) {
+        list = rows.get(r);
+        if (!list) rows.set(r, list = []);
+        list.push(b);
+      }
+    });
   }
 
   // band places a shaded interval, clipped to what is drawn.
@@ -256,6 +294,9 @@
 
   setWindowInputs();
   layout();
+  // A link to report.html#t=<µs> opens the diagram at that moment.
+  var m = /^#t=(\d+)$/.exec(location.hash);
+  if (m) jump(+m[1]);
   ready();
 
   function ready() { doc.body.setAttribute('data-ready', '1'); }

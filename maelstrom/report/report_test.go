@@ -350,7 +350,7 @@ func TestViolationHeader(t *testing.T) {
 		t.Errorf("verdict not shown as invalid")
 	}
 	v := in.Results[1].Violations[0]
-	for _, want := range []string{"stale read", "a linearizable store must return the latest completed write", v.Op.String()} {
+	for _, want := range []string{"stale read", "a linearizable store must return the latest completed write", opString(*v.Op)} {
 		if !strings.Contains(page, escaped(want)) {
 			t.Errorf("header lacks %q", want)
 		}

@@ -81,24 +81,27 @@ func sampleRun(ops int) Input {
 		}
 		inv := history.Op{Index: len(in.History), Type: history.Invoke, Process: ci, F: f, Value: val, Time: t, Node: n, Client: c}
 		in.History = append(in.History, inv)
+		// Service latency varies per operation, as a real store's does.
+		slow := time.Duration(1 + min(rng.ExpFloat64()*2, 15))
+		us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond * slow }
 		send(c, n, t+100*time.Microsecond, 300*time.Microsecond, body)
-		send(n, "lin-kv", t+500*time.Microsecond, 1*time.Millisecond, map[string]any{"type": body["type"], "key": key})
+		send(n, "lin-kv", t+500*time.Microsecond, us(1000), map[string]any{"type": body["type"], "key": key})
 		failed := f == "cas" && rng.IntN(3) == 0
 		if failed {
-			send("lin-kv", n, t+1500*time.Microsecond, 1*time.Millisecond, map[string]any{"type": "error", "code": 22, "text": "expected 3 but had 4"})
-			send(n, c, t+2600*time.Microsecond, 300*time.Microsecond, map[string]any{"type": "error", "code": 22, "text": "cas failed: expected 3 but had 4"})
+			send("lin-kv", n, t+us(1500), us(1000), map[string]any{"type": "error", "code": 22, "text": "expected 3 but had 4"})
+			send(n, c, t+us(2600), 300*time.Microsecond, map[string]any{"type": "error", "code": 22, "text": "cas failed: expected 3 but had 4"})
 		} else {
-			send("lin-kv", n, t+1500*time.Microsecond, 1*time.Millisecond, map[string]any{"type": f + "_ok", "value": rng.IntN(5)})
-			send(n, c, t+2600*time.Microsecond, 300*time.Microsecond, map[string]any{"type": f + "_ok"})
+			send("lin-kv", n, t+us(1500), us(1000), map[string]any{"type": f + "_ok", "value": rng.IntN(5)})
+			send(n, c, t+us(2600), 300*time.Microsecond, map[string]any{"type": f + "_ok"})
 		}
 		for _, o := range nodes {
 			if o != n && f != "read" {
-				send(n, o, t+2700*time.Microsecond, time.Duration(1+rng.IntN(4))*time.Millisecond, map[string]any{"type": "gossip", "key": key})
+				send(n, o, t+us(2700), time.Duration(1+rng.IntN(4))*time.Millisecond, map[string]any{"type": "gossip", "key": key})
 			}
 		}
 		comp := inv
 		comp.Index = len(in.History)
-		comp.Time = t + 3*time.Millisecond
+		comp.Time = t + us(3000)
 		comp.Type = history.OK
 		if failed {
 			comp.Type = history.Fail

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/history"
 )
 
 // The SVG parts are built as text rather than through html/template: a
@@ -101,6 +103,21 @@ func compactValue(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(bs)
+}
+
+// opString renders an op like history.Op.String, but with the value as
+// JSON: the history's %v prints pointers in values (lin-kv's KV) as <nil>
+// or addresses, which means nothing to a learner.
+func opString(o history.Op) string {
+	s := seconds(o.Time)
+	if o.Node != "" {
+		s += " " + o.Node
+	}
+	s += fmt.Sprintf(" p%d %s %s %s", o.Process, o.Type, o.F, compactValue(o.Value))
+	if o.Error != nil {
+		s += " (" + o.Error.String() + ")"
+	}
+	return s
 }
 
 // niceStep picks a 1-2-5 step of at least min.

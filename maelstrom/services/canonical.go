@@ -15,9 +15,52 @@ import (
 // Maelstrom's sense (Clojure value equality on the parsed JSON) exactly
 // when their canonical strings are equal. Absent JSON reads as null.
 func canonical(raw json.RawMessage) (string, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
 		return "null", nil
 	}
+	if s, ok := canonicalScalar(raw); ok {
+		return s, nil
+	}
+	return canonicalSlow(raw)
+}
+
+// canonicalScalar handles the common keys and values — plain strings and
+// integers — without a decoder, producing exactly what canonicalSlow
+// would.
+func canonicalScalar(raw []byte) (string, bool) {
+	switch c := raw[0]; {
+	case c == '"':
+		if len(raw) < 2 || raw[len(raw)-1] != '"' {
+			return "", false
+		}
+		for _, b := range raw[1 : len(raw)-1] {
+			// Anything json.Marshal would escape takes the slow path.
+			if b < 0x20 || b > 0x7e || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&' {
+				return "", false
+			}
+		}
+		return string(raw), true
+	case c == '-' || (c >= '0' && c <= '9'):
+		digits := raw
+		if c == '-' {
+			digits = raw[1:]
+		}
+		if len(digits) == 0 || (digits[0] == '0' && len(digits) > 1) {
+			return "", false
+		}
+		for _, b := range digits {
+			if b < '0' || b > '9' {
+				return "", false
+			}
+		}
+		n, err := canonicalNumber(string(raw))
+		return n, err == nil
+	}
+	return "", false
+}
+
+func canonicalSlow(raw json.RawMessage) (string, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any

@@ -15,8 +15,9 @@ const SeqStates = 32
 // It keeps the last SeqStates states of the map and, for each requesting
 // node, the newest state that node has observed. A request is evaluated
 // against a random state between that one and the newest. If it does not
-// change anything (a read, a failing cas) it is answered from there and the
-// node's position moves to that state. If it would change the state it is
+// change that state (a read, a failing cas, a write of the value already
+// there) it is answered from there and the node's position moves to that
+// state. If it would change the state it is
 // re-run against the newest state and its result appended as a new state,
 // and the node moves to the newest. So reads can be stale, a cas can fail
 // against an old value, each node observes a monotonic sequence of states,
@@ -73,11 +74,16 @@ func (s *SeqKV) Handle(src string, body json.RawMessage) (json.RawMessage, bool)
 	defer s.mu.Unlock()
 	from := max(s.seen[src], s.oldest())
 	ver := from + s.rng.Uint64N(s.newest-from+1)
-	reply, write, ok := apply(r, s.getAt(ver), true)
+	get := s.getAt(ver)
+	reply, write, ok := apply(r, get, true)
 	if !ok {
 		return nil, false
 	}
-	if write == nil {
+	if cur, found := get(r.key); write == nil || (found && cur == *write) {
+		// Nothing changes in that state — a read, a failed cas, or a
+		// write or cas of the value already there — so answering from it
+		// keeps the timeline intact. This is why two identity cas
+		// requests can both succeed (Maelstrom issue #39).
 		s.seen[src] = ver
 		return reply, true
 	}

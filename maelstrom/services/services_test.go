@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"pgregory.net/rapid"
 )
 
 // client drives one service as one node would, numbering its requests.
@@ -167,7 +169,7 @@ func TestCanonical(t *testing.T) {
 			t.Errorf("canonical(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{`{`, `1 2`, `1e999`} {
+	for _, bad := range []string{`{`, `1 2`, `1e999`, `01`, `"a`, `-`, `"\x"`} {
 		if _, err := canonical(json.RawMessage(bad)); err == nil {
 			t.Errorf("canonical(%q) accepted", bad)
 		}
@@ -451,4 +453,66 @@ func TestConcurrentUse(t *testing.T) {
 		}
 		wg.Wait()
 	}
+}
+
+func TestSeqKVNoOpMutationsAnsweredInPlace(t *testing.T) {
+	s := NewSeqKV(rand.New(rand.NewPCG(4, 4)))
+	w := &client{t: t, svc: s, src: "n0"}
+	w.write("k", 1)
+	before := s.newest
+	// An identity cas and a write of the current value change nothing, so
+	// they do not add states: the reason two identity cas can both succeed.
+	if r := w.cas("k", 1, 1); r.Type != "cas_ok" {
+		t.Fatalf("identity cas: %+v", r)
+	}
+	w.write("k", 1)
+	if s.newest != before {
+		t.Fatalf("no-op mutations added %d states", s.newest-before)
+	}
+	w.write("k", 2)
+	if s.newest != before+1 {
+		t.Fatal("a real write added no state")
+	}
+}
+
+func BenchmarkHandle(b *testing.B) {
+	bodies := []json.RawMessage{
+		json.RawMessage(`{"type":"write","msg_id":1,"key":"k3","value":{"n":12,"tags":["a","b"]}}`),
+		json.RawMessage(`{"type":"read","msg_id":2,"key":"k3"}`),
+		json.RawMessage(`{"type":"cas","msg_id":3,"key":"k3","from":{"tags":["a","b"],"n":12},"to":13}`),
+	}
+	for _, name := range Names {
+		b.Run(name, func(b *testing.B) {
+			s, err := New(name, rand.New(rand.NewPCG(1, 1)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			for b.Loop() {
+				body := bodies[i%len(bodies)]
+				if name == "lin-tso" {
+					body = json.RawMessage(`{"type":"ts","msg_id":4}`)
+				}
+				s.Handle("n1", body)
+				i++
+			}
+		})
+	}
+}
+
+func TestCanonicalScalarAgreesWithDecoder(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var raw string
+		if rapid.Bool().Draw(t, "number") {
+			raw = rapid.StringMatching(`-?[0-9]{1,25}`).Draw(t, "int")
+		} else {
+			b, _ := json.Marshal(rapid.String().Draw(t, "s"))
+			raw = string(b)
+		}
+		fast, fok := canonicalScalar([]byte(raw))
+		slow, err := canonicalSlow(json.RawMessage(raw))
+		if fok && (err != nil || fast != slow) {
+			t.Fatalf("%s: fast path %q, decoder %q (%v)", raw, fast, slow, err)
+		}
+	})
 }

@@ -33,3 +33,4 @@ func checkLinearizable(h history.History, outDir string) checker.Result {
 func checkTxn(h history.History, kind string, models []string) checker.Result {
 	return checker.Txn(h, kind, models)
 }
+func checkKafka(h history.History) checker.Result { return checker.Kafka(h) }

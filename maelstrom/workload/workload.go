@@ -111,7 +111,7 @@ func specs() []Spec {
 	return []Spec{
 		echoSpec(), uniqueIDsSpec(), broadcastSpec(), gSetSpec(),
 		counterSpec("g-counter", false), counterSpec("pn-counter", true),
-		linKVSpec(), txnSpec("txn-rw-register"), txnSpec("txn-list-append"),
+		linKVSpec(), txnSpec("txn-rw-register"), txnSpec("txn-list-append"), kafkaSpec(),
 	}
 }
 

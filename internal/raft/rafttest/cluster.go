@@ -27,8 +27,9 @@ type Options struct {
 	// SnapshotEvery makes each node Compact after applying this many
 	// entries since its last snapshot (0: never).
 	SnapshotEvery uint64
-	// NewStorage makes a node's storage (default: raft.MemoryStorage). It
-	// is called once per node; the storage outlives crashes.
+	// NewStorage opens a node's storage; it is called whenever a node
+	// starts, restarts included, so that a disk storage can be reopened.
+	// Default: one raft.MemoryStorage per node, kept across crashes.
 	NewStorage func(id string) raft.Storage
 }
 
@@ -109,12 +110,7 @@ func New(t testing.TB, opts Options) *Cluster {
 	c.Net = newNetwork(rand.New(rand.NewPCG(opts.Seed, 0x4e7)))
 	for i := 1; i <= opts.Nodes; i++ {
 		id := fmt.Sprintf("n%d", i)
-		n := &Node{ID: id}
-		if opts.NewStorage != nil {
-			n.Storage = opts.NewStorage(id)
-		} else {
-			n.Storage = raft.NewMemoryStorage()
-		}
+		n := &Node{ID: id, Storage: raft.NewMemoryStorage()}
 		c.Nodes = append(c.Nodes, n)
 		c.byID[id] = n
 		c.Net.Connect(id)
@@ -160,6 +156,9 @@ func (c *Cluster) config(n *Node) raft.Config {
 }
 
 func (c *Cluster) start(n *Node) {
+	if c.opts.NewStorage != nil {
+		n.Storage = c.opts.NewStorage(n.ID)
+	}
 	r, err := raft.New(c.config(n))
 	if err != nil {
 		c.t.Fatalf("start %s: %v", n.ID, err)

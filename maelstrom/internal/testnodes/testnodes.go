@@ -6,6 +6,7 @@ package testnodes
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -373,3 +374,88 @@ func LinKVProxy(service string) program.Program {
 		}}
 	})
 }
+
+// KafkaSingle is a correct single-node kafka log; with lossy it
+// acknowledges every fifth send without storing it.
+func KafkaSingle(lossy bool) program.Program {
+	return Program(func() Handlers {
+		logs := map[string][]int64{}
+		committed := map[string]int64{}
+		return Handlers{Handle: func(n *Node, m Msg) error {
+			switch m.Type() {
+			case "send":
+				var k string
+				_ = json.Unmarshal(m.Body["key"], &k)
+				if lossy && m.Int("msg")%5 == 0 {
+					n.Reply(m, map[string]any{"type": "send_ok", "offset": len(logs[k])})
+					return nil
+				}
+				logs[k] = append(logs[k], m.Int("msg"))
+				n.Reply(m, map[string]any{"type": "send_ok", "offset": len(logs[k]) - 1})
+			case "poll":
+				var offs map[string]int64
+				_ = json.Unmarshal(m.Body["offsets"], &offs)
+				out := map[string][][2]int64{}
+				for k, from := range offs {
+					for o := from; o < int64(len(logs[k])); o++ {
+						out[k] = append(out[k], [2]int64{o, logs[k][o]})
+					}
+				}
+				n.Reply(m, map[string]any{"type": "poll_ok", "msgs": out})
+			case "commit_offsets":
+				var offs map[string]int64
+				_ = json.Unmarshal(m.Body["offsets"], &offs)
+				for k, o := range offs {
+					committed[k] = max(committed[k], o)
+				}
+				n.Reply(m, map[string]any{"type": "commit_offsets_ok"})
+			case "list_committed_offsets":
+				var keys []string
+				_ = json.Unmarshal(m.Body["keys"], &keys)
+				out := map[string]int64{}
+				for _, k := range keys {
+					if o, ok := committed[k]; ok {
+						out[k] = o
+					}
+				}
+				n.Reply(m, map[string]any{"type": "list_committed_offsets_ok", "offsets": out})
+			}
+			return nil
+		}}
+	})
+}
+
+// TxnSingle is a correct single-node transactional store for
+// txn-rw-register and txn-list-append.
+func TxnSingle() program.Program {
+	return Program(func() Handlers {
+		regs := map[int64]any{}
+		lists := map[int64][]int64{}
+		return Handlers{Handle: func(n *Node, m Msg) error {
+			var ops [][]any
+			d := json.NewDecoder(bytesReader(m.Body["txn"]))
+			d.UseNumber()
+			_ = d.Decode(&ops)
+			for _, op := range ops {
+				k, _ := op[1].(json.Number).Int64()
+				switch op[0] {
+				case "r":
+					if l, ok := lists[k]; ok {
+						op[2] = append([]int64{}, l...)
+					} else {
+						op[2] = regs[k]
+					}
+				case "w":
+					regs[k] = op[2]
+				case "append":
+					v, _ := op[2].(json.Number).Int64()
+					lists[k] = append(lists[k], v)
+				}
+			}
+			n.Reply(m, map[string]any{"type": "txn_ok", "txn": ops})
+			return nil
+		}}
+	})
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -234,14 +234,21 @@ func Check(ctx context.Context, addr string, opts Options) (Report, error) {
 	}
 	// A final probe after the abuse: the server must still be serving.
 	if !r.isFailed() {
-		pctx, pcancel := context.WithTimeout(context.Background(), opts.CallTimeout)
-		err := r.probe(pctx)
-		pcancel()
-		if err != nil {
+		if err := r.probe(context.Background()); err != nil {
 			r.violation("after the run, a fresh connection is not answered: %v", err)
 		}
 	}
 	return r.report(), nil
+}
+
+// ended is ctx.Err() != nil, also in the instant after the deadline passed
+// and before the context's timer has fired.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func (r *run) isFailed() bool {
@@ -262,11 +269,13 @@ func (r *run) report() Report {
 	return rep
 }
 
-// probe makes one echo call on a connection of its own.
+// probe makes one echo call on a connection of its own. It has its own
+// timeout, not the run's, so a probe started just before the end is judged
+// fairly.
 func (r *run) probe(ctx context.Context) error {
 	c := rpc.NewClient(r.addr, rpc.ClientOptions{MaxFrame: r.opts.MaxFrame})
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.CallTimeout)
 	defer cancel()
 	want := []byte(fmt.Sprintf("probe %d", time.Now().UnixNano()))
 	got, err := c.Call(ctx, MethodEcho, want)
@@ -290,7 +299,7 @@ func (r *run) monitor(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := r.probe(ctx); err != nil && ctx.Err() == nil {
+		if err := r.probe(ctx); err != nil {
 			r.violation("the server stopped answering new connections: %v", err)
 			return
 		}
@@ -299,7 +308,7 @@ func (r *run) monitor(ctx context.Context) {
 
 // caller makes well-formed calls until ctx ends.
 func (r *run) caller(ctx context.Context, c *rpc.Client, rng *rand.Rand, id int) {
-	for seq := 0; ctx.Err() == nil; seq++ {
+	for seq := 0; !ended(ctx); seq++ {
 		cctx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
 		var desc string
 		var err error
@@ -322,7 +331,7 @@ func (r *run) caller(ctx context.Context, c *rpc.Client, rng *rand.Rand, id int)
 			desc, err = r.deadline(cctx, c)
 		}
 		cancel()
-		if err != nil && ctx.Err() == nil {
+		if err != nil && !ended(ctx) {
 			r.violation("%s: %v", desc, err)
 			return
 		}
@@ -351,7 +360,7 @@ func (r *run) echo(ctx context.Context, c *rpc.Client, rng *rand.Rand, id, seq, 
 	got, err := c.Call(ctx, MethodEcho, req)
 	d := time.Since(t0)
 	if err != nil {
-		if rpc.StatusCode(err) == rpc.DeadlineExceeded && ctx.Err() != nil {
+		if rpc.StatusCode(err) == rpc.DeadlineExceeded && ended(ctx) {
 			return desc, fmt.Errorf("not answered within %v", r.opts.CallTimeout)
 		}
 		return desc, err
@@ -401,10 +410,10 @@ func (r *run) countCall(ctx context.Context, c *rpc.Client, n uint64) (string, e
 }
 
 func (r *run) cancelStream(ctx context.Context, c *rpc.Client) (string, error) {
-	desc := "count 5000, abandoned after one message"
+	desc := "count 1000, abandoned after one message"
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s, err := c.Stream(sctx, MethodCount, wire.AppendUvarint(nil, 5000))
+	s, err := c.Stream(sctx, MethodCount, wire.AppendUvarint(nil, 1000))
 	if err != nil {
 		return desc, err
 	}
@@ -462,7 +471,7 @@ func (r *run) deadline(ctx context.Context, c *rpc.Client) (string, error) {
 // abuser misuses the server from connections of its own until ctx ends.
 func (r *run) abuser(ctx context.Context, rng *rand.Rand, id int) {
 	oversized := []uint64{uint64(r.opts.MaxFrame) + 1, 2 * uint64(r.opts.MaxFrame), 1<<31 - 1, 1<<32 - 1}
-	for i := 0; ctx.Err() == nil; i++ {
+	for i := 0; !ended(ctx); i++ {
 		var err error
 		switch (id + i) % 4 {
 		case 0:
@@ -474,7 +483,7 @@ func (r *run) abuser(ctx context.Context, rng *rand.Rand, id int) {
 		case 3:
 			err = r.slow(ctx, rng, id, i)
 		}
-		if err != nil && ctx.Err() == nil {
+		if err != nil && !ended(ctx) {
 			r.violation("%v", err)
 			return
 		}
@@ -533,7 +542,7 @@ func (r *run) oversized(ctx context.Context, size uint64) error {
 		return nil
 	}
 	if !awaitClose(c, r.opts.RejectWithin) {
-		if ctx.Err() != nil {
+		if ended(ctx) {
 			return nil
 		}
 		return fmt.Errorf("the server kept a connection open %v after a frame header announcing %d bytes, above the frame limit of %d: it must refuse an oversized frame when it reads the length, before allocating or waiting for the body",
@@ -569,7 +578,7 @@ func (r *run) halfOpen(ctx context.Context, rng *rand.Rand) error {
 	// Half-close: the stream ended inside a frame; nothing can complete it.
 	c.CloseWrite()
 	if !awaitClose(c, r.opts.RejectWithin) {
-		if ctx.Err() != nil {
+		if ended(ctx) {
 			return nil
 		}
 		return fmt.Errorf("the server kept a connection open %v after the peer ended its stream %d bytes into a %d-byte frame",
@@ -590,7 +599,7 @@ func (r *run) slow(ctx context.Context, rng *rand.Rand, id, i int) error {
 	full := frame.AppendFrame(nil, rpc.AppendEnvelope(nil, &rpc.Envelope{
 		Type: rpc.Request, Stream: stream, Method: MethodEcho, Payload: payload}))
 	for k := range full {
-		if ctx.Err() != nil {
+		if ended(ctx) {
 			return nil
 		}
 		c.SetWriteDeadline(time.Now().Add(time.Second))
@@ -603,7 +612,7 @@ func (r *run) slow(ctx context.Context, rng *rand.Rand, id, i int) error {
 	c.SetReadDeadline(time.Now().Add(r.opts.CallTimeout))
 	p, err := frame.NewReader(c, r.opts.MaxFrame).ReadFrame()
 	if err != nil {
-		if ctx.Err() != nil {
+		if ended(ctx) {
 			return nil
 		}
 		return fmt.Errorf("slow connection: echo sent one byte every %v not answered: %v", r.opts.ByteDelay, err)

@@ -1,0 +1,235 @@
+package raftdisk
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/distsys-curriculum/distsys/internal/raft"
+)
+
+func ents(term uint64, lo, hi uint64) []raft.Entry {
+	var es []raft.Entry
+	for i := lo; i <= hi; i++ {
+		es = append(es, raft.Entry{Index: i, Term: term, Data: fmt.Appendf(nil, "e%d.%d", term, i)})
+	}
+	return es
+}
+
+func open(t *testing.T, dir string) *Storage {
+	t.Helper()
+	s, err := Open(dir)
+	noErr(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func load(t *testing.T, s *Storage) (raft.HardState, *raft.Snapshot, []raft.Entry) {
+	t.Helper()
+	hs, snap, es, err := s.Load()
+	noErr(t, err)
+	return hs, snap, es
+}
+
+func TestRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	hs := raft.HardState{Term: 3, Vote: "n2", Commit: 4}
+	noErr(t, s.Save(raft.Update{HardState: hs, Entries: ents(1, 1, 5)}))
+	// A new leader overwrites the tail from index 4.
+	noErr(t, s.Save(raft.Update{Entries: ents(3, 4, 6)}))
+	noErr(t, s.Close())
+
+	s2 := open(t, dir)
+	gotHS, snap, es := load(t, s2)
+	eq(t, hs, gotHS)
+	if snap != nil {
+		t.Fatalf("unexpected snapshot %+v", snap)
+	}
+	want := append(ents(1, 1, 3), ents(3, 4, 6)...)
+	eq(t, want, es)
+	eq(t, RecoveryInfo{}, s2.Recovered)
+}
+
+func TestRefusesGap(t *testing.T) {
+	s := open(t, t.TempDir())
+	noErr(t, s.Save(raft.Update{Entries: ents(1, 1, 2)}))
+	if err := s.Save(raft.Update{Entries: ents(1, 4, 4)}); err == nil {
+		t.Fatal("append leaving a gap accepted")
+	}
+}
+
+// A crash mid-write leaves a partial record at the end of the wal: every
+// cut inside the last record recovers the state before it, and the
+// storage stays writable.
+func TestTornTailRecovery(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	noErr(t, s.Save(raft.Update{HardState: raft.HardState{Term: 1, Commit: 2}, Entries: ents(1, 1, 3)}))
+	walPath := filepath.Join(dir, WALFile)
+	fi, err := os.Stat(walPath)
+	noErr(t, err)
+	good := fi.Size()
+	big := raft.Entry{Index: 4, Term: 1, Data: make([]byte, 3000)}
+	for i := range big.Data {
+		big.Data[i] = byte(i%250 + 1)
+	}
+	noErr(t, s.Save(raft.Update{Entries: []raft.Entry{big}}))
+	noErr(t, s.Close())
+	full, err := os.ReadFile(walPath)
+	noErr(t, err)
+
+	for cut := good + 1; cut < int64(len(full)); cut += 97 {
+		d := t.TempDir()
+		noErr(t, os.WriteFile(filepath.Join(d, WALFile), full[:cut], 0o644))
+		s := open(t, d)
+		hs, _, es := load(t, s)
+		eq(t, ents(1, 1, 3), es, "cut at ", cut)
+		eq(t, uint64(2), hs.Commit)
+		eq(t, RecoveryInfo{TruncatedAt: good, TruncatedBytes: cut - good}, s.Recovered)
+		// Writable after recovery, and the repair is durable.
+		noErr(t, s.Save(raft.Update{Entries: ents(2, 4, 4)}))
+		noErr(t, s.Close())
+		s2 := open(t, d)
+		_, _, es = load(t, s2)
+		eq(t, append(ents(1, 1, 3), ents(2, 4, 4)...), es)
+		eq(t, RecoveryInfo{}, s2.Recovered)
+	}
+}
+
+// A torn write may also persist later sectors but not earlier ones: a
+// zeroed sector inside the last record, or zeros after it.
+func TestTornTailZeros(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	noErr(t, s.Save(raft.Update{Entries: ents(1, 1, 2)}))
+	noErr(t, s.Close())
+	walPath := filepath.Join(dir, WALFile)
+	good, err := os.ReadFile(walPath)
+	noErr(t, err)
+
+	// Zeros appended (a preallocated block).
+	noErr(t, os.WriteFile(walPath, append(good, make([]byte, 4096)...), 0o644))
+	s = open(t, dir)
+	_, _, es := load(t, s)
+	eq(t, ents(1, 1, 2), es)
+	noErr(t, s.Close())
+
+	// A big record whose middle sector never reached the disk, followed by
+	// a small record that did.
+	big := raft.Entry{Index: 3, Term: 1, Data: make([]byte, 2048)}
+	for i := range big.Data {
+		big.Data[i] = 0xAB
+	}
+	tail := appendRecord(nil, kindEntry, encodeEntry(big))
+	tail = appendRecord(tail, kindEntry, encodeEntry(ents(1, 4, 4)[0]))
+	file := append(append([]byte(nil), good...), tail...)
+	sector := (int64(len(good))/sectorSize + 2) * sectorSize
+	clear(file[sector : sector+sectorSize])
+	noErr(t, os.WriteFile(walPath, file, 0o644))
+	s = open(t, dir)
+	_, _, es = load(t, s)
+	eq(t, ents(1, 1, 2), es)
+	eq(t, int64(len(good)), s.Recovered.TruncatedAt)
+}
+
+// A damaged record with intact records after it is not a torn write.
+func TestCorruptionDetected(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	for i := uint64(1); i <= 5; i++ {
+		noErr(t, s.Save(raft.Update{Entries: ents(1, i, i)}))
+	}
+	noErr(t, s.Close())
+	walPath := filepath.Join(dir, WALFile)
+	b, err := os.ReadFile(walPath)
+	noErr(t, err)
+	b[headerSize+3] ^= 0xFF // inside the first record's body
+	noErr(t, os.WriteFile(walPath, b, 0o644))
+	_, err = Open(dir)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("got %v, want ErrCorrupt", err)
+	}
+}
+
+func TestSnapshotCompactsWAL(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	hs := raft.HardState{Term: 2, Vote: "n1", Commit: 90}
+	noErr(t, s.Save(raft.Update{HardState: hs, Entries: ents(2, 1, 100)}))
+	before, _ := os.Stat(filepath.Join(dir, WALFile))
+	snap := &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 90, Term: 2, Peers: []string{"n1", "n2", "n3"}}, Data: []byte("state@90")}
+	noErr(t, s.Save(raft.Update{Snapshot: snap, Entries: ents(2, 101, 101)}))
+	after, _ := os.Stat(filepath.Join(dir, WALFile))
+	if after.Size() >= before.Size()/5 {
+		t.Fatalf("wal not compacted: %d bytes, was %d", after.Size(), before.Size())
+	}
+	noErr(t, s.Close())
+
+	s2 := open(t, dir)
+	gotHS, gotSnap, es := load(t, s2)
+	eq(t, hs, gotHS)
+	eq(t, snap, gotSnap)
+	eq(t, ents(2, 91, 101), es)
+
+	// An older snapshot is ignored; a snapshot from a leader that does not
+	// match the log replaces all of it.
+	noErr(t, s2.Save(raft.Update{Snapshot: &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 50, Term: 2}}}))
+	other := &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 95, Term: 3}, Data: []byte("state@95")}
+	noErr(t, s2.Save(raft.Update{Snapshot: other}))
+	_, gotSnap, es = load(t, s2)
+	eq(t, other, gotSnap)
+	eq(t, 0, len(es))
+}
+
+// A crash after the snapshot file was renamed into place but before the
+// wal was rewritten: Open finishes the job.
+func TestCrashBetweenSnapshotAndWALRewrite(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	noErr(t, s.Save(raft.Update{HardState: raft.HardState{Term: 1, Commit: 8}, Entries: ents(1, 1, 10)}))
+	snap := &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 8, Term: 1}, Data: []byte("s8")}
+	noErr(t, writeSnapshot(dir, snap))
+	noErr(t, s.Close())
+
+	s2 := open(t, dir)
+	_, got, es := load(t, s2)
+	eq(t, snap, got)
+	eq(t, ents(1, 9, 10), es)
+	noErr(t, s2.Close())
+	s3 := open(t, dir)
+	_, _, es = load(t, s3)
+	eq(t, ents(1, 9, 10), es)
+}
+
+func TestSnapshotFileCorruption(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	noErr(t, s.Save(raft.Update{Snapshot: &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 5, Term: 1}, Data: []byte("x")}}))
+	noErr(t, s.Close())
+	p := filepath.Join(dir, SnapshotFile)
+	b, _ := os.ReadFile(p)
+	b[len(b)-1] ^= 1
+	noErr(t, os.WriteFile(p, b, 0o644))
+	_, err := Open(dir)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("got %v, want ErrCorrupt", err)
+	}
+}
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eq(t *testing.T, want, got any, msg ...any) {
+	t.Helper()
+	if !reflect.DeepEqual(want, got) {
+		t.Fatalf("%s\nwant %+v\n got %+v", fmt.Sprint(msg...), want, got)
+	}
+}

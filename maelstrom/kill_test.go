@@ -1,0 +1,62 @@
+package maelstrom
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+	"testing/synctest"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/history"
+	"github.com/distsys-curriculum/distsys/maelstrom/internal/testnodes"
+	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
+)
+
+// killN1 kills n1 on start and restarts it on stop.
+type killN1 struct{}
+
+func (killN1) Name() string { return "kill-n1" }
+func (killN1) Start(ctx context.Context, env nemesis.Env, _ *rand.Rand) (string, any, error) {
+	return "kill", "n1", env.Kill(ctx, "n1")
+}
+func (killN1) Stop(ctx context.Context, env nemesis.Env) (string, any, error) {
+	return "start", "n1", env.Restart(ctx, "n1")
+}
+
+func TestKillAndRestartInProcess(t *testing.T) {
+	opts, err := ParseArgs([]string{"-w", "unique-ids", "--node-count", "2", "--time-limit", "30", "--rate", "20",
+		"--nemesis-interval", "5", "--seed", "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.StoreDir = ""
+	opts.Faults = []nemesis.Fault{killN1{}}
+	var rep *Report
+	synctest.Test(t, func(t *testing.T) {
+		rep, err = Run(context.Background(), opts, InProcess{Program: testnodes.UniqueIDs(false)})
+	})
+	if err != nil || rep.Crash != nil {
+		t.Fatalf("run: %v\n%s", err, rep.Summary())
+	}
+	var restarts, okAfterRestart, infoOnN1 int
+	restarted := false
+	for _, op := range rep.History {
+		switch {
+		case op.Process == NemesisProcess && op.F == "start":
+			if s, _ := op.Value.(string); s != "n1" {
+				t.Fatalf("restart failed: %v", op.Value)
+			}
+			restarts++
+			restarted = true
+		case op.Process == NemesisProcess && op.F == "kill":
+			restarted = false
+		case op.Node == "n1" && op.Type == history.OK && restarted:
+			okAfterRestart++
+		case op.Node == "n1" && op.Type == history.Info:
+			infoOnN1++
+		}
+	}
+	if restarts == 0 || okAfterRestart == 0 || infoOnN1 == 0 {
+		t.Fatalf("restarts %d, ok ops on n1 after a restart %d, timeouts on n1 %d; want all above 0\n%s",
+			restarts, okAfterRestart, infoOnN1, rep.Summary())
+	}
+}
