@@ -122,14 +122,12 @@ func TestMalformedEnvelope(t *testing.T) {
 		return testnodes.Handlers{Handle: func(n *testnodes.Node, m testnodes.Msg) error {
 			n.Raw(`{"src":"` + n.ID + `","dest":"` + m.Src + `","body":{"type":"echo_ok"},"extra":1}`)
 			n.Raw(`{"src":"` + n.ID + `","dest":"n7","body":{"type":"hello"}}`)
-			var v any = string(m.Body["echo"])
-			_ = v
-			n.Reply(m, map[string]any{"type": "echo_ok", "echo": "wrong"})
+			n.Reply(m, map[string]any{"type": "echo_ok", "echo": m.Body["echo"]})
 			return nil
 		}}
 	})
 	rep := grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "2")
-	wantVerdict(t, rep, checker.Invalid, `unknown field \"extra\"`, `invalid destination \"n7\"`)
+	wantVerdict(t, rep, checker.Invalid, "first problem (protocol)", `unknown field "extra"`, `invalid destination "n7"`)
 }
 
 func TestProgressLines(t *testing.T) {

@@ -184,6 +184,23 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "\nmessages: %d (%.2f per op; %.2f per op between servers), %d dropped by partitions\n",
 		r.Net.All.MsgCount, r.MsgsPerOp, r.ServerMsgsPerOp, r.Net.Dropped)
+	faults := map[string]int{}
+	var fnames []string
+	for _, op := range r.History {
+		if op.Process == NemesisProcess {
+			if faults[op.F] == 0 {
+				fnames = append(fnames, op.F)
+			}
+			faults[op.F]++
+		}
+	}
+	if len(fnames) > 0 {
+		b.WriteString("faults:")
+		for _, f := range fnames {
+			fmt.Fprintf(&b, " %s ×%d", f, faults[f])
+		}
+		b.WriteString("\n")
+	}
 	if r.MalformedReplies > 0 {
 		fmt.Fprintf(&b, "malformed replies: %d (see the first below; each counts as an unknown outcome)\n", r.MalformedReplies)
 		for _, op := range r.History {
@@ -191,6 +208,12 @@ func (r *Report) Summary() string {
 				fmt.Fprintf(&b, "  first: %s %s on %s: malformed response: %s\n", ms(op.Time), op.F, op.Node, op.Error.Text)
 				break
 			}
+		}
+	}
+	if len(r.ProtocolErrors) > 0 {
+		fmt.Fprintf(&b, "dropped lines from nodes: %d; the first ones:\n", r.ProtocolErrorCount)
+		for _, pe := range r.ProtocolErrors[:min(3, len(r.ProtocolErrors))] {
+			fmt.Fprintf(&b, "  %.3fs %s: %s\n    line: %s\n", pe.Time.Seconds(), pe.Node, pe.Message, pe.Line)
 		}
 	}
 	if len(r.LateReplies) > 0 {

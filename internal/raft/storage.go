@@ -103,8 +103,8 @@ func AppendToLog(snap *Snapshot, log []Entry, ents []Entry) ([]Entry, error) {
 	if start > next {
 		return nil, fmt.Errorf("raft: append at %d leaves a gap after %d", start, next-1)
 	}
-	log = log[: start-first : start-first]
-	return append(log, ents...), nil
+	// In place: Load hands out copies, so no caller aliases log.
+	return append(log[:start-first], ents...), nil
 }
 
 func cloneSnapshot(s *Snapshot) *Snapshot {
