@@ -145,3 +145,41 @@ func TestProgressLines(t *testing.T) {
 		t.Fatalf("progress lines %q, want two, at 5 s and 10 s", lines)
 	}
 }
+
+// A reply that arrives after the client timed out and was replaced is
+// dropped and counted, not treated as a protocol error.
+func TestLateReplyToReplacedClient(t *testing.T) {
+	prog := testnodes.Program(func() testnodes.Handlers {
+		var held []testnodes.Msg
+		return testnodes.Handlers{
+			Every: 6 * time.Second,
+			Tick: func(n *testnodes.Node) {
+				for _, m := range held {
+					n.Reply(m, map[string]any{"type": "echo_ok", "echo": m.Body["echo"]})
+				}
+				held = nil
+			},
+			Handle: func(n *testnodes.Node, m testnodes.Msg) error {
+				held = append(held, m) // answer only on the next tick: too late
+				return nil
+			}}
+	})
+	rep := grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "20", "--rate", "1")
+	wantVerdict(t, rep, checker.Invalid, "late replies to clients that had already timed out")
+	if rep.ProtocolErrorCount != 0 || rep.LateReplies["n0"] == 0 {
+		t.Fatalf("late replies %v, protocol errors %d; want late replies only\n%s", rep.LateReplies, rep.ProtocolErrorCount, rep.Summary())
+	}
+}
+
+func TestNodeNeverAnswersTopology(t *testing.T) {
+	prog := testnodes.Program(func() testnodes.Handlers {
+		return testnodes.Handlers{Handle: func(n *testnodes.Node, m testnodes.Msg) error { return nil }}
+	})
+	rep := grade(t, prog, "-w", "broadcast", "--node-count", "2", "--time-limit", "10")
+	if rep.Crash == nil || rep.ExitCode() != 255 {
+		t.Fatalf("want a setup failure, got exit %d\n%s", rep.ExitCode(), rep.Summary())
+	}
+	if s := rep.Summary(); !strings.Contains(s, "failed setup: topology for n") || !strings.Contains(s, "timed out") {
+		t.Fatalf("report does not say topology timed out:\n%s", s)
+	}
+}

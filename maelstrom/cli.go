@@ -41,6 +41,7 @@ flags (defaults as in Maelstrom):
   --seed N                    replay a run (random by default; printed in the summary)
   --store DIR                 where results go (store)
   --log-stderr                echo node stderr to the console
+  --id-order per-node         unique-ids: also check each node's ids strictly increase
 Arguments after the flags (or after --) are passed to every node.
 `
 }

@@ -34,6 +34,9 @@ type Binary struct {
 type InProcess struct {
 	Program program.Program
 	Args    []string
+	// Clock, if set, gives each node its clock (a clock fault hands out
+	// skewed ones); nil means the system clock.
+	Clock func(node string) program.Clock
 }
 
 func (b Binary) launcher() launcher    { return b }
@@ -97,7 +100,11 @@ func (p InProcess) start(id, dataDir string) (*proc, error) {
 			out.Close()
 			errp.Close()
 		}()
-		runErr = p.Program(ctx, program.IO{Stdin: in, Stdout: out, Stderr: errp, Args: p.Args,
+		var clock program.Clock
+		if p.Clock != nil {
+			clock = p.Clock(id)
+		}
+		runErr = p.Program(ctx, program.IO{Stdin: in, Stdout: out, Stderr: errp, Args: p.Args, Clock: clock,
 			Env: map[string]string{program.EnvDataDir: dataDir, program.EnvNodeID: id}})
 	}()
 	return &proc{stdin: in, stdout: out, stderr: errp,

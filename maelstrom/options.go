@@ -49,6 +49,9 @@ type Options struct {
 	NodeArgs          []string
 	// RecoveryTime is the quiet period before final reads (Maelstrom: 10 s).
 	RecoveryTime time.Duration
+	// IDOrder "per-node" makes unique-ids also check that each node's ids
+	// strictly increase (for time-ordered id strategies).
+	IDOrder string
 
 	// Faults are added to the --nemesis faults: faults a track defines for
 	// itself, or a test's scripted fault.
@@ -224,6 +227,8 @@ func (o *Options) set(name, val string, hasVal bool) error {
 		o.SeedSet = true
 	case "--store", "--store-dir":
 		o.StoreDir = val
+	case "--id-order":
+		o.IDOrder = val
 	case "--recovery-time":
 		o.RecoveryTime, err = secs()
 	default:
@@ -278,6 +283,9 @@ func (o Options) Validate() error {
 		if err != nil || f < 0 || f > 1 {
 			return usagef("--availability %q: want total or a fraction between 0 and 1", o.Availability)
 		}
+	}
+	if o.IDOrder != "" && o.IDOrder != "per-node" {
+		return usagef("--id-order %q: the only order unique-ids can check is per-node", o.IDOrder)
 	}
 	if o.TimeLimit <= 0 {
 		return usagef("--time-limit must be above 0 seconds")

@@ -37,7 +37,7 @@ func TestProcessModeCLI(t *testing.T) {
 	if !strings.Contains(out.String(), "Everything looks good") {
 		t.Fatalf("summary:\n%s", out.String())
 	}
-	for _, f := range []string{"results.json", "history.jsonl", "history.txt", "messages.jsonl", "summary.txt", "node-logs/n0.log"} {
+	for _, f := range []string{"results.json", "history.jsonl", "history.txt", "messages.jsonl", "summary.txt", "report.html", "node-logs/n0.log"} {
 		if _, err := os.Stat(filepath.Join(store, "latest", f)); err != nil {
 			t.Errorf("store: %v", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
+	"github.com/distsys-curriculum/distsys/maelstrom/workload"
 )
 
 // OpCounts are outcome counts for one kind of operation.
@@ -134,6 +135,9 @@ func (r *run) analyse(rep *Report) {
 		protocolResult(rep),
 		{Checker: "net", Valid: checker.Valid, Details: rep.Net,
 			Summary: fmt.Sprintf("%d messages, %.2f per op (%.2f between servers)", rep.Net.All.MsgCount, rep.MsgsPerOp, rep.ServerMsgsPerOp)},
+	}
+	if x, ok := r.inst.(workload.ExtraChecker); ok {
+		rep.Results = append(rep.Results, x.ExtraChecks(h)...)
 	}
 	rep.Valid = checker.Valid
 	for _, res := range rep.Results {

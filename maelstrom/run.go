@@ -104,7 +104,9 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	}
 	rng := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(opts.Seed, stream)) }
 	var err error
-	r.net, err = netsim.New(netsim.Config{Latency: opts.Latency, Dist: netsim.Dist(opts.LatencyDist), Seed: opts.Seed})
+	// The journal only feeds the store (messages.jsonl, report.html).
+	r.net, err = netsim.New(netsim.Config{Latency: opts.Latency, Dist: netsim.Dist(opts.LatencyDist), Seed: opts.Seed,
+		NoJournal: opts.StoreDir == ""})
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
@@ -121,7 +123,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	r.inst, err = spec.New(workload.Params{
 		NodeIDs: r.ids, Concurrency: threads, Rand: rng(1), Topology: opts.Topology,
 		KeyCount: opts.KeyCount, MaxTxnLength: opts.MaxTxnLength, MaxWritesPerKey: opts.MaxWritesPerKey,
-		ConsistencyModels: opts.ConsistencyModels, Latency: opts.Latency, OutDir: outDir,
+		ConsistencyModels: opts.ConsistencyModels, Latency: opts.Latency, OutDir: outDir, IDOrder: opts.IDOrder,
 	})
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
@@ -178,20 +180,31 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	for _, id := range r.ids {
 		n := &node{id: id, dataDir: dataRoot + string(os.PathSeparator) + id}
 		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
+			for _, started := range r.cl.nodes {
+				r.cl.kill(started)
+			}
+			return nil, err
+		}
+		if err := r.cl.startNode(n); err != nil {
+			for _, started := range r.cl.nodes {
+				r.cl.kill(started)
+			}
 			return nil, err
 		}
 		r.cl.nodes[id] = n
-		if err := r.cl.startNode(n); err != nil {
-			return nil, err
-		}
 	}
 	stopProgress := r.progress()
 
 	if c := r.initAll(runCtx); c != nil {
 		setCrash(c)
 	}
-	if crash == nil {
-		r.main(runCtx)
+	crashMu.Lock()
+	ok := crash == nil
+	crashMu.Unlock()
+	if ok {
+		if c := r.main(runCtx); c != nil {
+			setCrash(c)
+		}
 	}
 	stopProgress()
 
@@ -298,7 +311,8 @@ func (r *run) invoke(ctx context.Context, w *worker, inv workload.Invocation, fi
 }
 
 // main runs setup, the main phase with the nemesis, and the final phase.
-func (r *run) main(ctx context.Context) {
+// It returns a Crash when setup fails.
+func (r *run) main(ctx context.Context) *Crash {
 	setupClients := make([]*caller, len(r.ids))
 	for i, id := range r.ids {
 		setupClients[i] = r.newClient(id, 5*time.Second)
@@ -326,8 +340,13 @@ func (r *run) main(ctx context.Context) {
 	}
 	wg.Wait()
 	if setupErr != nil && ctx.Err() == nil {
-		r.rec.protocolError(setupNode(setupErr, r.ids), "", "setup failed: "+setupErr.Error())
-		return
+		// As in Maelstrom, a node that fails setup (e.g. never answers
+		// topology) aborts the run.
+		id := setupNode(setupErr, r.ids)
+		if n := r.cl.nodes[id]; n != nil {
+			return n.crashReport("failed setup: " + setupErr.Error())
+		}
+		return &Crash{Node: id, What: "failed setup: " + setupErr.Error()}
 	}
 
 	faults, _ := nemesis.Parse(strings.Join(r.opts.Nemesis, ","))
@@ -353,7 +372,7 @@ func (r *run) main(ctx context.Context) {
 		sched.StopAll(ctx, env, record)
 		r.net.Heal()
 		if !sleepCtx(ctx, r.opts.RecoveryTime) {
-			return
+			return nil
 		}
 		var fw sync.WaitGroup
 		for _, w := range workers {
@@ -375,6 +394,7 @@ func (r *run) main(ctx context.Context) {
 	for _, w := range workers {
 		w.cl.c.Close()
 	}
+	return nil
 }
 
 // NemesisProcess is the history process of fault steps.

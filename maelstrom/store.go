@@ -6,8 +6,61 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
+	"github.com/distsys-curriculum/distsys/maelstrom/report"
 )
+
+// reportInput maps the run onto the HTML report's input.
+func (r *Report) reportInput() report.Input {
+	in := report.Input{
+		Title:    fmt.Sprintf("%s, %d nodes, seed %d", r.Options.Workload, r.Options.NodeCount, r.Seed),
+		Workload: r.Options.Workload, History: r.History, Verdict: r.Valid, Results: r.Results,
+		Duration: r.SimDuration,
+	}
+	for i := range r.Options.NodeCount {
+		in.Nodes = append(in.Nodes, fmt.Sprintf("n%d", i))
+	}
+	byID := map[int64]int{}
+	clients := map[string]bool{}
+	for _, e := range r.journal {
+		if e.Kind == "send" {
+			byID[e.ID] = len(in.Messages)
+			in.Messages = append(in.Messages, report.Message{ID: e.ID, Src: e.Src, Dest: e.Dest, Body: e.Body, Sent: e.Time, Dropped: true})
+			for _, id := range []string{e.Src, e.Dest} {
+				if netsim.IsClient(id) && !clients[id] {
+					clients[id] = true
+					in.Clients = append(in.Clients, id)
+				}
+			}
+			continue
+		}
+		if i, ok := byID[e.ID]; ok {
+			in.Messages[i].Received, in.Messages[i].Dropped = e.Time, false
+		}
+	}
+	// Fault intervals: from each start-X to the next stop-X.
+	open := map[string]time.Duration{}
+	for _, op := range r.History {
+		if op.Process != NemesisProcess {
+			continue
+		}
+		if name, ok := strings.CutPrefix(op.F, "start-"); ok {
+			open[name] = op.Time
+		} else if name, ok := strings.CutPrefix(op.F, "stop-"); ok {
+			if start, ok := open[name]; ok {
+				in.Faults = append(in.Faults, report.Interval{Start: start, End: op.Time, Label: name})
+				delete(open, name)
+			}
+		}
+	}
+	for name, start := range open {
+		in.Faults = append(in.Faults, report.Interval{Start: start, End: r.SimDuration, Label: name})
+	}
+	return in
+}
 
 // runDir is store/<workload>/<YYYYMMDDTHHMMSS.mmmZ>.
 func runDir(store, workload string, t time.Time) string {
@@ -56,6 +109,9 @@ func (r *Report) store(_ *run) error {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(r.Summary()), 0o644); err != nil {
+		return err
+	}
+	if err := report.WriteFile(filepath.Join(dir, "report.html"), r.reportInput()); err != nil {
 		return err
 	}
 	// store/latest -> <workload>/<time>; best effort, as on Windows.

@@ -36,6 +36,9 @@ flags=(--headless --no-sandbox --disable-gpu --disable-background-networking --n
   --user-data-dir="$profile" --enable-logging=stderr --v=0)
 
 fail=0
+count() { # pattern file: how many times pattern occurs, 0 when the file is empty
+  { grep -o -- "$1" "$2" 2>/dev/null || true; } | wc -l
+}
 check() { # name condition message
   if ! eval "$2"; then echo "FAIL $1: $3" >&2; fail=1; fi
 }
@@ -48,10 +51,10 @@ for name in sample large; do
   timeout 180 "$browser" "${flags[@]}" --window-size=1400,2400 --virtual-time-budget=10000 \
     --screenshot="$out/$name.png" "file://$page" >>"$log" 2>&1 || true
 
-  lanes=$(grep -o '<text class="head ' "$page" | wc -l)
-  msgs=$(grep -o '<g class="m ' "$page" | wc -l)
-  dom_lanes=$(grep -o '<line class="lane [a-z]*" data-p="[^"]*" x1="[0-9.]*" x2="[0-9.]*" y1="0" y2="[1-9][0-9]*"' "$dom" | wc -l)
-  dom_msgs=$(grep -o '<g class="m ' "$dom" | wc -l)
+  lanes=$(count '<text class="head ' "$page")
+  msgs=$(count '<g class="m ' "$page")
+  dom_lanes=$(count '<line class="lane [a-z]*" data-p="[^"]*" x1="[0-9.]*" x2="[0-9.]*" y1="0" y2="[1-9][0-9]*"' "$dom")
+  dom_msgs=$(count '<g class="m ' "$dom")
 
   check "$name" '[ "$lanes" -gt 0 ] && [ "$msgs" -gt 0 ]' "the sample page has no lanes or messages"
   check "$name" 'grep -q "<body data-ready=\"1\"" "$dom"' "the page's script did not finish (see $log)"
@@ -60,25 +63,28 @@ for name in sample large; do
   check "$name" 'grep -q "of $msgs messages" "$dom"' "the diagram status was not updated by the script"
   check "$name" '! grep -q "Uncaught" "$log"' "script error: $(grep -m1 Uncaught "$log" 2>/dev/null)"
   check "$name" '[ -s "$out/$name.png" ] && [ "$(stat -c %s "$out/$name.png")" -gt 20000 ]' "no screenshot, or a blank one"
-  echo "$name: $lanes lanes, $msgs messages rendered; screenshot $out/$name.png"
+  echo "$name: checked $lanes lanes and $msgs messages; screenshot $out/$name.png"
 done
 
 # Drive the controls the way a learner would: the event-step layout and a
 # time window, then check the script laid the diagram out again.
 drive='<script>(function(){var m=document.getElementById("mode");m.value="steps";m.dispatchEvent(new Event("change"));
 document.getElementById("wfrom").value="1.2";document.getElementById("wto").value="1.5";
-document.querySelector("[data-act=window]").click();document.getElementById("messages").scrollIntoView();})();</script>'
+document.querySelector("[data-act=window]").click();document.getElementById("messages").scrollIntoView();
+var l=document.querySelector("g.m.err line"),o={bubbles:true,button:0,clientX:5,clientY:5};
+l.dispatchEvent(new MouseEvent("mousedown",o));l.dispatchEvent(new MouseEvent("mouseup",o));})();</script>'
 html=$(<"$out/sample.html")
 printf '%s\n' "${html/<\/body>/$drive</body>}" >"$out/steps.html"
 timeout 180 "$browser" "${flags[@]}" --virtual-time-budget=10000 --dump-dom "file://$out/steps.html" >"$out/steps.dom.html" 2>"$out/steps.chromium.log" || true
 timeout 180 "$browser" "${flags[@]}" --window-size=1400,1600 --virtual-time-budget=10000 \
   --screenshot="$out/steps.png" "file://$out/steps.html" >>"$out/steps.chromium.log" 2>&1 || true
-hidden=$(grep -o '<g class="m [^>]*style="display: none;"' "$out/steps.dom.html" | wc -l)
+hidden=$(count '<g class="m [^>]*style="display: none;"' "$out/steps.dom.html")
 check steps 'grep -q "event steps" "$out/steps.dom.html"' "the event-step layout was not applied"
 check steps 'grep -q "1.200s – 1.500s" "$out/steps.dom.html"' "the time window was not applied"
 check steps '[ "$hidden" -gt 0 ]' "no message was hidden outside the window"
+check steps 'grep -q "<pre class=\"msg-detail\" id=\"msg-detail\">{\"id\":" "$out/steps.dom.html"' "a click on a message did not show it in full"
 check steps '! grep -q "Uncaught" "$out/steps.chromium.log"' "script error: $(grep -m1 Uncaught "$out/steps.chromium.log" 2>/dev/null)"
-echo "steps: event-step layout and window applied, $hidden messages outside it hidden; screenshot $out/steps.png"
+echo "steps: checked the event-step layout and a window ($hidden messages hidden); screenshot $out/steps.png"
 
 if [ "$fail" -ne 0 ]; then
   echo "report render check failed; files in $out" >&2

@@ -85,14 +85,19 @@ func (l *raftLog) append(ents ...Entry) {
 // maybeAppend is the follower's side of AppendEntries: if the log has
 // (prevIndex, prevTerm), it keeps the matching part of ents, replaces the
 // log from the first conflict on, and advances commit. It returns the index
-// of the last entry known to match the leader.
-func (l *raftLog) maybeAppend(prevIndex, prevTerm, commit uint64, ents []Entry) (uint64, bool) {
+// of the last entry known to match the leader. ents must be contiguous from
+// prevIndex+1 (Step checks).
+func (l *raftLog) maybeAppend(prevIndex, prevTerm, commit uint64, ents []Entry) (uint64, bool, error) {
 	if !l.matchTerm(prevIndex, prevTerm) {
-		return 0, false
+		return 0, false, nil
 	}
 	lastNew := prevIndex + uint64(len(ents))
 	for i, e := range ents {
 		if !l.matchTerm(e.Index, e.Term) {
+			if e.Index <= l.committed {
+				// No true leader disagrees with a committed entry.
+				return 0, false, fmt.Errorf("raft: append conflicts with committed entry %d", e.Index)
+			}
 			// Only the first mismatch matters: replacing there also drops
 			// every later entry, which an old leader may have written.
 			l.append(ents[i:]...)
@@ -100,7 +105,7 @@ func (l *raftLog) maybeAppend(prevIndex, prevTerm, commit uint64, ents []Entry) 
 		}
 	}
 	l.commitTo(min(commit, lastNew))
-	return lastNew, true
+	return lastNew, true, nil
 }
 
 func (l *raftLog) commitTo(c uint64) {

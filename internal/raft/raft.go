@@ -415,19 +415,23 @@ func (r *Raft) Step(m Message) error {
 	case MsgVote, MsgPreVote:
 		r.handleVote(m)
 		return nil
-	case MsgVoteResp, MsgPreVoteResp, MsgApp, MsgAppResp, MsgHeartbeat, MsgHeartbeatResp, MsgSnap:
+	case MsgAppResp:
+		if r.role == Leader && !m.Reject && m.Index > r.log.lastIndex() {
+			return fmt.Errorf("raft: %s acknowledged index %d beyond our last %d", m.From, m.Index, r.log.lastIndex())
+		}
+	case MsgVoteResp, MsgPreVoteResp, MsgApp, MsgHeartbeat, MsgHeartbeatResp, MsgSnap:
 	default:
 		return fmt.Errorf("raft: unknown message type %q", m.Type)
 	}
 	switch r.role {
 	case Leader:
 		r.stepLeader(m)
+		return nil
 	case Candidate, PreCandidate:
-		r.stepCandidate(m)
+		return r.stepCandidate(m)
 	default:
-		r.stepFollower(m)
+		return r.stepFollower(m)
 	}
-	return nil
 }
 
 func (r *Raft) inLease() bool {
@@ -461,11 +465,11 @@ func (r *Raft) handleVote(m Message) {
 	r.send(Message{Type: resp, To: m.From, Reject: true})
 }
 
-func (r *Raft) stepFollower(m Message) {
+func (r *Raft) stepFollower(m Message) error {
 	switch m.Type {
 	case MsgApp:
 		r.electionElapsed, r.lead = 0, m.From
-		r.handleAppend(m)
+		return r.handleAppend(m)
 	case MsgHeartbeat:
 		r.electionElapsed, r.lead = 0, m.From
 		r.handleHeartbeat(m)
@@ -473,14 +477,15 @@ func (r *Raft) stepFollower(m Message) {
 		r.electionElapsed, r.lead = 0, m.From
 		r.handleSnapshot(m)
 	}
+	return nil
 }
 
-func (r *Raft) stepCandidate(m Message) {
+func (r *Raft) stepCandidate(m Message) error {
 	switch m.Type {
 	case MsgApp, MsgHeartbeat, MsgSnap:
 		// Someone won this term.
 		r.becomeFollower(m.Term, m.From)
-		r.stepFollower(m)
+		return r.stepFollower(m)
 	case MsgPreVoteResp:
 		if r.role == PreCandidate {
 			r.poll(m.From, !m.Reject)
@@ -490,25 +495,36 @@ func (r *Raft) stepCandidate(m Message) {
 			r.poll(m.From, !m.Reject)
 		}
 	}
+	return nil
 }
 
 // ---- follower side of replication ----
 
-func (r *Raft) handleAppend(m Message) {
+func (r *Raft) handleAppend(m Message) error {
+	for i, e := range m.Entries {
+		if e.Index != m.Index+1+uint64(i) || e.Term > m.Term {
+			return fmt.Errorf("raft: malformed append from %s: entry %d is (%d, %d) after index %d", m.From, i, e.Index, e.Term, m.Index)
+		}
+	}
 	if m.Index < r.log.committed {
 		// Everything up to our commit index matches any leader's log.
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: r.log.committed})
-		return
+		return nil
 	}
-	if last, ok := r.log.maybeAppend(m.Index, m.LogTerm, m.Commit, m.Entries); ok {
+	last, ok, err := r.log.maybeAppend(m.Index, m.LogTerm, m.Commit, m.Entries)
+	if err != nil {
+		return err
+	}
+	if ok {
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: last})
-		return
+		return nil
 	}
 	// Point the leader at the last index whose term is no newer than the
 	// one it asked about: entries after it cannot match.
 	hint := r.log.findConflictByTerm(min(m.Index, r.log.lastIndex()), m.LogTerm)
 	hintTerm, _ := r.log.term(hint)
 	r.send(Message{Type: MsgAppResp, To: m.From, Index: m.Index, Reject: true, RejectHint: hint, LogTerm: hintTerm})
+	return nil
 }
 
 func (r *Raft) handleHeartbeat(m Message) {

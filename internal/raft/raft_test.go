@@ -423,3 +423,26 @@ func TestUnknownPeerAndType(t *testing.T) {
 		t.Fatal("unknown type accepted")
 	}
 }
+
+func TestMalformedAppend(t *testing.T) {
+	r := newTestRaft(t, "2", []string{"1", "2", "3"}, 1, 1, 1)
+	r.log.commitTo(2)
+	for _, m := range []Message{
+		// Not contiguous.
+		{Type: MsgApp, From: "1", Term: 2, Index: 2, LogTerm: 1, Entries: []Entry{{Index: 4, Term: 2}}},
+		// An entry from a later term than the message.
+		{Type: MsgApp, From: "1", Term: 2, Index: 2, LogTerm: 1, Entries: []Entry{{Index: 3, Term: 5}}},
+	} {
+		if err := r.Step(m); err == nil {
+			t.Fatalf("accepted %+v", m)
+		}
+	}
+	if r.log.lastIndex() != 2 || r.log.committed != 2 {
+		t.Fatalf("log changed: last %d commit %d", r.log.lastIndex(), r.log.committed)
+	}
+	r.becomeCandidate()
+	r.becomeLeader()
+	if err := r.Step(Message{Type: MsgAppResp, From: "1", Term: r.term, Index: 99}); err == nil {
+		t.Fatal("leader accepted an acknowledgement beyond its log")
+	}
+}

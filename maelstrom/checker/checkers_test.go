@@ -30,6 +30,9 @@ func checkExpect(t *testing.T, res Result, want expect) {
 	mustNotEmpty(t, res.Summary)
 	_, err := res.MarshalIndent()
 	mustNoError(t, err, "results must be JSON-encodable")
+	if want.valid == Valid {
+		wantEmpty(t, res.Violations, "a valid result lists no violations")
+	}
 	if want.valid != Invalid {
 		return
 	}
@@ -51,6 +54,9 @@ func checkExpect(t *testing.T, res Result, want expect) {
 	wantEqual(t, want.time, v.Time, "time")
 	wantContains(t, v.Detail, want.node, "detail names the node")
 	wantContains(t, v.Detail, at(want.time), "detail names the time")
+	if v.Op != nil {
+		wantContains(t, v.Detail, v.Op.F, "detail names the operation")
+	}
 	for _, frag := range want.detail {
 		wantContains(t, v.Detail, frag)
 	}
@@ -350,6 +356,7 @@ func TestLinearizableStaleRead(t *testing.T) {
 	mustNoError(t, err, "the visualisation must be written")
 	wantContains(t, string(html), "<html")
 	wantEqual(t, path, d.Keys[0].File)
+	wantEqual(t, []string{h[3].String(), h[1].String()}, d.Keys[0].Involved)
 	_, err = os.Stat(filepath.Join(dir, "linear-key-5.html"))
 	wantTrue(t, os.IsNotExist(err), "valid keys get no file")
 

@@ -215,8 +215,8 @@ func Kafka(h history.History) Result {
 			if s.hasOff && s.offset < l.maxPolled {
 				mp := l.maxPollOp
 				rep.add(KafkaLostWrite, s.p, map[string]any{"key": key, "msg": s.msg, "offset": s.offset},
-					fmt.Sprintf("send of message %d to key %s %s was acknowledged at %s with offset %d, but no poll ever returned it although %s %s at %s read up to offset %d",
-						s.msg, key, where(s.p.node(), s.p.invoke.Process), at(s.p.completion.Time), s.offset, "a poll", where(mp.node(), mp.invoke.Process), at(mp.completion.Time), l.maxPolled))
+					fmt.Sprintf("send of message %d to key %s %s was acknowledged at %s with offset %d, but no poll ever returned it, although a poll %s at %s read up to offset %d; acknowledged messages must never disappear from the log",
+						s.msg, key, where(s.p.node(), s.p.invoke.Process), at(s.p.completion.Time), s.offset, where(mp.node(), mp.invoke.Process), at(mp.completion.Time), l.maxPolled))
 				continue
 			}
 			if d.UnseenByKey == nil {

@@ -92,10 +92,14 @@ func casRegisterModel() porcupine.Model {
 
 // LinearizableKey is the verdict for one key.
 type LinearizableKey struct {
-	Key        int64    `json:"key"`
-	Valid      Validity `json:"valid"`
-	OpCount    int      `json:"op-count"`
-	File       string   `json:"file,omitempty"` // visualisation, for invalid keys
+	Key     int64    `json:"key"`
+	Valid   Validity `json:"valid"`
+	OpCount int      `json:"op-count"`
+	File    string   `json:"file,omitempty"` // visualisation, for invalid keys
+	// Involved lists, for an invalid key, the operation that cannot be
+	// linearized, then the operations of the longest consistent order
+	// that overlap it in time, and the last operation of that order.
+	Involved   []string `json:"involved,omitempty"`
 	Unverified string   `json:"unverified,omitempty"`
 }
 
@@ -121,6 +125,17 @@ type LinearizableDetails struct {
 func Linearizable(h history.History, timeout time.Duration, outDir string) Result {
 	res := Result{Checker: "linearizable", Valid: Valid}
 	start := time.Now()
+	// The key-by-key searches share timeout; the reruns that gather
+	// evidence for keys already known to be illegal share a short grace
+	// period after it, so a run with many bad keys still ends in bounded
+	// time.
+	evidenceUntil := timeout + evidenceGrace
+	evidence := func() time.Duration {
+		if timeout <= 0 {
+			return 0
+		}
+		return max(evidenceUntil-time.Since(start), time.Millisecond)
+	}
 	remaining := func() time.Duration {
 		if timeout <= 0 {
 			return 0 // porcupine: no limit
@@ -146,7 +161,7 @@ func Linearizable(h history.History, timeout time.Duration, outDir string) Resul
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			verdicts[i], found[i] = checkKey(model, k, perKey[k], remaining, outDir)
+			verdicts[i], found[i] = checkKey(model, k, perKey[k], remaining, evidence, outDir)
 		}()
 	}
 	wg.Wait()
@@ -194,7 +209,7 @@ func Linearizable(h history.History, timeout time.Duration, outDir string) Resul
 	return res
 }
 
-func checkKey(model porcupine.Model, k int64, calls []*kvCall, remaining func() time.Duration, outDir string) (LinearizableKey, *Violation) {
+func checkKey(model porcupine.Model, k int64, calls []*kvCall, remaining, evidence func() time.Duration, outDir string) (LinearizableKey, *Violation) {
 	kr := LinearizableKey{Key: k, OpCount: len(calls)}
 	left := remaining()
 	if left < 0 {
@@ -208,8 +223,9 @@ func checkKey(model porcupine.Model, k int64, calls []*kvCall, remaining func() 
 		kr.Valid = Valid
 	case porcupine.Illegal:
 		kr.Valid = Invalid
-		v := explainIllegal(model, k, calls, ops, remaining(), outDir)
+		v := explainIllegal(model, k, calls, ops, evidence(), outDir)
 		kr.File = v.file
+		kr.Involved = v.involved
 		return kr, &v.Violation
 	default:
 		kr.Valid = Unknown
@@ -301,19 +317,22 @@ func toPorcupine(calls []*kvCall) []porcupine.Operation {
 
 type illegal struct {
 	Violation
-	file string
+	file     string
+	involved []string
 }
+
+// evidenceGrace is how long after the budget the reruns that explain
+// illegal keys may take.
+const evidenceGrace = 5 * time.Second
+
+// maxInvolved bounds the operations listed for an invalid key.
+const maxInvolved = 12
 
 // explainIllegal reruns an illegal key with porcupine's partial
 // linearizations to find the operation that cannot be placed: among the
 // ops left out of the longest linearizable prefix, the one that had to take
 // effect earliest.
 func explainIllegal(model porcupine.Model, key int64, calls []*kvCall, ops []porcupine.Operation, left time.Duration, outDir string) illegal {
-	// The key is already known to be illegal; the rerun only gathers
-	// evidence, so it may use a short grace period when the budget is gone.
-	if left <= 0 {
-		left = 5 * time.Second
-	}
 	_, info := porcupine.CheckOperationsVerbose(model, ops, left)
 	var longest []int
 	for _, part := range info.PartialLinearizations() {
@@ -358,6 +377,14 @@ func explainIllegal(model porcupine.Model, key int64, calls []*kvCall, ops []por
 			lc := last.Input.(*kvCall)
 			prefix = fmt.Sprintf("the longest consistent order places %s first, ending with %s %s at %s, which leaves the register at %v",
 				plural(n, "operation", "operations"), model.DescribeOperation(lc, last.Output), where(lc.src.node(), lc.src.invoke.Process), at(lc.src.invoke.Time), state)
+		}
+		v.involved = append(v.involved, p.observed().String())
+		for n, id := range longest {
+			o := ops[id]
+			overlaps := o.Call <= ops[culprit].Return && ops[culprit].Call <= o.Return
+			if (overlaps || n == len(longest)-1) && len(v.involved) < maxInvolved {
+				v.involved = append(v.involved, o.Input.(*kvCall).src.observed().String())
+			}
 		}
 		v.Detail = fmt.Sprintf("key %d: %s %s, invoked at %s and completed at %s, cannot be linearized: %s. Every operation must appear to take effect at one instant between its invocation and its completion",
 			key, desc, where(p.node(), p.invoke.Process), at(p.invoke.Time), completionTime(p), prefix)

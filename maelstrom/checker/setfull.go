@@ -254,6 +254,10 @@ func SetFull(h history.History, addF string) Result {
 	case d.LostCount > 0:
 		res.Valid = Invalid
 		res.Summary = summary + "; first lost: " + res.Violations[0].Detail
+	case unreadable > 0:
+		// Any of those reads might have lacked an element.
+		res.Valid = Unknown
+		res.Summary = summary + fmt.Sprintf("; but %d ok reads returned something other than a list of integers, so losses cannot be ruled out", unreadable)
 	case d.StableCount == 0:
 		res.Valid = Unknown
 		res.Summary = summary + "; no element was confirmed by a read, so nothing can be concluded (did the final reads succeed?)"

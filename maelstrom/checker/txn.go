@@ -42,11 +42,14 @@ const DefaultTxnBudget = 30 * time.Second
 //
 // Inference is sound: every edge stands for a path of real dependencies
 // with the same number of rw edges, so an invalid verdict is never a
-// false alarm. For list-append little escapes it: even committed appends
-// that no read shows are known to follow the longest read. For
-// rw-register, whose reads reveal far less, version order is known only
-// from the initial nil and from writes that follow reads within a
-// transaction, so some non-serializable histories pass.
+// false alarm. An indeterminate transaction that some read shows is taken
+// to have committed, as Elle does (had it aborted, that read was an
+// aborted read, G1a); one nobody saw gets no edges out of it. For
+// list-append little escapes the inference: even appends that no read
+// shows are known to follow the longest read. For rw-register, whose
+// reads reveal far less, version order is known only from the initial
+// nil and from writes that follow reads within a transaction, so some
+// non-serializable histories pass.
 //
 // The verdict is invalid when an anomaly the models forbid was found,
 // unknown when the cycle search ran out of time (or nothing committed),
@@ -214,10 +217,14 @@ const maxTxnViolations = 10
 
 // txnCheck is the state shared by inference, the graph and the verdict.
 type txnCheck struct {
-	txns      []*txnRec
-	g         *txnGraph
-	anomalies map[string][]TxnAnomaly
-	counts    map[string]int
+	// unreadable lists transactions whose value is not a transaction. The
+	// checker can vouch neither way for a history it cannot read: a lost
+	// write there could show up as a false garbage read here.
+	unreadable []string
+	txns       []*txnRec
+	g          *txnGraph
+	anomalies  map[string][]TxnAnomaly
+	counts     map[string]int
 }
 
 func newTxnCheck(h history.History) *txnCheck {
@@ -230,7 +237,11 @@ func newTxnCheck(h history.History) *txnCheck {
 			if o.F != "txn" {
 				continue
 			}
-			t := &txnRec{id: fmt.Sprintf("T%d", i), inv: i, comp: -1, invoke: o, outcome: history.Info, ops: txnOps(o.Value)}
+			ops, ok := txnOps(o.Value)
+			t := &txnRec{id: fmt.Sprintf("T%d", i), inv: i, comp: -1, invoke: o, outcome: history.Info, ops: ops}
+			if !ok {
+				c.unreadable = append(c.unreadable, t.id)
+			}
 			open[o.Process] = t
 			c.txns = append(c.txns, t)
 			continue
@@ -245,7 +256,11 @@ func newTxnCheck(h history.History) *txnCheck {
 		switch o.Type {
 		case history.OK:
 			t.outcome = history.OK
-			t.ops = txnOps(o.Value)
+			ops, ok := txnOps(o.Value)
+			if !ok {
+				c.unreadable = append(c.unreadable, t.id)
+			}
+			t.ops = ops
 		case history.Fail:
 			t.outcome = history.Fail
 		}
@@ -254,14 +269,45 @@ func newTxnCheck(h history.History) *txnCheck {
 	return c
 }
 
-func txnOps(v any) history.Txn {
+// txnOps reads a transaction: history.Txn as workloads record it, or the
+// generic JSON shapes a history read back from disk has, micro-ops as
+// [f key value] triples or {"f", "key", "value"} objects. ok is false for
+// anything else, which the verdict must not mistake for an empty
+// transaction.
+func txnOps(v any) (history.Txn, bool) {
 	switch x := v.(type) {
 	case history.Txn:
-		return x
+		return x, true
 	case []history.MicroOp:
-		return history.Txn(x)
+		return history.Txn(x), true
+	case []any:
+		out := make(history.Txn, len(x))
+		for i, e := range x {
+			var f, key, val any
+			switch m := e.(type) {
+			case []any:
+				if len(m) != 3 {
+					return nil, false
+				}
+				f, key, val = m[0], m[1], m[2]
+			case map[string]any:
+				f, key, val = m["f"], m["key"], m["value"]
+			default:
+				return nil, false
+			}
+			fs, ok1 := f.(string)
+			k, ok2 := txnInt(key)
+			if !ok1 || !ok2 {
+				return nil, false
+			}
+			if n, ok := txnInt(val); ok {
+				val = n
+			}
+			out[i] = history.MicroOp{F: fs, Key: k, Value: val}
+		}
+		return out, true
 	}
-	return nil
+	return nil, false
 }
 
 func (c *txnCheck) report(a TxnAnomaly) {
@@ -376,6 +422,10 @@ func (c *txnCheck) verdict(kind string, ms modelSet, cut bool) Result {
 	res.Details = d
 
 	switch {
+	case len(c.unreadable) > 0:
+		res.Valid = Unknown
+		res.Summary = fmt.Sprintf("%d transactions have values that are not transactions (first %s), so the history cannot be checked",
+			len(c.unreadable), c.unreadable[0])
 	case len(forbidden) > 0:
 		res.Valid = Invalid
 		res.Summary = fmt.Sprintf("%s violates %s: %s", kind, strings.Join(ms.names, ", "), strings.Join(forbidden, ", "))

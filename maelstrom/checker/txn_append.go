@@ -32,17 +32,21 @@ type appendAnalysis struct {
 	pos     map[txnKV]int   // v's position in order[k]
 	// appends lists each key's appended values, in history order.
 	appends map[int64][]int64
+	// observed marks indeterminate transactions that some committed read
+	// shows, so they took effect.
+	observed map[int32]bool
 }
 
 func analyzeAppend(c *txnCheck) *appendAnalysis {
 	an := &appendAnalysis{
-		c:       c,
-		writer:  map[txnKV]int32{},
-		final:   map[txnKV]bool{},
-		order:   map[int64][]int64{},
-		witness: map[int64]int32{},
-		pos:     map[txnKV]int{},
-		appends: map[int64][]int64{},
+		c:        c,
+		writer:   map[txnKV]int32{},
+		final:    map[txnKV]bool{},
+		order:    map[int64][]int64{},
+		witness:  map[int64]int32{},
+		pos:      map[txnKV]int{},
+		appends:  map[int64][]int64{},
+		observed: map[int32]bool{},
 	}
 	for i, t := range c.txns {
 		last := map[int64]int64{}
@@ -81,6 +85,15 @@ func analyzeAppend(c *txnCheck) *appendAnalysis {
 		}
 	}
 	slices.Sort(keys)
+	for _, k := range keys {
+		for _, r := range reads[k] {
+			for _, v := range r.list {
+				if w, ok := an.writer[txnKV{k, v}]; ok && c.txns[w].outcome == history.Info {
+					an.observed[w] = true
+				}
+			}
+		}
+	}
 
 	for _, k := range keys {
 		rs := reads[k]
@@ -285,6 +298,11 @@ func (an *appendAnalysis) dirtyUpdate(k int64) {
 // and an rw edge from each reader who saw the whole of it. Among several
 // unread appends the order is unknown: the edges skip over it, and each
 // stands for a path with the same number of rw edges in the true graph.
+//
+// An indeterminate transaction that a read shows is taken to have
+// committed, as for the appends in the order itself: had it aborted, the
+// read that showed it was an aborted read (G1a), which every model but
+// read-uncommitted forbids anyway.
 func (an *appendAnalysis) edges(k int64, rs []appendRead) {
 	c := an.c
 	l := an.order[k]
@@ -329,15 +347,18 @@ func (an *appendAnalysis) edges(k int64, rs []appendRead) {
 	}
 }
 
-// unread lists the committed appends to k that no read of k shows.
-// Indeterminate ones may never have happened, so they are left out.
+// unread lists the appends to k that no read of k shows, by
+// transactions that surely took effect: committed ones and indeterminate
+// ones that some read shows. Other indeterminate ones may never have
+// happened, so they are left out.
 func (an *appendAnalysis) unread(k int64) []int64 {
 	var out []int64
 	for _, v := range an.appends[k] {
 		if _, seen := an.pos[txnKV{k, v}]; seen {
 			continue
 		}
-		if an.c.txns[an.writer[txnKV{k, v}]].committed() {
+		w := an.writer[txnKV{k, v}]
+		if an.c.txns[w].committed() || an.observed[w] {
 			out = append(out, v)
 		}
 	}
@@ -410,7 +431,7 @@ func (an *appendAnalysis) explain(from, to int32, k edgeKind) string {
 				if len(rl) == len(l) {
 					for _, u := range an.unread(key) {
 						if an.writer[txnKV{key, u}] == to {
-							return fmt.Sprintf("%s read key %d as %v, the longest read, and missed %s's committed append of %d, which no read shows and so came later", a.id, key, rl, b.id, u)
+							return fmt.Sprintf("%s read key %d as %v, the longest read, and missed %s's append of %d, which no read shows and so came later", a.id, key, rl, b.id, u)
 						}
 					}
 				}

@@ -17,29 +17,39 @@ import (
 // its committed transactions (respecting realtime, for the strict model)
 // reproduces every read. For list-append, completeness too.
 
-type oracleTxn struct {
+type txnOracleTxn struct {
 	p         int
 	inv, comp int64
 	ok        bool
+	info      bool        // indeterminate: applied or not, nobody knows
 	tx        history.Txn // with read results
 }
 
-// sloppyStore runs transactions in a random order, each reading from a
+// txnSloppyHistory runs transactions in a random order, each reading from a
 // random earlier snapshot, and applies appends either to the current
 // list or on top of the snapshot (losing concurrent appends).
-func sloppyHistory(rt *rapid.T, kind string) (history.History, []oracleTxn) {
+func txnSloppyHistory(rt *rapid.T, kind string) (history.History, []txnOracleTxn) {
 	n := rapid.IntRange(2, 6).Draw(rt, "txns")
 	keys := int64(rapid.IntRange(1, 3).Draw(rt, "keys"))
 	type state map[int64][]int64 // list-append lists; a register is a one-element list
 	snapshots := []state{{}}
 	next := map[int64]int64{}
-	txns := make([]oracleTxn, n)
+	txns := make([]txnOracleTxn, n)
 	for i := range txns {
 		t := &txns[i]
 		t.p = i
 		t.inv = int64(rapid.IntRange(0, 20).Draw(rt, "inv"))
 		t.comp = t.inv + 1 + int64(rapid.IntRange(0, 10).Draw(rt, "len"))
-		t.ok = rapid.IntRange(0, 5).Draw(rt, "fail") != 0
+		applied := true
+		switch rapid.IntRange(0, 6).Draw(rt, "outcome") {
+		case 0:
+			applied = false
+		case 1:
+			t.info = true
+			applied = rapid.Bool().Draw(rt, "applied")
+		default:
+			t.ok = true
+		}
 		snap := snapshots[rapid.IntRange(0, len(snapshots)-1).Draw(rt, "snap")]
 		cur := snapshots[len(snapshots)-1]
 		view := state{}
@@ -72,7 +82,7 @@ func sloppyHistory(rt *rapid.T, kind string) (history.History, []oracleTxn) {
 			}
 			writes = append(writes, t.tx[len(t.tx)-1])
 		}
-		if !t.ok || len(writes) == 0 {
+		if !applied || len(writes) == 0 {
 			continue
 		}
 		nextState := state{}
@@ -110,7 +120,10 @@ func sloppyHistory(rt *rapid.T, kind string) (history.History, []oracleTxn) {
 		}
 		evs = append(evs, event{t.inv, 2 * i, history.Op{Type: history.Invoke, Process: t.p, F: "txn", Value: inv}})
 		c := history.Op{Type: history.OK, Process: t.p, F: "txn", Value: t.tx}
-		if !t.ok {
+		switch {
+		case t.info:
+			c.Type, c.Value = history.Info, inv
+		case !t.ok:
 			c.Type, c.Value = history.Fail, inv
 		}
 		evs = append(evs, event{t.comp, 2*i + 1, c})
@@ -144,30 +157,50 @@ func sloppyHistory(rt *rapid.T, kind string) (history.History, []oracleTxn) {
 	return h, txns
 }
 
-// serialOrderExists tries every order of the committed transactions.
-func serialOrderExists(kind string, txns []oracleTxn, realtime bool) bool {
-	var committed []int
+// txnSerialOrderExists tries every order of the committed transactions
+// together with every subset of the indeterminate ones.
+func txnSerialOrderExists(kind string, txns []txnOracleTxn, realtime bool) bool {
+	var sure, maybe []int
 	for i, t := range txns {
-		if t.ok {
-			committed = append(committed, i)
+		switch {
+		case t.ok:
+			sure = append(sure, i)
+		case t.info:
+			maybe = append(maybe, i)
 		}
 	}
-	used := make([]bool, len(committed))
-	order := make([]int, 0, len(committed))
+	for subset := range 1 << len(maybe) {
+		run := slices.Clone(sure)
+		for b, i := range maybe {
+			if subset&(1<<b) != 0 {
+				run = append(run, i)
+			}
+		}
+		if txnSomeOrderReplays(kind, txns, run, realtime) {
+			return true
+		}
+	}
+	return false
+}
+
+func txnSomeOrderReplays(kind string, txns []txnOracleTxn, run []int, realtime bool) bool {
+	used := make([]bool, len(run))
+	order := make([]int, 0, len(run))
 	var try func() bool
 	try = func() bool {
-		if len(order) == len(committed) {
-			return replays(kind, txns, order)
+		if len(order) == len(run) {
+			return txnReplays(kind, txns, order)
 		}
-		for ci, i := range committed {
+		for ci, i := range run {
 			if used[ci] {
 				continue
 			}
 			if realtime {
 				blocked := false
-				for cj, j := range committed {
-					// j must come first if it completed before i began.
-					if !used[cj] && j != i && txns[j].comp < txns[i].inv {
+				for cj, j := range run {
+					// j must come first if it completed before i began;
+					// an indeterminate transaction never completed.
+					if !used[cj] && j != i && txns[j].ok && txns[j].comp < txns[i].inv {
 						blocked = true
 					}
 				}
@@ -188,7 +221,9 @@ func serialOrderExists(kind string, txns []oracleTxn, realtime bool) bool {
 	return try()
 }
 
-func replays(kind string, txns []oracleTxn, order []int) bool {
+// txnReplays runs the transactions in order and compares what the
+// committed ones read; indeterminate ones' reads are unknown.
+func txnReplays(kind string, txns []txnOracleTxn, order []int) bool {
 	lists := map[int64][]int64{}
 	for _, i := range order {
 		for _, m := range txns[i].tx {
@@ -198,6 +233,9 @@ func replays(kind string, txns []oracleTxn, order []int) bool {
 			case "w":
 				lists[m.Key] = []int64{m.Value.(int64)}
 			case "r":
+				if !txns[i].ok {
+					continue
+				}
 				l := lists[m.Key]
 				if kind == "list-append" {
 					got, _ := m.Value.([]int64)
@@ -220,13 +258,13 @@ func TestTxnSoundAgainstBruteForce(t *testing.T) {
 	invalid, missed, missedLA := 0, 0, 0
 	rapid.Check(t, func(rt *rapid.T) {
 		kind := rapid.SampledFrom([]string{"list-append", "rw-register"}).Draw(rt, "kind")
-		h, txns := sloppyHistory(rt, kind)
+		h, txns := txnSloppyHistory(rt, kind)
 		for _, m := range []struct {
 			name     string
 			realtime bool
 		}{{"serializable", false}, {"strict-serializable", true}} {
 			r := Txn(h, kind, []string{m.name})
-			exists := serialOrderExists(kind, txns, m.realtime)
+			exists := txnSerialOrderExists(kind, txns, m.realtime)
 			if r.Valid == Invalid {
 				invalid++
 				if exists {

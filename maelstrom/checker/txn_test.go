@@ -43,16 +43,16 @@ func (b *txnHB) txn(p int, typ history.Type, tx ...history.MicroOp) {
 	b.complete(p, typ, tx)
 }
 
-func app(k, v int64) history.MicroOp { return history.MicroOp{F: "append", Key: k, Value: v} }
-func rl(k int64, vs ...int64) history.MicroOp {
+func txAppend(k, v int64) history.MicroOp { return history.MicroOp{F: "append", Key: k, Value: v} }
+func txReadList(k int64, vs ...int64) history.MicroOp {
 	if vs == nil {
 		return history.MicroOp{F: "r", Key: k, Value: nil}
 	}
 	return history.MicroOp{F: "r", Key: k, Value: vs}
 }
-func wr(k, v int64) history.MicroOp { return history.MicroOp{F: "w", Key: k, Value: v} }
-func rr(k, v int64) history.MicroOp { return history.MicroOp{F: "r", Key: k, Value: v} }
-func rnil(k int64) history.MicroOp  { return history.MicroOp{F: "r", Key: k, Value: nil} }
+func txWrite(k, v int64) history.MicroOp   { return history.MicroOp{F: "w", Key: k, Value: v} }
+func txReadReg(k, v int64) history.MicroOp { return history.MicroOp{F: "r", Key: k, Value: v} }
+func txReadNil(k int64) history.MicroOp    { return history.MicroOp{F: "r", Key: k, Value: nil} }
 
 func txnDetails(t *testing.T, r Result) TxnDetails {
 	t.Helper()
@@ -61,7 +61,7 @@ func txnDetails(t *testing.T, r Result) TxnDetails {
 	return d
 }
 
-func requireAnomaly(t *testing.T, r Result, typ string) TxnAnomaly {
+func txRequireAnomaly(t *testing.T, r Result, typ string) TxnAnomaly {
 	t.Helper()
 	d := txnDetails(t, r)
 	for _, a := range d.Anomalies {
@@ -73,23 +73,23 @@ func requireAnomaly(t *testing.T, r Result, typ string) TxnAnomaly {
 	return TxnAnomaly{}
 }
 
-// g0Append is the dirty write Maelstrom's checker misses: x says T1's
+// txnG0Append is the dirty write Maelstrom's checker misses: x says T1's
 // append came first, y says T2's did.
-func g0Append() history.History {
+func txnG0Append() history.History {
 	var b txnHB
-	b.invoke(0, history.Txn{app(1, 1), app(2, 1)})
-	b.invoke(1, history.Txn{app(1, 2), app(2, 2)})
-	b.complete(0, history.OK, history.Txn{app(1, 1), app(2, 1)})
-	b.complete(1, history.OK, history.Txn{app(1, 2), app(2, 2)})
-	b.txn(2, history.OK, rl(1, 1, 2))
-	b.txn(3, history.OK, rl(2, 2, 1))
+	b.invoke(0, history.Txn{txAppend(1, 1), txAppend(2, 1)})
+	b.invoke(1, history.Txn{txAppend(1, 2), txAppend(2, 2)})
+	b.complete(0, history.OK, history.Txn{txAppend(1, 1), txAppend(2, 1)})
+	b.complete(1, history.OK, history.Txn{txAppend(1, 2), txAppend(2, 2)})
+	b.txn(2, history.OK, txReadList(1, 1, 2))
+	b.txn(3, history.OK, txReadList(2, 2, 1))
 	return b.h
 }
 
 func TestTxnListAppendG0(t *testing.T) {
-	r := Txn(g0Append(), "list-append", nil)
+	r := Txn(txnG0Append(), "list-append", nil)
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "G0")
+	a := txRequireAnomaly(t, r, "G0")
 	txMustEqual(t, 2, len(a.Cycle))
 	for _, s := range a.Cycle {
 		txWantEqual(t, "ww", s.Edge)
@@ -103,18 +103,18 @@ func TestTxnListAppendG0(t *testing.T) {
 	txWantEqual(t, "G0", r.Violations[0].What)
 
 	// Even the weakest model forbids dirty writes.
-	txWantEqual(t, Invalid, Txn(g0Append(), "list-append", []string{"read-uncommitted"}).Valid)
+	txWantEqual(t, Invalid, Txn(txnG0Append(), "list-append", []string{"read-uncommitted"}).Valid)
 }
 
 func TestTxnRegisterG1c(t *testing.T) {
 	var b txnHB
-	b.invoke(0, history.Txn{wr(1, 1), rnil(2)})
-	b.invoke(1, history.Txn{wr(2, 1), rnil(1)})
-	b.complete(0, history.OK, history.Txn{wr(1, 1), rr(2, 1)})
-	b.complete(1, history.OK, history.Txn{wr(2, 1), rr(1, 1)})
+	b.invoke(0, history.Txn{txWrite(1, 1), txReadNil(2)})
+	b.invoke(1, history.Txn{txWrite(2, 1), txReadNil(1)})
+	b.complete(0, history.OK, history.Txn{txWrite(1, 1), txReadReg(2, 1)})
+	b.complete(1, history.OK, history.Txn{txWrite(2, 1), txReadReg(1, 1)})
 	r := Txn(b.h, "rw-register", []string{"read-committed"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "G1c")
+	a := txRequireAnomaly(t, r, "G1c")
 	txWantContains(t, a.Explanation, "T0 -wr-> T1: T1 read key 1 as 1, written by T0")
 	txWantEqual(t, Valid, Txn(b.h, "rw-register", []string{"read-uncommitted"}).Valid)
 }
@@ -123,63 +123,63 @@ func TestTxnRegisterG0WriteCycle(t *testing.T) {
 	// T2 read T3's x and overwrote it; T3 read T2's y and overwrote it.
 	// The ww edges alone close a cycle.
 	var b txnHB
-	b.invoke(0, history.Txn{rr(1, 2), wr(1, 3), wr(2, 1)})
-	b.invoke(1, history.Txn{rr(2, 1), wr(2, 2), wr(1, 2)})
-	b.complete(0, history.OK, history.Txn{rr(1, 2), wr(1, 3), wr(2, 1)})
-	b.complete(1, history.OK, history.Txn{rr(2, 1), wr(2, 2), wr(1, 2)})
+	b.invoke(0, history.Txn{txReadReg(1, 2), txWrite(1, 3), txWrite(2, 1)})
+	b.invoke(1, history.Txn{txReadReg(2, 1), txWrite(2, 2), txWrite(1, 2)})
+	b.complete(0, history.OK, history.Txn{txReadReg(1, 2), txWrite(1, 3), txWrite(2, 1)})
+	b.complete(1, history.OK, history.Txn{txReadReg(2, 1), txWrite(2, 2), txWrite(1, 2)})
 	r := Txn(b.h, "rw-register", []string{"read-uncommitted"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "G0")
+	a := txRequireAnomaly(t, r, "G0")
 	txWantContains(t, a.Explanation, "after reading")
 }
 
 func TestTxnG1a(t *testing.T) {
 	var b txnHB
-	b.txn(0, history.Fail, app(1, 1))
-	b.txn(1, history.OK, rl(1, 1))
+	b.txn(0, history.Fail, txAppend(1, 1))
+	b.txn(1, history.OK, txReadList(1, 1))
 	r := Txn(b.h, "list-append", nil)
 	txMustEqual(t, Invalid, r.Valid)
-	a := requireAnomaly(t, r, "G1a")
+	a := txRequireAnomaly(t, r, "G1a")
 	txWantContains(t, a.Explanation, "failed")
 	txWantEqual(t, Valid, Txn(b.h, "list-append", []string{"read-uncommitted"}).Valid)
 	txWantEqual(t, Invalid, Txn(b.h, "list-append", []string{"read-committed"}).Valid)
 
 	var c txnHB
-	c.txn(0, history.Fail, wr(1, 1))
-	c.txn(1, history.OK, rr(1, 1))
+	c.txn(0, history.Fail, txWrite(1, 1))
+	c.txn(1, history.OK, txReadReg(1, 1))
 	r = Txn(c.h, "rw-register", []string{"read-committed"})
 	txMustEqual(t, Invalid, r.Valid)
-	requireAnomaly(t, r, "G1a")
+	txRequireAnomaly(t, r, "G1a")
 }
 
 func TestTxnG1b(t *testing.T) {
 	var b txnHB
-	b.invoke(0, history.Txn{app(1, 1), app(1, 2)})
-	b.txn(1, history.OK, rl(1, 1))
-	b.complete(0, history.OK, history.Txn{app(1, 1), app(1, 2)})
+	b.invoke(0, history.Txn{txAppend(1, 1), txAppend(1, 2)})
+	b.txn(1, history.OK, txReadList(1, 1))
+	b.complete(0, history.OK, history.Txn{txAppend(1, 1), txAppend(1, 2)})
 	r := Txn(b.h, "list-append", []string{"read-committed"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "G1b")
+	a := txRequireAnomaly(t, r, "G1b")
 	txWantContains(t, a.Explanation, "intermediate read")
 
 	var c txnHB
-	c.invoke(0, history.Txn{wr(1, 1), wr(1, 2)})
-	c.txn(1, history.OK, rr(1, 1))
-	c.complete(0, history.OK, history.Txn{wr(1, 1), wr(1, 2)})
+	c.invoke(0, history.Txn{txWrite(1, 1), txWrite(1, 2)})
+	c.txn(1, history.OK, txReadReg(1, 1))
+	c.complete(0, history.OK, history.Txn{txWrite(1, 1), txWrite(1, 2)})
 	r = Txn(c.h, "rw-register", []string{"read-committed"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	requireAnomaly(t, r, "G1b")
+	txRequireAnomaly(t, r, "G1b")
 }
 
 func TestTxnG1c(t *testing.T) {
 	var b txnHB
-	b.invoke(0, history.Txn{app(1, 1), rl(2)})
-	b.invoke(1, history.Txn{app(2, 1), rl(1)})
-	b.complete(0, history.OK, history.Txn{app(1, 1), rl(2, 1)})
-	b.complete(1, history.OK, history.Txn{app(2, 1), rl(1, 1)})
+	b.invoke(0, history.Txn{txAppend(1, 1), txReadList(2)})
+	b.invoke(1, history.Txn{txAppend(2, 1), txReadList(1)})
+	b.complete(0, history.OK, history.Txn{txAppend(1, 1), txReadList(2, 1)})
+	b.complete(1, history.OK, history.Txn{txAppend(2, 1), txReadList(1, 1)})
 	r := Txn(b.h, "list-append", []string{"read-committed"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "G1c")
+	a := txRequireAnomaly(t, r, "G1c")
 	for _, s := range a.Cycle {
 		txWantEqual(t, "wr", s.Edge)
 	}
@@ -187,82 +187,82 @@ func TestTxnG1c(t *testing.T) {
 	txWantEqual(t, Valid, Txn(b.h, "list-append", []string{"read-uncommitted"}).Valid)
 }
 
-// gSingle is read skew: T1 sees T0's append to y but not its append to x.
-func gSingle() history.History {
+// txnGSingle is read skew: T1 sees T0's append to y but not its append to x.
+func txnGSingle() history.History {
 	var b txnHB
-	b.invoke(1, history.Txn{rl(1), rl(2)})
-	b.txn(0, history.OK, app(1, 1), app(2, 1))
-	b.complete(1, history.OK, history.Txn{rl(1), rl(2, 1)})
-	b.txn(2, history.OK, rl(1, 1))
+	b.invoke(1, history.Txn{txReadList(1), txReadList(2)})
+	b.txn(0, history.OK, txAppend(1, 1), txAppend(2, 1))
+	b.complete(1, history.OK, history.Txn{txReadList(1), txReadList(2, 1)})
+	b.txn(2, history.OK, txReadList(1, 1))
 	return b.h
 }
 
 func TestTxnGSingle(t *testing.T) {
-	r := Txn(gSingle(), "list-append", []string{"snapshot-isolation"})
+	r := Txn(txnGSingle(), "list-append", []string{"snapshot-isolation"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "G-single")
+	a := txRequireAnomaly(t, r, "G-single")
 	txWantContains(t, a.Explanation, "missed T1's append of 1, which came next")
-	txWantEqual(t, Invalid, Txn(gSingle(), "list-append", []string{"repeatable-read"}).Valid)
+	txWantEqual(t, Invalid, Txn(txnGSingle(), "list-append", []string{"repeatable-read"}).Valid)
 	// A model that forbids less accepts it.
-	ok := Txn(gSingle(), "list-append", []string{"read-committed"})
+	ok := Txn(txnGSingle(), "list-append", []string{"read-committed"})
 	txWantEqual(t, Valid, ok.Valid, ok.Summary)
 	txWantContains(t, txnDetails(t, ok).AnomalyTypes, "G-single")
 	txWantContains(t, ok.Summary, "G-single")
 
 	var b txnHB
-	b.invoke(1, history.Txn{rnil(1), rnil(2)})
-	b.txn(0, history.OK, wr(1, 1), wr(2, 1))
-	b.complete(1, history.OK, history.Txn{rnil(1), rr(2, 1)})
+	b.invoke(1, history.Txn{txReadNil(1), txReadNil(2)})
+	b.txn(0, history.OK, txWrite(1, 1), txWrite(2, 1))
+	b.complete(1, history.OK, history.Txn{txReadNil(1), txReadReg(2, 1)})
 	r = Txn(b.h, "rw-register", []string{"serializable"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a = requireAnomaly(t, r, "G-single")
+	a = txRequireAnomaly(t, r, "G-single")
 	txWantContains(t, a.Explanation, "read key 1 as nil, the initial state")
 }
 
-// writeSkew: T0 reads x and appends to y, T1 reads y and appends to x,
+// txnWriteSkew: T0 reads x and appends to y, T1 reads y and appends to x,
 // each missing the other's append.
-func writeSkew() history.History {
+func txnWriteSkew() history.History {
 	var b txnHB
-	b.invoke(0, history.Txn{rl(1), app(2, 1)})
-	b.invoke(1, history.Txn{rl(2), app(1, 1)})
-	b.complete(0, history.OK, history.Txn{rl(1), app(2, 1)})
-	b.complete(1, history.OK, history.Txn{rl(2), app(1, 1)})
-	b.txn(2, history.OK, rl(1, 1), rl(2, 1))
+	b.invoke(0, history.Txn{txReadList(1), txAppend(2, 1)})
+	b.invoke(1, history.Txn{txReadList(2), txAppend(1, 1)})
+	b.complete(0, history.OK, history.Txn{txReadList(1), txAppend(2, 1)})
+	b.complete(1, history.OK, history.Txn{txReadList(2), txAppend(1, 1)})
+	b.txn(2, history.OK, txReadList(1, 1), txReadList(2, 1))
 	return b.h
 }
 
 func TestTxnG2Item(t *testing.T) {
-	r := Txn(writeSkew(), "list-append", []string{"serializable"})
+	r := Txn(txnWriteSkew(), "list-append", []string{"serializable"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "G2-item")
+	a := txRequireAnomaly(t, r, "G2-item")
 	for _, s := range a.Cycle {
 		txWantEqual(t, "rw", s.Edge)
 	}
-	txWantEqual(t, Invalid, Txn(writeSkew(), "list-append", []string{"repeatable-read"}).Valid)
-	txWantEqual(t, Valid, Txn(writeSkew(), "list-append", []string{"snapshot-isolation"}).Valid)
+	txWantEqual(t, Invalid, Txn(txnWriteSkew(), "list-append", []string{"repeatable-read"}).Valid)
+	txWantEqual(t, Valid, Txn(txnWriteSkew(), "list-append", []string{"snapshot-isolation"}).Valid)
 
 	var b txnHB
-	b.invoke(0, history.Txn{rnil(1), wr(2, 1)})
-	b.invoke(1, history.Txn{rnil(2), wr(1, 1)})
-	b.complete(0, history.OK, history.Txn{rnil(1), wr(2, 1)})
-	b.complete(1, history.OK, history.Txn{rnil(2), wr(1, 1)})
+	b.invoke(0, history.Txn{txReadNil(1), txWrite(2, 1)})
+	b.invoke(1, history.Txn{txReadNil(2), txWrite(1, 1)})
+	b.complete(0, history.OK, history.Txn{txReadNil(1), txWrite(2, 1)})
+	b.complete(1, history.OK, history.Txn{txReadNil(2), txWrite(1, 1)})
 	r = Txn(b.h, "rw-register", []string{"serializable"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	requireAnomaly(t, r, "G2-item")
+	txRequireAnomaly(t, r, "G2-item")
 	txWantEqual(t, Valid, Txn(b.h, "rw-register", []string{"snapshot-isolation"}).Valid)
 }
 
-// staleRead: T1 starts after T0 committed x=1 yet reads nil. Serializable
+// txnStaleRead: T1 starts after T0 committed x=1 yet reads nil. Serializable
 // (T1 before T0), not strict-serializable.
-func staleRead(kind string) history.History {
+func txnStaleRead(kind string) history.History {
 	var b txnHB
 	if kind == "list-append" {
-		b.txn(0, history.OK, app(1, 1))
-		b.txn(1, history.OK, rl(1))
-		b.txn(2, history.OK, rl(1, 1))
+		b.txn(0, history.OK, txAppend(1, 1))
+		b.txn(1, history.OK, txReadList(1))
+		b.txn(2, history.OK, txReadList(1, 1))
 	} else {
-		b.txn(0, history.OK, wr(1, 1))
-		b.txn(1, history.OK, rnil(1))
+		b.txn(0, history.OK, txWrite(1, 1))
+		b.txn(1, history.OK, txReadNil(1))
 	}
 	return b.h
 }
@@ -270,12 +270,12 @@ func staleRead(kind string) history.History {
 func TestTxnRealtime(t *testing.T) {
 	for _, kind := range []string{"list-append", "rw-register"} {
 		t.Run(kind, func(t *testing.T) {
-			h := staleRead(kind)
+			h := txnStaleRead(kind)
 			r := Txn(h, kind, []string{"serializable"})
 			txWantEqual(t, Valid, r.Valid, r.Summary)
 			r = Txn(h, kind, nil)
 			txMustEqual(t, Invalid, r.Valid, r.Summary)
-			a := requireAnomaly(t, r, "G-single-realtime")
+			a := txRequireAnomaly(t, r, "G-single-realtime")
 			txWantContains(t, a.Explanation, "completed at 0.002s, before T2 was invoked at 0.003s")
 			d := txnDetails(t, r)
 			txWantContains(t, d.Not, "strong-snapshot-isolation")
@@ -289,90 +289,90 @@ func TestTxnRealtime(t *testing.T) {
 
 func TestTxnProcess(t *testing.T) {
 	var b txnHB
-	b.txn(0, history.OK, wr(1, 1))
-	b.txn(0, history.OK, rnil(1))
+	b.txn(0, history.OK, txWrite(1, 1))
+	b.txn(0, history.OK, txReadNil(1))
 	r := Txn(b.h, "rw-register", []string{"strong-session-serializable"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "G-single-process")
+	a := txRequireAnomaly(t, r, "G-single-process")
 	txWantContains(t, a.Explanation, "ran on process 0")
 	txWantEqual(t, Valid, Txn(b.h, "rw-register", []string{"serializable"}).Valid)
 }
 
 func TestTxnIncompatibleOrder(t *testing.T) {
 	var b txnHB
-	b.txn(0, history.OK, app(1, 1))
-	b.txn(1, history.OK, app(1, 2))
-	b.txn(2, history.OK, rl(1, 1, 2))
-	b.txn(3, history.OK, rl(1, 2, 1))
+	b.txn(0, history.OK, txAppend(1, 1))
+	b.txn(1, history.OK, txAppend(1, 2))
+	b.txn(2, history.OK, txReadList(1, 1, 2))
+	b.txn(3, history.OK, txReadList(1, 2, 1))
 	r := Txn(b.h, "list-append", []string{"read-uncommitted"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "incompatible-order")
+	a := txRequireAnomaly(t, r, "incompatible-order")
 	txWantContains(t, a.Explanation, "[1 2]")
 	txWantContains(t, a.Explanation, "[2 1]")
 }
 
 func TestTxnDuplicates(t *testing.T) {
 	var b txnHB
-	b.txn(0, history.OK, app(1, 1))
-	b.txn(1, history.OK, rl(1, 1, 1))
+	b.txn(0, history.OK, txAppend(1, 1))
+	b.txn(1, history.OK, txReadList(1, 1, 1))
 	r := Txn(b.h, "list-append", []string{"read-uncommitted"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	requireAnomaly(t, r, "duplicate-elements")
+	txRequireAnomaly(t, r, "duplicate-elements")
 }
 
 func TestTxnInternal(t *testing.T) {
 	var b txnHB
-	b.txn(0, history.OK, app(1, 1), rl(1))
+	b.txn(0, history.OK, txAppend(1, 1), txReadList(1))
 	r := Txn(b.h, "list-append", []string{"read-uncommitted"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	requireAnomaly(t, r, "internal")
+	txRequireAnomaly(t, r, "internal")
 
 	var c txnHB
-	c.txn(0, history.OK, app(1, 5))
-	c.txn(1, history.OK, rl(1, 5), app(1, 6), rl(1, 5, 6))
-	c.txn(2, history.OK, rl(1, 5), app(1, 7), rl(1, 5))
+	c.txn(0, history.OK, txAppend(1, 5))
+	c.txn(1, history.OK, txReadList(1, 5), txAppend(1, 6), txReadList(1, 5, 6))
+	c.txn(2, history.OK, txReadList(1, 5), txAppend(1, 7), txReadList(1, 5))
 	r = Txn(c.h, "list-append", []string{"read-uncommitted"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "internal")
+	a := txRequireAnomaly(t, r, "internal")
 	txWantContains(t, a.Explanation, "T4")
 	txWantEqual(t, 1, txnDetails(t, r).Counts["internal"])
 
 	var d txnHB
-	d.txn(0, history.OK, wr(1, 1), rnil(1))
+	d.txn(0, history.OK, txWrite(1, 1), txReadNil(1))
 	r = Txn(d.h, "rw-register", []string{"read-uncommitted"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	requireAnomaly(t, r, "internal")
+	txRequireAnomaly(t, r, "internal")
 }
 
 func TestTxnDirtyUpdate(t *testing.T) {
 	var b txnHB
-	b.txn(0, history.Fail, app(1, 1))
-	b.txn(1, history.OK, app(1, 2))
-	b.txn(2, history.OK, rl(1, 1, 2))
+	b.txn(0, history.Fail, txAppend(1, 1))
+	b.txn(1, history.OK, txAppend(1, 2))
+	b.txn(2, history.OK, txReadList(1, 1, 2))
 	r := Txn(b.h, "list-append", []string{"read-committed"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	requireAnomaly(t, r, "dirty-update")
-	requireAnomaly(t, r, "G1a")
+	txRequireAnomaly(t, r, "dirty-update")
+	txRequireAnomaly(t, r, "G1a")
 }
 
 func TestTxnSerialValid(t *testing.T) {
 	var b txnHB
-	b.txn(0, history.OK, rl(1), app(1, 1), rl(1, 1))
-	b.txn(1, history.OK, app(1, 2), app(2, 1))
-	b.txn(0, history.OK, rl(1, 1, 2), rl(2, 1))
-	b.txn(2, history.Fail, app(2, 9))
-	b.txn(1, history.OK, rl(2, 1), app(2, 2), rl(3))
-	b.invoke(3, history.Txn{app(3, 1)}) // never completes, never seen
+	b.txn(0, history.OK, txReadList(1), txAppend(1, 1), txReadList(1, 1))
+	b.txn(1, history.OK, txAppend(1, 2), txAppend(2, 1))
+	b.txn(0, history.OK, txReadList(1, 1, 2), txReadList(2, 1))
+	b.txn(2, history.Fail, txAppend(2, 9))
+	b.txn(1, history.OK, txReadList(2, 1), txAppend(2, 2), txReadList(3))
+	b.invoke(3, history.Txn{txAppend(3, 1)}) // never completes, never seen
 	r := Txn(b.h, "list-append", nil)
 	txWantEqual(t, Valid, r.Valid, r.Summary)
 	txWantEqual(t, 0, len(txnDetails(t, r).AnomalyTypes), txnDetails(t, r).AnomalyTypes)
 
 	var c txnHB
-	c.txn(0, history.OK, rnil(1), wr(1, 1))
-	c.txn(1, history.OK, rr(1, 1), wr(1, 2), wr(2, 1))
-	c.txn(0, history.OK, rr(1, 2), rr(2, 1))
-	c.txn(2, history.Fail, wr(2, 9))
-	c.txn(1, history.OK, rr(2, 1), wr(2, 2), rr(2, 2))
+	c.txn(0, history.OK, txReadNil(1), txWrite(1, 1))
+	c.txn(1, history.OK, txReadReg(1, 1), txWrite(1, 2), txWrite(2, 1))
+	c.txn(0, history.OK, txReadReg(1, 2), txReadReg(2, 1))
+	c.txn(2, history.Fail, txWrite(2, 9))
+	c.txn(1, history.OK, txReadReg(2, 1), txWrite(2, 2), txReadReg(2, 2))
 	r = Txn(c.h, "rw-register", nil)
 	txWantEqual(t, Valid, r.Valid, r.Summary)
 	txWantEqual(t, 0, len(txnDetails(t, r).AnomalyTypes), txnDetails(t, r).AnomalyTypes)
@@ -382,60 +382,60 @@ func TestTxnInfoObserved(t *testing.T) {
 	// An indeterminate append that someone read took effect: it joins the
 	// order and its edges count.
 	var b txnHB
-	b.invoke(0, history.Txn{app(1, 1), app(2, 1)})
+	b.invoke(0, history.Txn{txAppend(1, 1), txAppend(2, 1)})
 	b.complete(0, history.Info, nil)
-	b.invoke(1, history.Txn{app(1, 2), app(2, 2)})
-	b.complete(1, history.OK, history.Txn{app(1, 2), app(2, 2)})
-	b.txn(2, history.OK, rl(1, 1, 2))
-	b.txn(3, history.OK, rl(2, 2, 1))
+	b.invoke(1, history.Txn{txAppend(1, 2), txAppend(2, 2)})
+	b.complete(1, history.OK, history.Txn{txAppend(1, 2), txAppend(2, 2)})
+	b.txn(2, history.OK, txReadList(1, 1, 2))
+	b.txn(3, history.OK, txReadList(2, 2, 1))
 	r := Txn(b.h, "list-append", nil)
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	requireAnomaly(t, r, "G0")
+	txRequireAnomaly(t, r, "G0")
 }
 
 func TestTxnJSONValues(t *testing.T) {
 	// Values decoded from JSON arrive as []any of json.Number or float64.
 	var b txnHB
-	b.txn(0, history.OK, app(1, 1))
+	b.txn(0, history.OK, txAppend(1, 1))
 	b.txn(1, history.OK, history.MicroOp{F: "r", Key: 1, Value: []any{json.Number("1")}})
 	b.txn(2, history.OK, history.MicroOp{F: "r", Key: 1, Value: []any{float64(1), float64(1)}})
 	r := Txn(b.h, "list-append", nil)
 	txMustEqual(t, Invalid, r.Valid)
-	requireAnomaly(t, r, "duplicate-elements")
+	txRequireAnomaly(t, r, "duplicate-elements")
 	txWantEqual(t, 1, txnDetails(t, r).Counts["duplicate-elements"])
 }
 
 func TestTxnUnknownModel(t *testing.T) {
-	r := Txn(g0Append(), "list-append", []string{"serializable", "linearizable-ish"})
+	r := Txn(txnG0Append(), "list-append", []string{"serializable", "linearizable-ish"})
 	txWantEqual(t, Unknown, r.Valid)
 	txWantContains(t, r.Summary, `"linearizable-ish"`)
 	txWantContains(t, r.Summary, "strict-serializable")
 	txWantContains(t, r.Summary, "read-committed")
 
-	r = Txn(g0Append(), "list-append", []string{"a,b"})
+	r = Txn(txnG0Append(), "list-append", []string{"a,b"})
 	txWantEqual(t, Unknown, r.Valid)
 
-	r = Txn(g0Append(), "set", nil)
+	r = Txn(txnG0Append(), "set", nil)
 	txWantEqual(t, Unknown, r.Valid)
 	txWantContains(t, r.Summary, "list-append")
 }
 
 func TestTxnAliases(t *testing.T) {
 	for _, m := range []string{"PL-SS", "strong-serializable", "PL-3", "conflict-serializable", "PL-2", "PL-1", "PL-SI", "PL-2.99"} {
-		txWantEqual(t, Invalid, Txn(g0Append(), "list-append", []string{m}).Valid, m)
+		txWantEqual(t, Invalid, Txn(txnG0Append(), "list-append", []string{m}).Valid, m)
 	}
-	txWantEqual(t, Valid, Txn(gSingle(), "list-append", []string{"PL-2"}).Valid)
+	txWantEqual(t, Valid, Txn(txnGSingle(), "list-append", []string{"PL-2"}).Valid)
 }
 
 func TestTxnNothingCommitted(t *testing.T) {
 	var b txnHB
-	b.txn(0, history.Fail, app(1, 1))
+	b.txn(0, history.Fail, txAppend(1, 1))
 	txWantEqual(t, Unknown, Txn(b.h, "list-append", nil).Valid)
 	txWantEqual(t, Unknown, Txn(nil, "rw-register", nil).Valid)
 }
 
 func TestTxnSearchCutIsUnknown(t *testing.T) {
-	h := writeSkew()
+	h := txnWriteSkew()
 	c := newTxnCheck(h)
 	an := analyzeAppend(c)
 	c.addProcessEdges()
@@ -450,7 +450,7 @@ func TestTxnSearchCutIsUnknown(t *testing.T) {
 	txWantTrue(t, txnDetails(t, r).SearchCut)
 
 	// An anomaly found before the cut still makes the verdict invalid.
-	c = newTxnCheck(g0Append())
+	c = newTxnCheck(txnG0Append())
 	analyzeAppend(c)
 	c.report(TxnAnomaly{Type: "G1a", Explanation: "x"})
 	r = c.verdict("list-append", ms, true)
@@ -489,8 +489,8 @@ func TestTxnModelsForbid(t *testing.T) {
 }
 
 func TestTxnExplanationNamesTransactions(t *testing.T) {
-	r := Txn(g0Append(), "list-append", nil)
-	a := requireAnomaly(t, r, "G0")
+	r := Txn(txnG0Append(), "list-append", nil)
+	a := txRequireAnomaly(t, r, "G0")
 	// Each step names the transaction's process, node, time and micro-ops.
 	txWantContains(t, a.Explanation, "T0 (p0 n0, invoked 0.001s, ok 0.003s) [[append 1 1] [append 2 1]]")
 	txWantTrue(t, strings.HasPrefix(a.Explanation, "G0, a write cycle"), a.Explanation)
@@ -502,33 +502,33 @@ func TestTxnUnreadAppends(t *testing.T) {
 	// Write skew that no later read reveals: each committed append is in
 	// the list, after the empty lists both transactions read.
 	var b txnHB
-	b.invoke(0, history.Txn{rl(1), app(2, 1)})
-	b.invoke(1, history.Txn{rl(2), app(1, 1)})
-	b.complete(0, history.OK, history.Txn{rl(1), app(2, 1)})
-	b.complete(1, history.OK, history.Txn{rl(2), app(1, 1)})
+	b.invoke(0, history.Txn{txReadList(1), txAppend(2, 1)})
+	b.invoke(1, history.Txn{txReadList(2), txAppend(1, 1)})
+	b.complete(0, history.OK, history.Txn{txReadList(1), txAppend(2, 1)})
+	b.complete(1, history.OK, history.Txn{txReadList(2), txAppend(1, 1)})
 	r := Txn(b.h, "list-append", []string{"serializable"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "G2-item")
+	a := txRequireAnomaly(t, r, "G2-item")
 	txWantContains(t, a.Explanation, "which no read shows and so came later")
 
 	// A lost append: T2 read nothing and appended 3, yet later reads show
 	// only T0's appends, so 3 came after them and T2 should have seen them.
 	var c txnHB
-	c.invoke(2, history.Txn{rl(1), app(1, 3)})
-	c.txn(0, history.OK, app(1, 1), app(1, 2))
-	c.complete(2, history.OK, history.Txn{rl(1), app(1, 3)})
-	c.txn(1, history.OK, rl(1, 1, 2))
+	c.invoke(2, history.Txn{txReadList(1), txAppend(1, 3)})
+	c.txn(0, history.OK, txAppend(1, 1), txAppend(1, 2))
+	c.complete(2, history.OK, history.Txn{txReadList(1), txAppend(1, 3)})
+	c.txn(1, history.OK, txReadList(1, 1, 2))
 	r = Txn(c.h, "list-append", []string{"snapshot-isolation"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a = requireAnomaly(t, r, "G-single")
+	a = txRequireAnomaly(t, r, "G-single")
 	txWantContains(t, a.Explanation, "which no read shows, so it came after")
 
 	// An indeterminate append nobody read may never have happened.
 	var d txnHB
-	d.invoke(2, history.Txn{rl(1), app(1, 3)})
-	d.txn(0, history.OK, app(1, 1), app(1, 2))
+	d.invoke(2, history.Txn{txReadList(1), txAppend(1, 3)})
+	d.txn(0, history.OK, txAppend(1, 1), txAppend(1, 2))
 	d.complete(2, history.Info, nil)
-	d.txn(1, history.OK, rl(1, 1, 2))
+	d.txn(1, history.OK, txReadList(1, 1, 2))
 	r = Txn(d.h, "list-append", nil)
 	txWantEqual(t, Valid, r.Valid, r.Summary)
 }
@@ -536,17 +536,17 @@ func TestTxnUnreadAppends(t *testing.T) {
 func TestTxnGNonadjacent(t *testing.T) {
 	// T0 -rw-> T1 -wr-> T2 -rw-> T3 -wr-> T0: two rw edges, never adjacent.
 	var b txnHB
-	b.invoke(0, history.Txn{rl(1), rl(4)})
-	b.invoke(1, history.Txn{app(1, 1), app(2, 1)})
-	b.invoke(2, history.Txn{rl(2), rl(3)})
-	b.invoke(3, history.Txn{app(3, 1), app(4, 1)})
-	b.complete(1, history.OK, history.Txn{app(1, 1), app(2, 1)})
-	b.complete(3, history.OK, history.Txn{app(3, 1), app(4, 1)})
-	b.complete(0, history.OK, history.Txn{rl(1), rl(4, 1)})
-	b.complete(2, history.OK, history.Txn{rl(2, 1), rl(3)})
+	b.invoke(0, history.Txn{txReadList(1), txReadList(4)})
+	b.invoke(1, history.Txn{txAppend(1, 1), txAppend(2, 1)})
+	b.invoke(2, history.Txn{txReadList(2), txReadList(3)})
+	b.invoke(3, history.Txn{txAppend(3, 1), txAppend(4, 1)})
+	b.complete(1, history.OK, history.Txn{txAppend(1, 1), txAppend(2, 1)})
+	b.complete(3, history.OK, history.Txn{txAppend(3, 1), txAppend(4, 1)})
+	b.complete(0, history.OK, history.Txn{txReadList(1), txReadList(4, 1)})
+	b.complete(2, history.OK, history.Txn{txReadList(2, 1), txReadList(3)})
 	r := Txn(b.h, "list-append", []string{"snapshot-isolation"})
 	txMustEqual(t, Invalid, r.Valid, r.Summary)
-	a := requireAnomaly(t, r, "G-nonadjacent")
+	a := txRequireAnomaly(t, r, "G-nonadjacent")
 	txMustEqual(t, 4, len(a.Cycle))
 	txWantEqual(t, Invalid, Txn(b.h, "list-append", []string{"repeatable-read"}).Valid)
 	txWantEqual(t, Valid, Txn(b.h, "list-append", []string{"read-committed"}).Valid)
@@ -556,10 +556,59 @@ func TestTxnIndeterminateHasNoProcessSuccessor(t *testing.T) {
 	// A process that reuses its id after an indeterminate transaction must
 	// not order it: the append may have landed after the next read.
 	var b txnHB
-	b.invoke(0, history.Txn{app(1, 1)})
+	b.invoke(0, history.Txn{txAppend(1, 1)})
 	b.complete(0, history.Info, nil)
-	b.txn(0, history.OK, rl(1))
-	b.txn(1, history.OK, rl(1, 1))
+	b.txn(0, history.OK, txReadList(1))
+	b.txn(1, history.OK, txReadList(1, 1))
 	r := Txn(b.h, "list-append", []string{"strong-session-serializable"})
 	txWantEqual(t, Valid, r.Valid, r.Summary)
+}
+
+func TestTxnRealtimeVariants(t *testing.T) {
+	// G1c-realtime: T0 read an append that T2 made only after T0 finished.
+	var b txnHB
+	b.txn(0, history.OK, txReadList(1, 1))
+	b.txn(1, history.OK, txAppend(1, 1))
+	r := Txn(b.h, "list-append", nil)
+	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	txRequireAnomaly(t, r, "G1c-realtime")
+	txWantEqual(t, Valid, Txn(b.h, "list-append", []string{"serializable"}).Valid)
+
+	// G0-realtime: T2's append landed before T0's though T0 finished
+	// before T2 began.
+	var c txnHB
+	c.txn(0, history.OK, txAppend(1, 1))
+	c.txn(1, history.OK, txAppend(1, 2))
+	c.txn(2, history.OK, txReadList(1, 2, 1))
+	r = Txn(c.h, "list-append", nil)
+	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	a := txRequireAnomaly(t, r, "G0-realtime")
+	txWantContains(t, a.Explanation, "T0 appended 1 to key 1 after T2's 2")
+	txWantEqual(t, Valid, Txn(c.h, "list-append", []string{"serializable"}).Valid)
+	txWantEqual(t, Invalid, Txn(c.h, "list-append", []string{"strong-snapshot-isolation"}).Valid)
+}
+
+func TestTxnGenericJSONShapes(t *testing.T) {
+	// A history read back from JSON carries micro-ops as [f key value]
+	// triples of float64 and []any.
+	h := history.History{
+		{Index: 0, Type: history.Invoke, Process: 0, F: "txn", Value: []any{[]any{"append", float64(1), float64(1)}, []any{"append", float64(2), float64(1)}}},
+		{Index: 1, Type: history.Invoke, Process: 1, F: "txn", Value: []any{[]any{"append", float64(1), float64(2)}, []any{"append", float64(2), float64(2)}}},
+		{Index: 2, Type: history.OK, Process: 0, F: "txn", Value: []any{[]any{"append", float64(1), float64(1)}, []any{"append", float64(2), float64(1)}}},
+		{Index: 3, Type: history.OK, Process: 1, F: "txn", Value: []any{[]any{"append", float64(1), float64(2)}, []any{"append", float64(2), float64(2)}}},
+		{Index: 4, Type: history.Invoke, Process: 2, F: "txn", Value: []any{[]any{"r", float64(1), nil}, map[string]any{"f": "r", "key": float64(2), "value": nil}}},
+		{Index: 5, Type: history.OK, Process: 2, F: "txn", Value: []any{[]any{"r", float64(1), []any{float64(1), float64(2)}}, map[string]any{"f": "r", "key": float64(2), "value": []any{float64(2), float64(1)}}}},
+	}
+	r := Txn(h, "list-append", nil)
+	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	txRequireAnomaly(t, r, "G0")
+
+	// A value that is no transaction at all must not pass as empty.
+	bad := history.History{
+		{Index: 0, Type: history.Invoke, Process: 0, F: "txn", Value: "append 1 1"},
+		{Index: 1, Type: history.OK, Process: 0, F: "txn", Value: "append 1 1"},
+	}
+	r = Txn(bad, "list-append", nil)
+	txWantEqual(t, Unknown, r.Valid, r.Summary)
+	txWantContains(t, r.Summary, "not transactions")
 }

@@ -58,7 +58,7 @@ func UniqueIDs(h history.History) Result {
 				if len(res.Violations) < maxViolations {
 					res.Violations = append(res.Violations, Violation{
 						What: "duplicate id", Node: p.node(), Op: p.completion, Value: id, Time: p.completion.Time,
-						Detail: fmt.Sprintf("id %s was returned by %s at %s and again by %s at %s; ids must never repeat, even across nodes",
+						Detail: fmt.Sprintf("generate returned id %s on %s at %s and again on %s at %s; ids must never repeat, even across nodes",
 							key, nodeName(s.p.node()), at(s.p.completion.Time), nodeName(p.node()), at(p.completion.Time)),
 					})
 				}
@@ -129,14 +129,14 @@ func PerNodeIncreasing(h history.History) Result {
 		o, err := toOrderable(id)
 		var why, what string
 		if err != nil {
-			what, why = "unorderable id", fmt.Sprintf("node %s returned id %s at %s: %v", nodeName(node), canonicalJSON(id), at(p.completion.Time), err)
+			what, why = "unorderable id", fmt.Sprintf("generate on %s returned id %s at %s: %v", nodeName(node), canonicalJSON(id), at(p.completion.Time), err)
 		} else if l, ok := prev[node]; ok {
 			switch {
 			case l.o.kind != o.kind:
-				what, why = "mixed id types", fmt.Sprintf("node %s returned %s id %s at %s after %s id %s at %s; numbers and strings cannot be ordered against each other",
+				what, why = "mixed id types", fmt.Sprintf("generate on %s returned %s id %s at %s after %s id %s at %s; numbers and strings cannot be ordered against each other",
 					nodeName(node), o.kind, canonicalJSON(id), at(p.completion.Time), l.o.kind, canonicalJSON(l.p.completion.Value), at(l.p.completion.Time))
 			case !l.o.less(o):
-				what, why = "id not increasing", fmt.Sprintf("node %s returned id %s at %s, not greater than id %s it returned at %s; ids from one node must strictly increase",
+				what, why = "id not increasing", fmt.Sprintf("generate on %s returned id %s at %s, not greater than id %s it returned at %s; ids from one node must strictly increase",
 					nodeName(node), canonicalJSON(id), at(p.completion.Time), canonicalJSON(l.p.completion.Value), at(l.p.completion.Time))
 			}
 		}

@@ -170,11 +170,16 @@ type endpoint struct {
 
 // Register adds an endpoint. deliver is called for each message, one at a
 // time, from the endpoint's own goroutine; it should not block for long.
-// Registering an existing id replaces it (its pending messages are lost).
+// Registering an existing id replaces it (its pending messages are lost);
+// after Close, Register does nothing.
 func (n *Net) Register(id string, deliver func(Message)) {
 	ep := &endpoint{id: id, deliver: deliver, wake: make(chan struct{}, 1),
 		done: make(chan struct{}), stopped: make(chan struct{})}
 	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
 	old := n.eps[id]
 	n.eps[id] = ep
 	n.mu.Unlock()
@@ -372,7 +377,11 @@ func (n *Net) Stats() Stats {
 func (n *Net) Journal() []Event {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	var out []Event
+	total := 0
+	for _, c := range n.journal {
+		total += len(c)
+	}
+	out := make([]Event, 0, total)
 	for _, c := range n.journal {
 		out = append(out, c...)
 	}

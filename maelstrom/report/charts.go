@@ -30,13 +30,12 @@ type chart struct {
 
 // plot maps run time and a value onto a chart's plotting area.
 type plot struct {
-	b          *svgBuf
-	t1         float64 // seconds at the right edge
-	ylo, yhi   float64
-	innerW     float64
-	innerH     float64
-	logY       bool
-	yTickLabel func(float64) string
+	b        *svgBuf
+	t1       float64 // seconds at the right edge
+	ylo, yhi float64
+	innerW   float64
+	innerH   float64
+	logY     bool
 }
 
 func (p plot) x(t time.Duration) float64 {
@@ -90,6 +89,15 @@ func (p plot) open(id string, faults []Interval, yTicks []float64, yLabel func(f
 		b.WriteString(`><title>`)
 		b.text(f.Label)
 		b.WriteString(`</title></rect>`)
+		if x1-x0 > 40 {
+			// Only as much of the label as fits over the band.
+			b.WriteString(`<text class="fault-label"`)
+			b.attr("x", x0+4)
+			b.attr("y", chartTop+12)
+			b.WriteString(`>`)
+			b.text(truncate(f.Label, int((x1-x0)/6.5)))
+			b.WriteString(`</text>`)
+		}
 	}
 	b.WriteString(`<g class="axis">`)
 	for _, v := range yTicks {

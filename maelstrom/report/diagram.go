@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"html/template"
 	"math"
@@ -145,15 +146,7 @@ func window(in Input, limit int) (shown []Message, capped, outside int) {
 		}
 		shown = append(shown, m)
 	}
-	slices.SortStableFunc(shown, func(a, b Message) int {
-		if a.Sent != b.Sent {
-			if a.Sent < b.Sent {
-				return -1
-			}
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(shown, func(a, b Message) int { return cmp.Compare(a.Sent, b.Sent) })
 	if len(shown) > limit {
 		capped = len(shown) - limit
 		shown = shown[:limit]
@@ -438,8 +431,11 @@ func buildDiagram(in Input, foci []focus) diagram {
 		b.text(lbl)
 		b.WriteString(`</text><title>`)
 		b.text(fullJSON(m))
-		if m.Dropped {
+		switch {
+		case m.Dropped:
 			b.text(" — dropped")
+		case !delivered(m):
+			b.text(" — not delivered before the run ended")
 		}
 		b.WriteString(`</title></g>`)
 	}

@@ -271,7 +271,22 @@
     box.scrollLeft = drag.l - (e.clientX - drag.x);
     box.scrollTop = drag.t - (e.clientY - drag.y);
   });
-  window.addEventListener('mouseup', function () { drag = null; box.classList.remove('dragging'); });
+  window.addEventListener('mouseup', function (e) {
+    // A press that did not move is a click: show that message in full,
+    // since tooltips are slow and cannot be copied from.
+    if (drag && Math.abs(e.clientX - drag.x) + Math.abs(e.clientY - drag.y) < 4) showMessage(e.target);
+    drag = null;
+    box.classList.remove('dragging');
+  });
+
+  var detail = doc.getElementById('msg-detail');
+  function showMessage(target) {
+    var g = target && target.closest ? target.closest('g.m') : null;
+    if (!g || !detail) return;
+    var title = g.querySelector('title');
+    detail.textContent = title ? title.textContent : '';
+    detail.hidden = false;
+  }
 
   doc.getElementById('controls').addEventListener('click', function (e) {
     var act = e.target.getAttribute && e.target.getAttribute('data-act');

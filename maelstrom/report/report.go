@@ -12,6 +12,11 @@
 // The package defines its own input types so that it does not depend on the
 // runner's internals: the runner maps its network journal, fault schedule,
 // history and checker results onto Input and calls Write or WriteFile.
+//
+// The tests check the page's structure (the SVG parts parse as XML: one
+// lane per participant, one arrow per delivered message, escaping, caps);
+// scripts/check-report-render.sh renders sample reports in headless
+// Chromium to check that a browser draws them and that the script runs.
 package report
 
 import (

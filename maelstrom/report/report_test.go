@@ -191,6 +191,7 @@ func TestArrowGeometryFollowsTime(t *testing.T) {
 	in := Input{
 		Nodes:    []string{"n0", "n1"},
 		Duration: 10 * time.Millisecond,
+		Faults:   []Interval{{Start: 2 * time.Millisecond, End: 4 * time.Millisecond, Label: "pause n1"}},
 		Messages: []Message{
 			{Src: "n0", Dest: "n1", Body: json.RawMessage(`{"type":"a"}`), Sent: 1 * time.Millisecond, Received: 3 * time.Millisecond},
 			{Src: "n1", Dest: "n0", Body: json.RawMessage(`{"type":"b"}`), Sent: 5 * time.Millisecond, Received: 9 * time.Millisecond},
@@ -218,6 +219,19 @@ func TestArrowGeometryFollowsTime(t *testing.T) {
 	if da, db := f(a, "y2")-f(a, "y1"), f(b, "y2")-f(b, "y1"); db < 1.9*da || db > 2.1*da {
 		t.Errorf("vertical extents %.1f and %.1f should be in ratio 1:2", da, db)
 	}
+	// The fault from 2ms to 4ms starts halfway down the first arrow (1ms
+	// to 3ms) and is as tall as that arrow.
+	rects := svg.find("rect", "fault")
+	if len(rects) != 1 {
+		t.Fatalf("%d fault rects", len(rects))
+	}
+	mid := (f(a, "y1") + f(a, "y2")) / 2
+	if y := f(rects[0], "y"); y < mid-0.2 || y > mid+0.2 {
+		t.Errorf("fault starts at y=%.1f, want %.1f", y, mid)
+	}
+	if h, da := f(rects[0], "height"), f(a, "y2")-f(a, "y1"); h < da-0.2 || h > da+0.2 {
+		t.Errorf("fault height %.1f, want %.1f", h, da)
+	}
 }
 
 func TestEscapesEverything(t *testing.T) {
@@ -235,6 +249,7 @@ func TestEscapesEverything(t *testing.T) {
 		Messages: []Message{
 			{Src: "c0", Dest: "n0", Body: mustJSON(t, map[string]any{"type": "echo", "echo": evil}), Received: time.Millisecond / 2},
 			{Src: "n0", Dest: "c0", Body: json.RawMessage(`not json ` + evil), Sent: time.Millisecond / 2, Received: time.Millisecond},
+			{Src: evil, Dest: "n0", Body: json.RawMessage(`{"type":"x"}`), Dropped: true},
 		},
 		Faults:  []Interval{{Start: 0, End: time.Millisecond, Label: evil}},
 		Verdict: checker.Invalid,

@@ -50,10 +50,13 @@ func (w *echo) Check(h history.History) checker.Result { return checkEcho(h) }
 // unique-ids: every generated id must be distinct.
 func uniqueIDsSpec() Spec {
 	return Spec{Name: "unique-ids", Description: "nodes generate globally unique ids", Reusable: true,
-		New: func(p Params) (Instance, error) { return &uniqueIDs{}, nil }}
+		New: func(p Params) (Instance, error) { return &uniqueIDs{perNode: p.IDOrder == "per-node"}, nil }}
 }
 
-type uniqueIDs struct{ noSetup }
+type uniqueIDs struct {
+	noSetup
+	perNode bool // --id-order per-node
+}
 
 func (*uniqueIDs) Next(int, int) Invocation { return Invocation{F: "generate"} }
 
@@ -74,6 +77,13 @@ func (*uniqueIDs) Invoke(ctx context.Context, c Caller, _ int, _ Invocation) Com
 }
 
 func (*uniqueIDs) Check(h history.History) checker.Result { return checkUniqueIDs(h) }
+
+func (w *uniqueIDs) ExtraChecks(h history.History) []checker.Result {
+	if !w.perNode {
+		return nil
+	}
+	return []checker.Result{checkPerNodeIncreasing(h)}
+}
 
 // counters: add deltas, read the total; only final reads are judged.
 func counterSpec(name string, negative bool) Spec {

@@ -23,6 +23,9 @@ const linearizableBudget = 60 * time.Second
 
 func checkEcho(h history.History) checker.Result      { return checker.Echo(h) }
 func checkUniqueIDs(h history.History) checker.Result { return checker.UniqueIDs(h) }
+func checkPerNodeIncreasing(h history.History) checker.Result {
+	return checker.PerNodeIncreasing(h)
+}
 func checkSetFull(h history.History, addF string) checker.Result {
 	return checker.SetFull(h, addF)
 }

@@ -35,6 +35,7 @@ type Params struct {
 	ConsistencyModels []string
 	Latency           time.Duration
 	OutDir            string // where checkers may write artefacts; "" for none
+	IDOrder           string // unique-ids: "per-node" adds the per-node-increasing check
 }
 
 // Caller is a client bound to one node: RPC sends a request body (without
@@ -74,6 +75,12 @@ type Instance interface {
 	Invoke(ctx context.Context, c Caller, thread int, inv Invocation) Completion
 	// Check judges the history.
 	Check(h history.History) checker.Result
+}
+
+// ExtraChecker is implemented by instances that judge the history with
+// further checkers after Check; each result counts in the verdict.
+type ExtraChecker interface {
+	ExtraChecks(h history.History) []checker.Result
 }
 
 // ClientResetter is implemented by instances with per-client state that a

@@ -64,6 +64,9 @@ type Storage struct {
 	mu  sync.Mutex
 	dir string
 	wal *os.File
+	// nosync skips fsync: only for tests whose "crashes" are process-level
+	// (close and reopen), where the page cache survives anyway.
+	nosync bool
 
 	base raft.SnapshotMeta // what the wal's first entry follows
 	hs   raft.HardState
@@ -81,11 +84,13 @@ type RecoveryInfo struct {
 }
 
 // Open opens (creating if needed) the storage in dir and recovers it.
-func Open(dir string) (*Storage, error) {
+func Open(dir string) (*Storage, error) { return openDir(dir, false) }
+
+func openDir(dir string, nosync bool) (*Storage, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftdisk: %w", err)
 	}
-	s := &Storage{dir: dir}
+	s := &Storage{dir: dir, nosync: nosync}
 	snap, err := readSnapshot(filepath.Join(dir, SnapshotFile))
 	if err != nil {
 		return nil, err
@@ -148,7 +153,7 @@ func (s *Storage) Save(u raft.Update) error {
 		return errors.New("raftdisk: closed")
 	}
 	if u.Snapshot != nil && (s.snap == nil || u.Snapshot.Meta.Index > s.snap.Meta.Index) {
-		if err := writeSnapshot(s.dir, u.Snapshot); err != nil {
+		if err := s.writeSnapshot(u.Snapshot); err != nil {
 			return err
 		}
 		s.snap, s.ents = raft.ApplySnapshotToLog(s.snap, s.ents, u.Snapshot)
@@ -185,8 +190,15 @@ func (s *Storage) Save(u raft.Update) error {
 	if _, err := s.wal.Write(buf); err != nil {
 		return fmt.Errorf("raftdisk: write wal: %w", err)
 	}
-	if err := s.wal.Sync(); err != nil {
-		return fmt.Errorf("raftdisk: sync wal: %w", err)
+	return s.sync(s.wal)
+}
+
+func (s *Storage) sync(f *os.File) error {
+	if s.nosync {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("raftdisk: sync %s: %w", f.Name(), err)
 	}
 	return nil
 }
@@ -276,9 +288,9 @@ func (s *Storage) replay() error {
 			f.Close()
 			return fmt.Errorf("raftdisk: truncate torn wal tail: %w", err)
 		}
-		if err := f.Sync(); err != nil {
+		if err := s.sync(f); err != nil {
 			f.Close()
-			return fmt.Errorf("raftdisk: sync wal: %w", err)
+			return err
 		}
 	}
 	if _, err := f.Seek(int64(off), io.SeekStart); err != nil {
@@ -383,7 +395,7 @@ func (s *Storage) rewriteWAL() error {
 		buf = appendRecord(buf, kindHard, encodeHardState(s.hs))
 	}
 	path := filepath.Join(s.dir, WALFile)
-	if err := writeFileAtomic(s.dir, WALFile, buf); err != nil {
+	if err := s.writeFileAtomic(WALFile, buf); err != nil {
 		return err
 	}
 	if s.wal != nil {
@@ -400,7 +412,7 @@ func (s *Storage) rewriteWAL() error {
 
 // ---- snapshot ----
 
-func writeSnapshot(dir string, snap *raft.Snapshot) error {
+func (s *Storage) writeSnapshot(snap *raft.Snapshot) error {
 	meta := binary.BigEndian.AppendUint64(nil, snap.Meta.Index)
 	meta = binary.BigEndian.AppendUint64(meta, snap.Meta.Term)
 	meta = binary.BigEndian.AppendUint32(meta, uint32(len(snap.Meta.Peers)))
@@ -410,7 +422,7 @@ func writeSnapshot(dir string, snap *raft.Snapshot) error {
 	}
 	body := append(meta, snap.Data...)
 	buf := binary.BigEndian.AppendUint32(nil, crc32.Checksum(body, crcTable))
-	return writeFileAtomic(dir, SnapshotFile, append(buf, body...))
+	return s.writeFileAtomic(SnapshotFile, append(buf, body...))
 }
 
 func readSnapshot(path string) (*raft.Snapshot, error) {
@@ -448,7 +460,8 @@ func readSnapshot(path string) (*raft.Snapshot, error) {
 
 // writeFileAtomic writes name in dir so that a crash leaves either the old
 // or the new content: temporary file, fsync, rename, fsync the directory.
-func writeFileAtomic(dir, name string, data []byte) error {
+func (s *Storage) writeFileAtomic(name string, data []byte) error {
+	dir := s.dir
 	tmp := filepath.Join(dir, name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -458,15 +471,18 @@ func writeFileAtomic(dir, name string, data []byte) error {
 		f.Close()
 		return fmt.Errorf("raftdisk: write %s: %w", name, err)
 	}
-	if err := f.Sync(); err != nil {
+	if err := s.sync(f); err != nil {
 		f.Close()
-		return fmt.Errorf("raftdisk: sync %s: %w", name, err)
+		return err
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("raftdisk: close %s: %w", name, err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return fmt.Errorf("raftdisk: rename %s: %w", name, err)
+	}
+	if s.nosync {
+		return nil
 	}
 	d, err := os.Open(dir)
 	if err != nil {

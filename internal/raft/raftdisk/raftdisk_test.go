@@ -19,7 +19,7 @@ func ents(term uint64, lo, hi uint64) []raft.Entry {
 	return es
 }
 
-func open(t *testing.T, dir string) *Storage {
+func mustOpen(t *testing.T, dir string) *Storage {
 	t.Helper()
 	s, err := Open(dir)
 	noErr(t, err)
@@ -36,14 +36,14 @@ func load(t *testing.T, s *Storage) (raft.HardState, *raft.Snapshot, []raft.Entr
 
 func TestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
+	s := mustOpen(t, dir)
 	hs := raft.HardState{Term: 3, Vote: "n2", Commit: 4}
 	noErr(t, s.Save(raft.Update{HardState: hs, Entries: ents(1, 1, 5)}))
 	// A new leader overwrites the tail from index 4.
 	noErr(t, s.Save(raft.Update{Entries: ents(3, 4, 6)}))
 	noErr(t, s.Close())
 
-	s2 := open(t, dir)
+	s2 := mustOpen(t, dir)
 	gotHS, snap, es := load(t, s2)
 	eq(t, hs, gotHS)
 	if snap != nil {
@@ -55,7 +55,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestRefusesGap(t *testing.T) {
-	s := open(t, t.TempDir())
+	s := mustOpen(t, t.TempDir())
 	noErr(t, s.Save(raft.Update{Entries: ents(1, 1, 2)}))
 	if err := s.Save(raft.Update{Entries: ents(1, 4, 4)}); err == nil {
 		t.Fatal("append leaving a gap accepted")
@@ -67,7 +67,7 @@ func TestRefusesGap(t *testing.T) {
 // storage stays writable.
 func TestTornTailRecovery(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
+	s := mustOpen(t, dir)
 	noErr(t, s.Save(raft.Update{HardState: raft.HardState{Term: 1, Commit: 2}, Entries: ents(1, 1, 3)}))
 	walPath := filepath.Join(dir, WALFile)
 	fi, err := os.Stat(walPath)
@@ -85,7 +85,7 @@ func TestTornTailRecovery(t *testing.T) {
 	for cut := good + 1; cut < int64(len(full)); cut += 97 {
 		d := t.TempDir()
 		noErr(t, os.WriteFile(filepath.Join(d, WALFile), full[:cut], 0o644))
-		s := open(t, d)
+		s := mustOpen(t, d)
 		hs, _, es := load(t, s)
 		eq(t, ents(1, 1, 3), es, "cut at ", cut)
 		eq(t, uint64(2), hs.Commit)
@@ -93,7 +93,7 @@ func TestTornTailRecovery(t *testing.T) {
 		// Writable after recovery, and the repair is durable.
 		noErr(t, s.Save(raft.Update{Entries: ents(2, 4, 4)}))
 		noErr(t, s.Close())
-		s2 := open(t, d)
+		s2 := mustOpen(t, d)
 		_, _, es = load(t, s2)
 		eq(t, append(ents(1, 1, 3), ents(2, 4, 4)...), es)
 		eq(t, RecoveryInfo{}, s2.Recovered)
@@ -104,7 +104,7 @@ func TestTornTailRecovery(t *testing.T) {
 // zeroed sector inside the last record, or zeros after it.
 func TestTornTailZeros(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
+	s := mustOpen(t, dir)
 	noErr(t, s.Save(raft.Update{Entries: ents(1, 1, 2)}))
 	noErr(t, s.Close())
 	walPath := filepath.Join(dir, WALFile)
@@ -113,7 +113,7 @@ func TestTornTailZeros(t *testing.T) {
 
 	// Zeros appended (a preallocated block).
 	noErr(t, os.WriteFile(walPath, append(good, make([]byte, 4096)...), 0o644))
-	s = open(t, dir)
+	s = mustOpen(t, dir)
 	_, _, es := load(t, s)
 	eq(t, ents(1, 1, 2), es)
 	noErr(t, s.Close())
@@ -130,7 +130,7 @@ func TestTornTailZeros(t *testing.T) {
 	sector := (int64(len(good))/sectorSize + 2) * sectorSize
 	clear(file[sector : sector+sectorSize])
 	noErr(t, os.WriteFile(walPath, file, 0o644))
-	s = open(t, dir)
+	s = mustOpen(t, dir)
 	_, _, es = load(t, s)
 	eq(t, ents(1, 1, 2), es)
 	eq(t, int64(len(good)), s.Recovered.TruncatedAt)
@@ -139,7 +139,7 @@ func TestTornTailZeros(t *testing.T) {
 // A damaged record with intact records after it is not a torn write.
 func TestCorruptionDetected(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
+	s := mustOpen(t, dir)
 	for i := uint64(1); i <= 5; i++ {
 		noErr(t, s.Save(raft.Update{Entries: ents(1, i, i)}))
 	}
@@ -157,7 +157,7 @@ func TestCorruptionDetected(t *testing.T) {
 
 func TestSnapshotCompactsWAL(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
+	s := mustOpen(t, dir)
 	hs := raft.HardState{Term: 2, Vote: "n1", Commit: 90}
 	noErr(t, s.Save(raft.Update{HardState: hs, Entries: ents(2, 1, 100)}))
 	before, _ := os.Stat(filepath.Join(dir, WALFile))
@@ -169,7 +169,7 @@ func TestSnapshotCompactsWAL(t *testing.T) {
 	}
 	noErr(t, s.Close())
 
-	s2 := open(t, dir)
+	s2 := mustOpen(t, dir)
 	gotHS, gotSnap, es := load(t, s2)
 	eq(t, hs, gotHS)
 	eq(t, snap, gotSnap)
@@ -189,25 +189,25 @@ func TestSnapshotCompactsWAL(t *testing.T) {
 // wal was rewritten: Open finishes the job.
 func TestCrashBetweenSnapshotAndWALRewrite(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
+	s := mustOpen(t, dir)
 	noErr(t, s.Save(raft.Update{HardState: raft.HardState{Term: 1, Commit: 8}, Entries: ents(1, 1, 10)}))
 	snap := &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 8, Term: 1}, Data: []byte("s8")}
-	noErr(t, writeSnapshot(dir, snap))
+	noErr(t, s.writeSnapshot(snap))
 	noErr(t, s.Close())
 
-	s2 := open(t, dir)
+	s2 := mustOpen(t, dir)
 	_, got, es := load(t, s2)
 	eq(t, snap, got)
 	eq(t, ents(1, 9, 10), es)
 	noErr(t, s2.Close())
-	s3 := open(t, dir)
+	s3 := mustOpen(t, dir)
 	_, _, es = load(t, s3)
 	eq(t, ents(1, 9, 10), es)
 }
 
 func TestSnapshotFileCorruption(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
+	s := mustOpen(t, dir)
 	noErr(t, s.Save(raft.Update{Snapshot: &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 5, Term: 1}, Data: []byte("x")}}))
 	noErr(t, s.Close())
 	p := filepath.Join(dir, SnapshotFile)

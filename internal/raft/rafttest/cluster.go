@@ -27,6 +27,9 @@ type Options struct {
 	// SnapshotEvery makes each node Compact after applying this many
 	// entries since its last snapshot (0: never).
 	SnapshotEvery uint64
+	// CountStaleReads counts stale reads in Cluster.StaleReads instead of
+	// failing the test: for demonstrating what breaks lease reads.
+	CountStaleReads bool
 	// NewStorage opens a node's storage; it is called whenever a node
 	// starts, restarts included, so that a disk storage can be reopened.
 	// Default: one raft.MemoryStorage per node, kept across crashes.
@@ -42,6 +45,9 @@ type Node struct {
 	sm        []smEntry // the state machine: every applied entry, in order
 	snapIndex uint64
 	lastTerm  uint64
+
+	// Clock rate: the node ticks rateNum times per rateDen cluster ticks.
+	rateNum, rateDen, tickAcc uint64
 
 	// ReadStates collects every ReadState the node produced.
 	ReadStates []raft.ReadState
@@ -79,9 +85,16 @@ type Cluster struct {
 	byID  map[string]*Node
 	now   uint64
 
-	leaders   map[uint64]string  // term -> leader
-	committed map[uint64]smEntry // index -> entry applied somewhere
-	maxCommit uint64
+	leaders map[uint64]string // term -> leader
+	// Reads: the highest commit index any node had announced when each
+	// ReadIndex call was made; the answer must be at least that.
+	maxCommitSeen uint64
+	reads         map[string]uint64
+	// ReadsServed counts ReadStates checked; StaleReads those that were
+	// stale (with Options.CountStaleReads).
+	ReadsServed, StaleReads int
+	committed               map[uint64]smEntry // index -> entry applied somewhere
+	maxCommit               uint64
 	// CheckEvery is the log-matching check interval in ticks.
 	CheckEvery uint64
 }
@@ -105,12 +118,13 @@ func New(t testing.TB, opts Options) *Cluster {
 		byID:       map[string]*Node{},
 		leaders:    map[uint64]string{},
 		committed:  map[uint64]smEntry{},
+		reads:      map[string]uint64{},
 		CheckEvery: 20,
 	}
 	c.Net = newNetwork(rand.New(rand.NewPCG(opts.Seed, 0x4e7)))
 	for i := 1; i <= opts.Nodes; i++ {
 		id := fmt.Sprintf("n%d", i)
-		n := &Node{ID: id, Storage: raft.NewMemoryStorage()}
+		n := &Node{ID: id, Storage: raft.NewMemoryStorage(), rateNum: 1, rateDen: 1}
 		c.Nodes = append(c.Nodes, n)
 		c.byID[id] = n
 		c.Net.Connect(id)
@@ -168,6 +182,13 @@ func (c *Cluster) start(n *Node) {
 	c.process(n)
 }
 
+// SetClockRate makes node id's clock run at num/den of the cluster's rate
+// (clock drift): it gets num ticks per den cluster ticks.
+func (c *Cluster) SetClockRate(id string, num, den uint64) {
+	n := c.byID[id]
+	n.rateNum, n.rateDen, n.tickAcc = num, den, 0
+}
+
 // Crash stops a node; its storage survives. Messages to it are lost.
 func (c *Cluster) Crash(id string) { c.byID[id].Raft = nil }
 
@@ -185,7 +206,10 @@ func (c *Cluster) Tick() {
 	c.now++
 	c.Net.now = c.now
 	for _, n := range c.Nodes {
-		if n.Raft != nil {
+		if n.Raft == nil {
+			continue
+		}
+		for n.tickAcc += n.rateNum; n.tickAcc >= n.rateDen; n.tickAcc -= n.rateDen {
 			n.Raft.Tick()
 			c.process(n)
 		}
@@ -231,6 +255,10 @@ func (c *Cluster) process(n *Node) {
 		rd := n.Raft.Ready()
 		if rd.SoftState != nil {
 			c.observe(n, *rd.SoftState)
+		}
+		c.maxCommitSeen = max(c.maxCommitSeen, rd.HardState.Commit)
+		for _, rs := range rd.ReadStates {
+			c.checkRead(n, rs)
 		}
 		if u := rd.Update(); !u.IsEmpty() {
 			if err := n.Storage.Save(u); err != nil {
@@ -363,6 +391,42 @@ func (c *Cluster) CheckLogMatching() {
 			}
 		}
 	}
+}
+
+// ReadIndex starts a linearizable read at node id under a unique ctx; ok
+// is false if the node refused (not the leader). When the read is answered
+// the cluster checks it: its index must cover every entry committed before
+// the call (so that a read cannot miss an acknowledged write).
+func (c *Cluster) ReadIndex(id, ctx string) bool {
+	n := c.byID[id]
+	if n.Raft == nil {
+		return false
+	}
+	if _, dup := c.reads[ctx]; dup {
+		c.t.Fatalf("read ctx %q reused", ctx)
+	}
+	if err := n.Raft.ReadIndex([]byte(ctx)); err != nil {
+		return false
+	}
+	c.reads[ctx] = c.maxCommitSeen
+	c.process(n)
+	return true
+}
+
+func (c *Cluster) checkRead(n *Node, rs raft.ReadState) {
+	need, ok := c.reads[string(rs.RequestCtx)]
+	if !ok {
+		c.t.Fatalf("%s answered a read nobody made: %q", n.ID, rs.RequestCtx)
+	}
+	if rs.Index < need {
+		if c.opts.CountStaleReads {
+			c.StaleReads++
+			return
+		}
+		c.t.Fatalf("stale read at %s: read %q got index %d, but %d was committed before it started",
+			n.ID, rs.RequestCtx, rs.Index, need)
+	}
+	c.ReadsServed++
 }
 
 // ---- 6.5840-style helpers ----
@@ -532,7 +596,7 @@ func (c *Cluster) Committed() [][]byte {
 	return out
 }
 
-// Applied returns the data a node applied, in order (no-ops included as nil).
+// AppliedData returns the data a node applied, in order (no-ops included as nil).
 func (n *Node) AppliedData() [][]byte {
 	out := make([][]byte, len(n.sm))
 	for i, e := range n.sm {

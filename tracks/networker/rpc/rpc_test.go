@@ -426,3 +426,88 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// A call the server's GoAway says it never started is sent again on a new
+// connection; the caller sees only the answer.
+func TestGoAwayUnstartedCallIsRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2 {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer nc.Close()
+			p, err := frame.NewReader(nc, 0).ReadFrame()
+			if err != nil {
+				return
+			}
+			req, err := ParseEnvelope(p)
+			if err != nil {
+				return
+			}
+			reply := Envelope{Type: GoAway, Stream: req.Stream - 1}
+			if i == 1 {
+				reply = Envelope{Type: Status, Stream: req.Stream, Payload: []byte("second connection")}
+			}
+			nc.Write(frame.AppendFrame(nil, AppendEnvelope(nil, &reply)))
+		}
+	}()
+	c := client(t, ln.Addr().String(), ClientOptions{})
+	got, err := c.Call(ctxT(t), "echo", []byte("x"))
+	if err != nil || string(got) != "second connection" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if c.Stats().Dials != 2 {
+		t.Fatalf("stats %+v, want two dials", c.Stats())
+	}
+	c.Close()
+	<-done
+}
+
+// A client that sends requests but never reads replies is disconnected once
+// a reply waits longer than the write timeout, instead of pinning handlers
+// and buffers forever.
+func TestClientNotReadingIsDisconnected(t *testing.T) {
+	_, addr := serve(t, newTestServer(ServerOptions{}), server.Options{WriteTimeout: 50 * time.Millisecond})
+	r := dialRaw(t, addr)
+	payload := make([]byte, 512<<10)
+	var err error
+	for id := uint64(1); err == nil; id++ {
+		p := AppendEnvelope(nil, &Envelope{Type: Request, Stream: id, Method: "echo", Payload: payload})
+		_, err = r.nc.Write(frame.AppendFrame(nil, p))
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server never gave up on a client that does not read")
+	}
+}
+
+// The idle timeout is about silence with nothing to do: a connection whose
+// call outlasts it is not idle.
+func TestLongCallOutlastsIdleTimeout(t *testing.T) {
+	rs := NewServer(ServerOptions{})
+	rs.Handle("nap", func(ctx context.Context, req []byte) ([]byte, error) {
+		select {
+		case <-time.After(150 * time.Millisecond):
+			return []byte("rested"), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	_, addr := serve(t, rs, server.Options{IdleTimeout: 20 * time.Millisecond})
+	c := client(t, addr, ClientOptions{})
+	got, err := c.Call(ctxT(t), "nap", nil)
+	if err != nil || string(got) != "rested" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if c.Stats().Dials != 1 {
+		t.Fatalf("stats %+v", c.Stats())
+	}
+}

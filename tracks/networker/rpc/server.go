@@ -173,12 +173,23 @@ func (s *Server) ServeConn(ctx context.Context, c *server.Conn) {
 // the last of them ends.
 func (sc *serverConn) drain(last uint64) {
 	sc.c.SetReadDeadline(time.Time{}) // WaitIdle's interruption is spent
-	sc.w.send(&Envelope{Type: GoAway, Stream: last})
+	sc.send(&Envelope{Type: GoAway, Stream: last})
 	go func() {
 		// No stream starts after this point, so Wait cannot race an Add.
 		sc.wg.Wait()
 		sc.c.SetReadDeadline(time.Unix(1, 0))
 	}()
+}
+
+// send writes e; a failed write (the client stopped reading past the write
+// timeout, or the connection broke) closes the connection, so the read loop
+// stops taking requests it could never answer.
+func (sc *serverConn) send(e *Envelope) error {
+	err := sc.w.send(e)
+	if err != nil && !errors.Is(err, frame.ErrTooLarge) {
+		sc.c.Close()
+	}
+	return err
 }
 
 func (sc *serverConn) active() int {
@@ -211,7 +222,7 @@ func (sc *serverConn) start(connCtx context.Context, env Envelope) error {
 	if reject != nil {
 		sc.mu.Unlock()
 		s.rejected.Add(1)
-		sc.w.send(&Envelope{Type: Status, Stream: env.Stream, Code: reject.Code, Message: reject.Message})
+		sc.send(&Envelope{Type: Status, Stream: env.Stream, Code: reject.Code, Message: reject.Message})
 		return nil
 	}
 	st := &serverStream{}
@@ -249,7 +260,7 @@ func (sc *serverConn) run(st *serverStream, env Envelope, unary UnaryHandler, st
 			if err := st.ctx.Err(); err != nil {
 				return err
 			}
-			return sc.w.send(&Envelope{Type: Data, Stream: env.Stream, Payload: msg})
+			return sc.send(&Envelope{Type: Data, Stream: env.Stream, Payload: msg})
 		}
 		err = stream(st.ctx, env.Payload, send)
 	}()
@@ -270,8 +281,8 @@ func (sc *serverConn) run(st *serverStream, env Envelope, unary UnaryHandler, st
 	} else {
 		out.Payload = reply
 	}
-	if err := sc.w.send(out); errors.Is(err, frame.ErrTooLarge) {
-		sc.w.send(&Envelope{Type: Status, Stream: env.Stream, Code: ResourceExhausted,
+	if err := sc.send(out); errors.Is(err, frame.ErrTooLarge) {
+		sc.send(&Envelope{Type: Status, Stream: env.Stream, Code: ResourceExhausted,
 			Message: fmt.Sprintf("reply of %d bytes exceeds the frame limit of %d", len(reply), sc.srv.opts.MaxFrame)})
 	}
 }
