@@ -446,3 +446,31 @@ func TestMalformedAppend(t *testing.T) {
 		t.Fatal("leader accepted an acknowledgement beyond its log")
 	}
 }
+
+// Drain stops at the first failure and reports it; the entry that failed
+// to apply is not acknowledged by Advance.
+func TestDrainStopsOnError(t *testing.T) {
+	r, _ := New(Config{ID: "a", Peers: []string{"a"}})
+	boom := errors.New("boom")
+	var applied []uint64
+	h := Handler{Apply: func(e Entry) error {
+		if e.Type == EntryNormal {
+			return boom
+		}
+		applied = append(applied, e.Index)
+		return nil
+	}}
+	for r.role != Leader {
+		r.Tick()
+	}
+	if err := r.Drain(nil, h); err != nil {
+		t.Fatal(err)
+	}
+	r.Propose([]byte("x"))
+	if err := r.Drain(nil, h); !errors.Is(err, boom) {
+		t.Fatalf("got %v, want boom", err)
+	}
+	if r.log.applied != 1 || !reflect.DeepEqual(applied, []uint64{1}) {
+		t.Fatalf("applied %d (%v), want only the no-op", r.log.applied, applied)
+	}
+}

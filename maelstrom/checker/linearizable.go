@@ -333,7 +333,7 @@ const maxInvolved = 12
 // ops left out of the longest linearizable prefix, the one that had to take
 // effect earliest.
 func explainIllegal(model porcupine.Model, key int64, calls []*kvCall, ops []porcupine.Operation, left time.Duration, outDir string) illegal {
-	_, info := porcupine.CheckOperationsVerbose(model, ops, left)
+	rerun, info := porcupine.CheckOperationsVerbose(model, ops, left)
 	var longest []int
 	for _, part := range info.PartialLinearizations() {
 		for _, lin := range part {
@@ -388,6 +388,9 @@ func explainIllegal(model porcupine.Model, key int64, calls []*kvCall, ops []por
 		}
 		v.Detail = fmt.Sprintf("key %d: %s %s, invoked at %s and completed at %s, cannot be linearized: %s. Every operation must appear to take effect at one instant between its invocation and its completion",
 			key, desc, where(p.node(), p.invoke.Process), at(p.invoke.Time), completionTime(p), prefix)
+		if rerun != porcupine.Illegal {
+			v.Detail += " (the search for this explanation was cut short, so the operation named is the best found, not necessarily the first that fails)"
+		}
 	}
 	if outDir != "" {
 		path := filepath.Join(outDir, fmt.Sprintf("linear-key-%d.html", key))
