@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 )
@@ -12,6 +13,7 @@ type benchCluster struct {
 	nodes map[string]*Raft
 	store map[string]*MemoryStorage
 	queue []Message
+	json  bool // round-trip every message through encoding/json, as between processes
 }
 
 func newBenchCluster(b *testing.B, n int) (*benchCluster, *Raft) {
@@ -62,21 +64,32 @@ func (c *benchCluster) deliver() {
 	for len(c.queue) > 0 {
 		m := c.queue[0]
 		c.queue = c.queue[1:]
+		if c.json {
+			b, _ := json.Marshal(m)
+			m = Message{}
+			json.Unmarshal(b, &m)
+		}
 		c.nodes[m.To].Step(m)
 		c.process(m.To)
 	}
 }
 
 // BenchmarkCommit measures committed proposals per second in one process:
-// "batched" proposes 64 entries between Readys (they share appends and
-// acknowledgements), "sequential" waits for each commit before the next.
+// batch=64 proposes 64 entries between Readys (they share appends and
+// acknowledgements), batch=1 waits for each commit before the next;
+// json=true encodes every message as JSON, as nodes in separate processes do.
 func BenchmarkCommit(b *testing.B) {
 	data := make([]byte, 64)
 	for _, n := range []int{3, 5} {
-		for _, batch := range []int{1, 64} {
-			name := fmt.Sprintf("nodes=%d/batch=%d", n, batch)
+		for _, tc := range []struct {
+			batch int
+			json  bool
+		}{{1, false}, {64, false}, {1, true}, {64, true}} {
+			batch := tc.batch
+			name := fmt.Sprintf("nodes=%d/batch=%d/json=%v", n, batch, tc.json)
 			b.Run(name, func(b *testing.B) {
 				c, l := newBenchCluster(b, n)
+				c.json = tc.json
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i += batch {

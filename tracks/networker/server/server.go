@@ -283,6 +283,13 @@ func (c *Conn) Draining() <-chan struct{} { return c.srv.done }
 // ErrIdleTimeout the connection is intact and WaitIdle may be called again,
 // which a handler with work still in flight will want.
 func (c *Conn) WaitIdle() error {
+	select {
+	case <-c.srv.done:
+		// Even with requests buffered: a client that pipelines without
+		// pause must not keep a draining server busy forever.
+		return ErrDraining
+	default:
+	}
 	if c.br.Buffered() > 0 {
 		return nil
 	}
