@@ -183,3 +183,20 @@ func TestNodeNeverAnswersTopology(t *testing.T) {
 		t.Fatalf("report does not say topology timed out:\n%s", s)
 	}
 }
+
+func TestPanickingNodeShowsWhere(t *testing.T) {
+	prog := testnodes.Program(func() testnodes.Handlers {
+		return testnodes.Handlers{Handle: func(n *testnodes.Node, m testnodes.Msg) error {
+			var seen []int64
+			seen[len(m.Body)]++ // a learner's off-by-everything index
+			return nil
+		}}
+	})
+	rep := grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "5")
+	if rep.ExitCode() != 255 {
+		t.Fatalf("exit %d, want 255\n%s", rep.ExitCode(), rep.Summary())
+	}
+	if s := rep.Summary(); !strings.Contains(s, "index out of range") || !strings.Contains(s, "broken_test.go") {
+		t.Fatalf("crash report lacks the panic and where it happened:\n%s", s)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,6 +96,9 @@ func (p InProcess) start(id, dataDir string) (*proc, error) {
 		defer close(done)
 		defer func() {
 			if r := recover(); r != nil {
+				// As a process would, leave the panic and its stack on stderr
+				// so that the crash report shows where it happened.
+				fmt.Fprintf(errp, "panic: %v\n\n%s", r, debug.Stack())
 				runErr = fmt.Errorf("panic: %v", r)
 			}
 			out.Close()

@@ -40,7 +40,7 @@ func TestParseArgsRefuses(t *testing.T) {
 		{[]string{"-w", "nope"}, `unknown workload "nope"`},
 		{[]string{"-w", "lin-kv", "--node-count", "3", "--concurrency", "4"}, "multiple of 6"},
 		{[]string{"-w", "echo", "--latency-dist", "exponential"}, "needs --latency above 0"},
-		{[]string{"-w", "echo", "--nemesis", "partition,kill"}, `unknown nemesis "kill"`},
+		{[]string{"-w", "echo", "--nemesis", "partition,bogus"}, `unknown nemesis "bogus"`},
 		{[]string{"-w", "echo", "--availability", "2"}, "fraction between 0 and 1"},
 		{[]string{"--rate"}, "--rate needs a value"},
 		{[]string{"-w", "echo", "--topology", "star"}, `unknown topology "star"`},

@@ -140,6 +140,10 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		})
 	}
 
+	// Faults that talk to nodes (the clock fault) send from this endpoint;
+	// nodes' answers to it, if any, are dropped.
+	r.net.Register(nemesis.ControlSource, func(netsim.Message) {})
+
 	dataRoot, err := os.MkdirTemp("", "maelstrom-data-")
 	if err != nil {
 		return nil, fmt.Errorf("create node data directories: %w", err)
@@ -484,6 +488,17 @@ func (e *faultEnv) Kill(_ context.Context, id string) error {
 	}
 	e.r.cl.kill(n)
 	return nil
+}
+
+// Control sends a control message to a node from the nemesis endpoint
+// (nemesis.Controller), e.g. the clock fault's new clock settings.
+func (e *faultEnv) Control(_ context.Context, id string, body map[string]any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("encode control message: %w", err)
+	}
+	_, err = e.r.net.Send(nemesis.ControlSource, id, raw)
+	return err
 }
 
 // Restart starts a killed node again with the same data directory and

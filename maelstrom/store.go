@@ -47,7 +47,14 @@ func (r *Report) reportInput() report.Input {
 		if op.Process != NemesisProcess {
 			continue
 		}
-		if name, ok := strings.CutPrefix(op.F, "start-"); ok {
+		if op.F == "kill" {
+			open["kill"] = op.Time
+		} else if op.F == "restart" {
+			if start, ok := open["kill"]; ok {
+				in.Faults = append(in.Faults, report.Interval{Start: start, End: op.Time, Label: fmt.Sprintf("kill %v", op.Value)})
+				delete(open, "kill")
+			}
+		} else if name, ok := strings.CutPrefix(op.F, "start-"); ok {
 			open[name] = op.Time
 		} else if name, ok := strings.CutPrefix(op.F, "stop-"); ok {
 			if start, ok := open[name]; ok {

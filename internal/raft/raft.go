@@ -142,6 +142,7 @@ type Raft struct {
 type seqTick struct{ seq, tick uint64 }
 
 type readRequest struct {
+	from  string // a follower that forwarded the read; "" for our own
 	ctx   []byte
 	index uint64 // commit index when the request arrived
 	seq   uint64 // heartbeat round that confirms leadership; 0 = waiting for a commit in this term
@@ -419,7 +420,7 @@ func (r *Raft) Step(m Message) error {
 		if r.role == Leader && !m.Reject && m.Index > r.log.lastIndex() {
 			return fmt.Errorf("raft: %s acknowledged index %d beyond our last %d", m.From, m.Index, r.log.lastIndex())
 		}
-	case MsgVoteResp, MsgPreVoteResp, MsgApp, MsgHeartbeat, MsgHeartbeatResp, MsgSnap:
+	case MsgVoteResp, MsgPreVoteResp, MsgApp, MsgHeartbeat, MsgHeartbeatResp, MsgSnap, MsgReadIndex, MsgReadIndexResp:
 	default:
 		return fmt.Errorf("raft: unknown message type %q", m.Type)
 	}
@@ -476,6 +477,8 @@ func (r *Raft) stepFollower(m Message) error {
 	case MsgSnap:
 		r.electionElapsed, r.lead = 0, m.From
 		r.handleSnapshot(m)
+	case MsgReadIndexResp:
+		r.readStates = append(r.readStates, ReadState{Index: m.Index, RequestCtx: m.Context})
 	}
 	return nil
 }
@@ -655,6 +658,8 @@ func (r *Raft) stepLeader(m Message) {
 	}
 	pr.recentActive = true
 	switch m.Type {
+	case MsgReadIndex:
+		r.startRead(readRequest{from: m.From, ctx: m.Context})
 	case MsgAppResp:
 		r.handleAppendResp(m, pr)
 	case MsgHeartbeatResp:
@@ -743,28 +748,47 @@ func (r *Raft) Propose(data []byte) (index, term uint64, err error) {
 // ReadIndex starts a linearizable read. When it is safe, a ReadState with
 // requestCtx appears in a Ready: the read may be served once the state
 // machine has applied its Index. The leader confirms that it still leads
-// with a round of heartbeats (or, with LeaseRead, from its lease). Reads
-// pending when the node loses leadership are dropped: the caller retries.
+// with a round of heartbeats (or, with LeaseRead, from its lease). A
+// follower forwards the request to the leader it knows, and fails with a
+// NotLeaderError if it knows none. Requests are not retried: one pending
+// when leadership changes, or lost on the way, is never answered, so the
+// caller gives up after a timeout and asks again.
 func (r *Raft) ReadIndex(requestCtx []byte) error {
-	if r.role != Leader {
-		return r.notLeader()
+	switch {
+	case r.role == Leader:
+		r.startRead(readRequest{ctx: requestCtx})
+		return nil
+	case r.role == Follower && r.lead != "":
+		r.send(Message{Type: MsgReadIndex, To: r.lead, Context: requestCtx})
+		return nil
 	}
-	req := readRequest{ctx: requestCtx, index: r.log.committed}
+	return r.notLeader()
+}
+
+func (r *Raft) startRead(req readRequest) {
+	req.index = r.log.committed
 	if !r.committedInTerm() {
 		// The commit index might still lag entries committed by earlier
 		// leaders; wait for our no-op.
 		r.pendingRead = append(r.pendingRead, req)
-		return nil
+		return
 	}
 	if len(r.peers) == 1 || r.leaseValid() {
-		r.readStates = append(r.readStates, ReadState{Index: req.index, RequestCtx: req.ctx})
-		return nil
+		r.answerRead(req)
+		return
 	}
 	req.seq = r.hbSeq + 1
 	r.pendingRead = append(r.pendingRead, req)
 	r.heartbeatElapsed = 0
 	r.bcastHeartbeat()
-	return nil
+}
+
+func (r *Raft) answerRead(req readRequest) {
+	if req.from == "" {
+		r.readStates = append(r.readStates, ReadState{Index: req.index, RequestCtx: req.ctx})
+		return
+	}
+	r.send(Message{Type: MsgReadIndexResp, To: req.from, Index: req.index, Context: req.ctx})
 }
 
 func (r *Raft) committedInTerm() bool {
@@ -807,8 +831,7 @@ func (r *Raft) maybeReleaseReads() {
 	q := r.quorumSeq()
 	i := 0
 	for i < len(r.pendingRead) && r.pendingRead[i].seq != 0 && r.pendingRead[i].seq <= q {
-		req := r.pendingRead[i]
-		r.readStates = append(r.readStates, ReadState{Index: req.index, RequestCtx: req.ctx})
+		r.answerRead(r.pendingRead[i])
 		i++
 	}
 	r.pendingRead = r.pendingRead[i:]

@@ -474,3 +474,39 @@ func TestDrainStopsOnError(t *testing.T) {
 		t.Fatalf("applied %d (%v), want only the no-op", r.log.applied, applied)
 	}
 }
+
+// A follower forwards a read to the leader and gets the answer back.
+func TestReadIndexForwarded(t *testing.T) {
+	peers := []string{"1", "2", "3"}
+	l := newTestRaft(t, "1", peers, 1)
+	l.becomeCandidate()
+	l.becomeLeader()
+	drain(l)
+	l.Step(Message{Type: MsgAppResp, From: "2", Term: 2, Index: 1})
+	drain(l)
+
+	f := newTestRaft(t, "2", peers, 2)
+	if err := f.ReadIndex([]byte("q")); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("follower without a leader: %v", err)
+	}
+	f.Step(Message{Type: MsgHeartbeat, From: "1", Term: 2})
+	drain(f)
+	if err := f.ReadIndex([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	fwd := only(t, drain(f), MsgReadIndex)
+	if len(fwd) != 1 || fwd[0].To != "1" {
+		t.Fatalf("forwarded %+v", fwd)
+	}
+	l.Step(fwd[0])
+	hb := only(t, drain(l), MsgHeartbeat)
+	l.Step(Message{Type: MsgHeartbeatResp, From: "3", Term: 2, Seq: hb[0].Seq})
+	resp := only(t, drain(l), MsgReadIndexResp)
+	if len(resp) != 1 || resp[0].To != "2" || resp[0].Index != 1 || string(resp[0].Context) != "q" {
+		t.Fatalf("leader's answer %+v", resp)
+	}
+	f.Step(resp[0])
+	if rs := f.Ready().ReadStates; len(rs) != 1 || rs[0].Index != 1 || string(rs[0].RequestCtx) != "q" {
+		t.Fatalf("follower's read states %+v", rs)
+	}
+}

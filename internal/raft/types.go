@@ -101,6 +101,8 @@ const (
 	MsgHeartbeat     MessageType = "raft_heartbeat"
 	MsgHeartbeatResp MessageType = "raft_heartbeat_resp"
 	MsgSnap          MessageType = "raft_snapshot"
+	MsgReadIndex     MessageType = "raft_read_index"
+	MsgReadIndexResp MessageType = "raft_read_index_resp"
 )
 
 // Message is every message between Raft peers; which fields matter
@@ -114,6 +116,8 @@ const (
 //   - Heartbeat: Commit as in App; Seq is echoed by the response and dates
 //     the leader's contact with a quorum (read index, lease).
 //   - Snap: Snapshot; answered with AppResp.
+//   - ReadIndex: a follower forwards a read's Context to the leader;
+//     ReadIndexResp returns it with the read's Index.
 type Message struct {
 	Type       MessageType `json:"type"`
 	From       string      `json:"from"`
@@ -127,6 +131,7 @@ type Message struct {
 	RejectHint uint64      `json:"reject_hint,omitempty"`
 	Seq        uint64      `json:"seq,omitempty"`
 	Snapshot   *Snapshot   `json:"snapshot,omitempty"`
+	Context    []byte      `json:"context,omitempty"`
 }
 
 // SoftState is volatile state worth showing: who leads, in which term.

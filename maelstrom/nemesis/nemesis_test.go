@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -61,13 +62,26 @@ func TestGrudges(t *testing.T) {
 
 type fakeEnv struct {
 	rules []map[string][]string
+	down  map[string]bool
 }
 
-func (f *fakeEnv) Nodes() []string                       { return five }
-func (f *fakeEnv) Partition(r map[string][]string)       { f.rules = append(f.rules, r) }
-func (f *fakeEnv) Heal()                                 { f.rules = append(f.rules, nil) }
-func (f *fakeEnv) Kill(context.Context, string) error    { return nil }
-func (f *fakeEnv) Restart(context.Context, string) error { return nil }
+func (f *fakeEnv) Nodes() []string                 { return five }
+func (f *fakeEnv) Partition(r map[string][]string) { f.rules = append(f.rules, r) }
+func (f *fakeEnv) Heal()                           { f.rules = append(f.rules, nil) }
+func (f *fakeEnv) Kill(_ context.Context, id string) error {
+	if f.down == nil {
+		f.down = map[string]bool{}
+	}
+	f.down[id] = true
+	return nil
+}
+func (f *fakeEnv) Restart(_ context.Context, id string) error {
+	if !f.down[id] {
+		return fmt.Errorf("%s is not down", id)
+	}
+	delete(f.down, id)
+	return nil
+}
 
 func TestScheduleAlternatesAndIsSeeded(t *testing.T) {
 	run := func() []string {
@@ -117,7 +131,25 @@ func TestParse(t *testing.T) {
 	if f, err := Parse("partition"); err != nil || len(f) != 1 {
 		t.Fatalf("Parse(partition) = %v, %v", f, err)
 	}
+	if f, err := Parse("partition,kill"); err != nil || len(f) != 2 {
+		t.Fatalf("Parse(partition,kill) = %v, %v", f, err)
+	}
 	if _, err := Parse("partition,kill-everything"); err == nil {
 		t.Fatal("unknown fault accepted")
+	}
+}
+
+func TestKillRestartsWhatItKilled(t *testing.T) {
+	env := &fakeEnv{}
+	k := &Kill{}
+	rng := rand.New(rand.NewPCG(4, 4))
+	for range 20 {
+		_, v, err := k.Start(context.Background(), env, rng)
+		if err != nil || len(v.([]string)) == 0 || len(env.down) != len(v.([]string)) {
+			t.Fatalf("start: %v %v, down %v", v, err, env.down)
+		}
+		if _, _, err := k.Stop(context.Background(), env); err != nil || len(env.down) != 0 {
+			t.Fatalf("stop: %v, still down %v", err, env.down)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -61,15 +62,21 @@ func (c *Client) RPC(ctx context.Context, dest string, body map[string]any, time
 	c.msgID++
 	id := c.msgID
 	c.mu.Unlock()
-	out := make(map[string]any, len(body)+1)
-	for k, v := range body {
-		out[k] = v
-	}
-	out["msg_id"] = id
-	raw, err := json.Marshal(out)
+	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
+	if _, dup := body["msg_id"]; dup || len(raw) < 2 || raw[0] != '{' {
+		return nil, fmt.Errorf("encode request: body must be a JSON object without msg_id")
+	}
+	// Splice msg_id in rather than copying the map to add it.
+	req := make([]byte, 0, len(raw)+24)
+	req = append(req, `{"msg_id":`...)
+	req = strconv.AppendInt(req, id, 10)
+	if len(raw) > 2 {
+		req = append(req, ',')
+	}
+	raw = append(req, raw[1:]...)
 	// Drain replies to earlier, abandoned requests.
 	for drained := false; !drained; {
 		select {

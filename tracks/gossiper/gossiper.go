@@ -14,10 +14,11 @@
 //   - tree: the same acknowledged sends, along a spanning tree computed
 //     from the node list (a star by default, see Tree), so each value
 //     crosses each of the n-1 tree links exactly once.
-//   - gossip: the tree's links, but new values wait up to --batch to travel
-//     together in one unacknowledged message, and every --sync each node
-//     trades a version-vector digest with its parent so that whatever a
-//     partition dropped is resent, and nothing else.
+//   - gossip: the tree's links, but each link carries at most one
+//     unacknowledged message per --batch: a value finding its link idle
+//     leaves at once, later ones wait and travel together. Every --sync
+//     each node trades a version-vector digest with its parent so that
+//     whatever a partition dropped is resent, and nothing else.
 //
 // tracks/gossiper/stages.tsv says how each stage is graded, and README.md
 // is the lesson, with the figures each strategy reaches.
@@ -41,8 +42,8 @@ func Strategies() []string { return []string{"flood", "tree", "gossip"} }
 // Config is a node's strategy and its tuning.
 type Config struct {
 	Strategy string
-	// Batch (gossip) is the period of the batch timer: how long a new value
-	// may wait for others to share its message.
+	// Batch (gossip) is the least time between two messages on one link,
+	// so also the longest a value waits for others to share its message.
 	Batch time.Duration
 	// Sync (gossip) is the anti-entropy period. It should exceed the time a
 	// value takes to cross the tree, so that digests find nothing to repair
@@ -101,7 +102,9 @@ func Setup(cfg Config) func(*node.Node) error {
 		node.HandleTyped(n, "gossip", g.gossip)
 		if cfg.Strategy == "gossip" {
 			node.HandleTyped(n, "sync", g.sync)
-			n.Every(cfg.Batch, g.flushBatches)
+			// A finer tick than Batch bounds a value's wait near Batch
+			// rather than near 2×Batch when it just missed a send.
+			n.Every(max(cfg.Batch/4, time.Millisecond), g.flushBatches)
 			n.Every(cfg.Sync, g.antiEntropy)
 		} else {
 			// An acknowledgement later than this is as good as lost: the
@@ -131,7 +134,8 @@ type gossiper struct {
 
 // outbox is what a node owes one neighbour.
 type outbox struct {
-	queue   []Entry                // gossip: waiting for the batch timer
+	queue    []Entry   // gossip: waiting for the link to be free
+	lastSent time.Time // gossip: when the link last carried a batch
 	unacked map[entryKey]time.Time // flood, tree: sent at, not yet acknowledged
 }
 
@@ -252,6 +256,11 @@ func (g *gossiper) spread(es []Entry, from string) []send {
 		ob := g.out[p]
 		if g.cfg.Strategy == "gossip" {
 			ob.queue = append(ob.queue, es...)
+			// A quiet link (a leaf's, at these rates) gains nothing from
+			// waiting; a busy one (the hub's) waits for its next turn.
+			if now.Sub(ob.lastSent) >= g.cfg.Batch {
+				sends = append(sends, ob.flush(p, now))
+			}
 			continue
 		}
 		for _, e := range es {
@@ -313,20 +322,27 @@ func (g *gossiper) resend(context.Context) {
 	g.sendAll(sends)
 }
 
-// flushBatches (gossip) sends each neighbour its queued entries in one
-// message.
+// flushBatches (gossip) sends each neighbour whose link is free again its
+// queued entries in one message.
 func (g *gossiper) flushBatches(context.Context) {
 	g.mu.Lock()
+	now := time.Now()
 	var sends []send
 	for _, p := range g.neighbours {
 		ob := g.out[p]
-		if len(ob.queue) > 0 {
-			sends = append(sends, send{dest: p, body: gossipMsg{Type: "gossip", Entries: ob.queue}})
-			ob.queue = nil
+		if len(ob.queue) > 0 && now.Sub(ob.lastSent) >= g.cfg.Batch {
+			sends = append(sends, ob.flush(p, now))
 		}
 	}
 	g.mu.Unlock()
 	g.sendAll(sends)
+}
+
+// flush empties the queue into one unacknowledged message to dest.
+func (ob *outbox) flush(dest string, now time.Time) send {
+	s := send{dest: dest, body: gossipMsg{Type: "gossip", Entries: ob.queue}}
+	ob.queue, ob.lastSent = nil, now
+	return s
 }
 
 // syncMsg is an anti-entropy digest: the sender's vector now, and the one

@@ -176,19 +176,26 @@ func entries(t *testing.T, e envelope) []Entry {
 }
 
 // TestGossipBatchesAndRepairsOnlyWhatWasLost drives a leaf of the gossip
-// strategy's star: its values leave in one batch, its digest goes to the
-// root, and a digest showing a loss is answered with the lost entries and
-// nothing newer.
+// strategy's star: a value finding the link idle leaves at once, the next
+// ones wait to leave together, its digest goes to the root, and a digest
+// showing a loss is answered with the lost entries and nothing newer.
 func TestGossipBatchesAndRepairsOnlyWhatWasLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := start(t, "n1", []string{"n0", "n1", "n2"}, "--strategy", "gossip", "--batch", "100ms", "--sync", "1s")
 		p.send("c1", "n1", `{"type":"broadcast","msg_id":2,"message":5}`)
 		p.expect("broadcast_ok", "c1")
+		first := p.expect("gossip", "n0")
+		if got, want := entries(t, first), []Entry{{"n1", 1, 5}}; !slices.Equal(got, want) {
+			t.Fatalf("first message %v, want %v at once", got, want)
+		}
+		sent := time.Now()
 		p.send("c1", "n1", `{"type":"broadcast","msg_id":3,"message":6}`)
 		p.expect("broadcast_ok", "c1")
+		p.send("c1", "n1", `{"type":"broadcast","msg_id":4,"message":9}`)
+		p.expect("broadcast_ok", "c1")
 		batch := p.expect("gossip", "n0")
-		if got, want := entries(t, batch), []Entry{{"n1", 1, 5}, {"n1", 2, 6}}; !slices.Equal(got, want) {
-			t.Fatalf("batch %v, want %v in one message", got, want)
+		if got, want := entries(t, batch), []Entry{{"n1", 2, 6}, {"n1", 3, 9}}; !slices.Equal(got, want) || time.Since(sent) < 100*time.Millisecond {
+			t.Fatalf("batch %v after %v, want %v in one message a batch period after the first", got, time.Since(sent), want)
 		}
 		if _, ok := batch.Body["msg_id"]; ok {
 			t.Fatal("a gossip batch asks for an acknowledgement")
@@ -199,20 +206,20 @@ func TestGossipBatchesAndRepairsOnlyWhatWasLost(t *testing.T) {
 		var d syncMsg
 		raw, _ := json.Marshal(digest.Body)
 		_ = json.Unmarshal(raw, &d)
-		if d.Vector["n1"] != 2 || d.Vector["n2"] != 1 {
-			t.Fatalf("digest %v, want n1:2 n2:1", d.Vector)
+		if d.Vector["n1"] != 3 || d.Vector["n2"] != 1 {
+			t.Fatalf("digest %v, want n1:3 n2:1", d.Vector)
 		}
 		// One more period: everything above is now stable. A value that
 		// arrives now is still travelling, and not offered as a repair.
 		p.expect("sync", "n0")
-		p.send("c1", "n1", `{"type":"broadcast","msg_id":4,"message":8}`)
+		p.send("c1", "n1", `{"type":"broadcast","msg_id":5,"message":8}`)
 		p.expect("broadcast_ok", "c1")
 		p.send("n0", "n1", `{"type":"sync","vector":{"n1":1,"n2":1},"stable":{}}`)
 		repair := p.expect("gossip", "n0")
-		if slices.Equal(entries(t, repair), []Entry{{"n1", 3, 8}}) {
+		if slices.Equal(entries(t, repair), []Entry{{"n1", 4, 8}}) {
 			repair = p.expect("gossip", "n0") // that was the ordinary batch of value 8
 		}
-		if got, want := entries(t, repair), []Entry{{"n1", 2, 6}}; !slices.Equal(got, want) {
+		if got, want := entries(t, repair), []Entry{{"n1", 2, 6}, {"n1", 3, 9}}; !slices.Equal(got, want) {
 			t.Fatalf("repair %v, want only the lost %v", got, want)
 		}
 		// The root holds something stable this node lacks: it answers with

@@ -37,6 +37,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return mainServe(ctx, args, stdout, stderr)
 }
 
+// parseExit is the exit code after a flag parsing error: -h is not one.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
 func mainServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("networker serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -52,7 +60,7 @@ func mainServe(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 5*time.Second, "on SIGINT/SIGTERM, time for calls in flight to finish")
 	fs.BoolVar(&verbose, "v", false, "log protocol errors")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	level := slog.LevelInfo
 	if verbose {
@@ -84,7 +92,7 @@ func mainCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.DurationVar(&o.ByteDelay, "byte-delay", 2*time.Millisecond, "pause between bytes on slow connections")
 	fs.Uint64Var(&o.Seed, "seed", 1, "randomness of the run")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if addr == "" {
 		fmt.Fprintln(stderr, "networker check: --addr is required")

@@ -35,7 +35,7 @@ func TestServeAndCheckEndToEnd(t *testing.T) {
 	go io.Copy(io.Discard, pr)
 
 	var out, errOut bytes.Buffer
-	code := Main(context.Background(), []string{"check", "--addr", addr, "--duration", "1s", "--concurrency", "4", "--abusers", "4", "--reject-within", "1s"}, &out, &errOut)
+	code := Main(context.Background(), []string{"check", "--addr", addr, "--duration", "1s", "--concurrency", "4", "--abusers", "4", "--reject-within", "2s"}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("check exited %d:\n%s%s", code, out.String(), errOut.String())
 	}

@@ -429,7 +429,7 @@ func (c *Cluster) checkRead(n *Node, rs raft.ReadState) {
 	c.ReadsServed++
 }
 
-// ---- 6.5840-style helpers ----
+// ---- 6.5840-style checks and drivers ----
 
 // Leaders returns the running, connected nodes that believe they lead.
 func (c *Cluster) Leaders() []string {

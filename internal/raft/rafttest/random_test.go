@@ -1,7 +1,10 @@
 package rafttest_test
 
 import (
+	"flag"
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/raft/rafttest"
@@ -11,21 +14,29 @@ import (
 // random sequence of partitions, crashes, restarts, lossy periods,
 // proposals and reads, with the cluster's safety checks (and the read
 // check) running throughout; at the end the network heals and the cluster
-// must make progress. A failure names its seed, which replays it exactly.
+// must make progress. A failure names its seed, which replays it exactly:
+//
+//	go test ./internal/raft/rafttest -run 'RandomSchedules/seed=17$'
+//	go test ./internal/raft/rafttest -run RandomSchedules -seeds 1000   # hunt
+var (
+	seeds     = flag.Int("seeds", 24, "number of random schedules in TestRandomSchedules")
+	firstSeed = flag.Uint64("first-seed", 0, "first seed of TestRandomSchedules")
+)
+
 func TestRandomSchedules(t *testing.T) {
-	seeds := 24
+	n := *seeds
 	if testing.Short() {
-		seeds = 6
+		n = min(n, 6)
 	}
-	for seed := range uint64(seeds) {
+	for seed := *firstSeed; seed < *firstSeed+uint64(n); seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			runSchedule(t, seed)
 		})
 	}
 }
 
-func runSchedule(t *testing.T, seed uint64) {
-	pick := rafttest.New(t, rafttest.Options{Nodes: 1, Seed: seed}).Rand() // a seeded source for the options
+func runSchedule(t *testing.T, seed uint64) *rafttest.Cluster {
+	pick := rand.New(rand.NewPCG(seed, 0x0b7)) // chooses the configuration
 	nodes := []int{3, 5, 7}[pick.IntN(3)]
 	pv := pick.IntN(2) == 0
 	cq := pv || pick.IntN(2) == 0
@@ -103,4 +114,16 @@ func runSchedule(t *testing.T, seed uint64) {
 		t.Fatal("final read not answered on a healthy cluster")
 	}
 	t.Logf("%d entries committed, %d terms with leaders, %d reads answered", idx, len(c.Terms()), c.ReadsServed)
+	return c
+}
+
+// The same seed gives the same run: what the simulation promises when it
+// prints a failing seed.
+func TestDeterministicReplay(t *testing.T) {
+	a, b := runSchedule(t, 7), runSchedule(t, 7)
+	if !reflect.DeepEqual(a.Committed(), b.Committed()) || !reflect.DeepEqual(a.Net.Sent, b.Net.Sent) ||
+		a.Now() != b.Now() || a.ReadsServed != b.ReadsServed {
+		t.Fatalf("two runs of seed 7 differ: %d vs %d entries, %v vs %v messages",
+			len(a.Committed()), len(b.Committed()), a.Net.Sent, b.Net.Sent)
+	}
 }

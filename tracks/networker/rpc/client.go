@@ -47,6 +47,7 @@ type Client struct {
 
 	mu     sync.Mutex
 	cc     *clientConn
+	old    map[*clientConn]struct{} // replaced after GoAway, finishing their calls
 	closed bool
 
 	dials, stray, unexpected atomic.Uint64
@@ -81,11 +82,16 @@ func (c *Client) Stats() ClientStats {
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
-	cc := c.cc
+	conns := []*clientConn{c.cc}
+	for old := range c.old {
+		conns = append(conns, old)
+	}
 	c.cc = nil
 	c.mu.Unlock()
-	if cc != nil {
-		cc.fail(ErrClientClosed)
+	for _, cc := range conns {
+		if cc != nil {
+			cc.fail(ErrClientClosed)
+		}
 	}
 	return nil
 }
@@ -99,6 +105,13 @@ func (c *Client) conn(ctx context.Context) (*clientConn, error) {
 	}
 	if c.cc != nil && c.cc.usable() {
 		return c.cc, nil
+	}
+	if c.cc != nil && c.cc.alive() {
+		// Going away: its calls finish on it, new ones go elsewhere.
+		if c.old == nil {
+			c.old = map[*clientConn]struct{}{}
+		}
+		c.old[c.cc] = struct{}{}
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
@@ -143,6 +156,12 @@ type clientStream struct {
 
 func (st *clientStream) abandon() { st.doneOnce.Do(func() { close(st.done) }) }
 
+func (cc *clientConn) alive() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.err == nil
+}
+
 func (cc *clientConn) usable() bool {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
@@ -185,6 +204,11 @@ func (cc *clientConn) fail(err error) {
 }
 
 func (cc *clientConn) readLoop() {
+	defer func() {
+		cc.client.mu.Lock()
+		delete(cc.client.old, cc)
+		cc.client.mu.Unlock()
+	}()
 	fr := frame.NewReader(bufio.NewReaderSize(cc.nc, 32<<10), cc.client.opts.MaxFrame)
 	for {
 		p, err := fr.ReadFrame()

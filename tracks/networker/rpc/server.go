@@ -160,10 +160,8 @@ func (s *Server) ServeConn(ctx context.Context, c *server.Conn) {
 			// Frame types from a later protocol version: ignore.
 		}
 	}
-	if draining && sc.active() == 0 {
-		return // the drain finished: every call answered
-	}
-	// The client is gone or broke the protocol: nobody will read replies.
+	// Either the drain finished (every call answered, so this is a no-op) or
+	// the client is gone or broke the protocol and nobody will read replies.
 	cancel()
 	sc.wg.Wait()
 }
