@@ -99,7 +99,10 @@ func TestLinKV(t *testing.T) {
 	wantVerdict(t, rep, checker.Valid)
 	rep = grade(t, testnodes.LinKVProxy("lww-kv"), "-w", "lin-kv", "--node-count", "2", "--concurrency", "2n",
 		"--time-limit", "10", "--rate", "50", "--latency", "5")
-	wantVerdict(t, rep, checker.Invalid, "first problem (linearizable)")
+	wantVerdict(t, rep, checker.Invalid, "first problem (linearizable)", `{"key":0,"value":`)
+	if strings.Contains(rep.Summary(), "0x") {
+		t.Errorf("summary shows pointers instead of values:\n%s", rep.Summary())
+	}
 }
 
 func TestKafkaAndTxnSingleNode(t *testing.T) {
@@ -187,9 +190,7 @@ func TestNodeNeverAnswersTopology(t *testing.T) {
 func TestPanickingNodeShowsWhere(t *testing.T) {
 	prog := testnodes.Program(func() testnodes.Handlers {
 		return testnodes.Handlers{Handle: func(n *testnodes.Node, m testnodes.Msg) error {
-			var seen []int64
-			seen[len(m.Body)]++ // a learner's off-by-everything index
-			return nil
+			return deepPanic(30, len(m.Body))
 		}}
 	})
 	rep := grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "5")
@@ -199,4 +200,15 @@ func TestPanickingNodeShowsWhere(t *testing.T) {
 	if s := rep.Summary(); !strings.Contains(s, "index out of range") || !strings.Contains(s, "broken_test.go") {
 		t.Fatalf("crash report lacks the panic and where it happened:\n%s", s)
 	}
+}
+
+// deepPanic panics depth calls down, so that the stack trace is longer
+// than the stderr lines a crash report keeps.
+func deepPanic(depth, i int) error {
+	if depth > 0 {
+		return deepPanic(depth-1, i)
+	}
+	var seen []int64
+	seen[i]++ // a learner's off-by-everything index
+	return nil
 }

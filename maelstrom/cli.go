@@ -55,9 +55,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if args[0] == "invalid-checkers" {
+		return invalidCheckersMain(args[1:], stdout, stderr)
+	}
 	if args[0] != "test" {
 		fmt.Fprintf(stderr, "unknown command %q; the commands are test and help\n", args[0])
 		return 254
+	}
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "--help" {
+			fmt.Fprint(stdout, Usage())
+			return 0
+		}
 	}
 	opts, err := ParseArgs(args[1:])
 	if err != nil {

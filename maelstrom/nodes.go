@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,6 +137,7 @@ type node struct {
 	exited   chan struct{}
 	exitErr  error
 	tail     []string // last stderr lines
+	panicAt  string   // the first panic or fatal error line, kept even when the stack pushes it out of tail
 	lastOut  string   // last stdout line
 	log      bytes.Buffer
 	lineWait sync.WaitGroup
@@ -150,6 +152,9 @@ type cluster struct {
 	rec     *recorder
 	stderrW io.Writer // --log-stderr echo; nil for none
 	crashed chan *node
+	// observe, if set, sees every message a node sends to another node
+	// (workloads implementing workload.MessageObserver).
+	observe func(src, dest string, body json.RawMessage)
 }
 
 func (c *cluster) startNode(n *node) error {
@@ -284,6 +289,9 @@ func (c *cluster) route(from string, line []byte) {
 		return
 	}
 	src, dest := *env.Src, *env.Dest
+	if c.observe != nil && slices.Contains(c.ids, src) && slices.Contains(c.ids, dest) {
+		c.observe(src, dest, body)
+	}
 	if _, err := c.net.Send(src, dest, body); err != nil {
 		if netsim.IsClient(dest) && !c.net.Registered(dest) && c.net.Registered(src) {
 			// A reply to a client that timed out and was replaced: Maelstrom
@@ -304,6 +312,9 @@ func (c *cluster) readStderr(n *node, r io.Reader) {
 		n.mu.Lock()
 		n.log.WriteString(line)
 		n.log.WriteByte('\n')
+		if n.panicAt == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
+			n.panicAt = line
+		}
 		n.tail = append(n.tail, line)
 		if len(n.tail) > stderrKeep {
 			n.tail = n.tail[len(n.tail)-stderrKeep:]
@@ -320,6 +331,9 @@ func (n *node) crashReport(what string) *Crash {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	cr := &Crash{Node: n.id, What: what, LastStdout: n.lastOut, Stderr: append([]string(nil), n.tail...)}
+	if n.panicAt != "" && !slices.Contains(cr.Stderr, n.panicAt) {
+		cr.Stderr = append([]string{n.panicAt, "..."}, cr.Stderr...)
+	}
 	if n.exitErr != nil {
 		cr.ExitStatus = n.exitErr.Error()
 	}

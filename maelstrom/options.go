@@ -52,6 +52,13 @@ type Options struct {
 	// IDOrder "per-node" makes unique-ids also check that each node's ids
 	// strictly increase (for time-ordered id strategies).
 	IDOrder string
+	// Timestamps is the timestamp kind the clocks workload demands
+	// (wall, lamport, vector, hlc); "" infers it from the first one.
+	Timestamps string
+	// ClockSkew and ClockDrift bound the clock nemesis: offsets up to
+	// ±ClockSkew, drift up to ±ClockDrift ppm (0: the nemesis defaults).
+	ClockSkew  time.Duration
+	ClockDrift float64
 
 	// Faults are added to the --nemesis faults: faults a track defines for
 	// itself, or a test's scripted fault.
@@ -229,6 +236,14 @@ func (o *Options) set(name, val string, hasVal bool) error {
 		o.StoreDir = val
 	case "--id-order":
 		o.IDOrder = val
+	case "--timestamps":
+		o.Timestamps = val
+	case "--clock-skew":
+		var ms float64
+		ms, err = num()
+		o.ClockSkew = time.Duration(ms * float64(time.Millisecond))
+	case "--clock-drift":
+		o.ClockDrift, err = num()
 	case "--recovery-time":
 		o.RecoveryTime, err = secs()
 	default:

@@ -1,6 +1,7 @@
 package maelstrom
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -278,16 +279,38 @@ func describe(v *checker.Violation) string {
 	}
 	parts = append(parts, fmt.Sprintf("at %.3fs", v.Time.Seconds()))
 	if v.Op != nil {
-		parts = append(parts, "op "+v.Op.String())
+		parts = append(parts, "op "+opString(*v.Op))
 	}
 	if v.Value != nil {
-		parts = append(parts, fmt.Sprintf("value %v", v.Value))
+		parts = append(parts, "value "+jsonString(v.Value))
 	}
 	s := strings.Join(parts, ", ")
 	if v.Detail != "" {
 		s += "\n  " + v.Detail
 	}
 	return s
+}
+
+// opString renders an op with its value as JSON, so that pointers inside
+// values (lin-kv's KV) read as numbers.
+func opString(o history.Op) string {
+	s := fmt.Sprintf("%.3fs", o.Time.Seconds())
+	if o.Node != "" {
+		s += " " + o.Node
+	}
+	s += fmt.Sprintf(" p%d %s %s %s", o.Process, o.Type, o.F, jsonString(o.Value))
+	if o.Error != nil {
+		s += " (" + o.Error.String() + ")"
+	}
+	return s
+}
+
+func jsonString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 func ms(d time.Duration) string {

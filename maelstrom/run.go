@@ -104,9 +104,10 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	}
 	rng := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(opts.Seed, stream)) }
 	var err error
-	// The journal only feeds the store (messages.jsonl, report.html).
+	// The journal feeds the store (messages.jsonl, report.html) and the
+	// checks of workloads that read it (Spec.Journal).
 	r.net, err = netsim.New(netsim.Config{Latency: opts.Latency, Dist: netsim.Dist(opts.LatencyDist), Seed: opts.Seed,
-		NoJournal: opts.StoreDir == ""})
+		NoJournal: opts.StoreDir == "" && !spec.Journal})
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
@@ -124,6 +125,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		NodeIDs: r.ids, Concurrency: threads, Rand: rng(1), Topology: opts.Topology,
 		KeyCount: opts.KeyCount, MaxTxnLength: opts.MaxTxnLength, MaxWritesPerKey: opts.MaxWritesPerKey,
 		ConsistencyModels: opts.ConsistencyModels, Latency: opts.Latency, OutDir: outDir, IDOrder: opts.IDOrder,
+		Timestamps: opts.Timestamps, Network: r.net,
 	})
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
@@ -157,6 +159,9 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		rec: r.rec, crashed: make(chan *node, len(r.ids))}
 	if opts.LogStderr {
 		r.cl.stderrW = opts.Stderr
+	}
+	if o, ok := r.inst.(workload.MessageObserver); ok {
+		r.cl.observe = func(src, dest string, body json.RawMessage) { o.ObserveMessage(r.net.Since(), src, dest, body) }
 	}
 	rep := &Report{Options: opts, Seed: opts.Seed, StorePath: outDir}
 
@@ -354,6 +359,7 @@ func (r *run) main(ctx context.Context) *Crash {
 	}
 
 	faults, _ := nemesis.Parse(strings.Join(r.opts.Nemesis, ","))
+	faults = nemesis.ConfigureClock(faults, r.opts.ClockSkew, r.opts.ClockDrift)
 	faults = append(faults, r.opts.Faults...)
 	sched := nemesis.NewSchedule(faults, r.opts.NemesisInterval, r.opts.Seed+7)
 	env := &faultEnv{r: r}

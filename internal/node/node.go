@@ -311,7 +311,8 @@ func (n *Node) readLoop() error {
 		if tooLong {
 			n.Logger().Warn("skipping input line longer than the limit", "limit_bytes", MaxLineBytes)
 		} else if len(bytes.TrimSpace(line)) > 0 {
-			if n.ctx.Err() != nil {
+			// A paused node (program.IO.Gate) takes no input until resumed.
+			if n.pio.Gate.Wait(n.ctx) != nil || n.ctx.Err() != nil {
 				return nil
 			}
 			n.dispatch(line)

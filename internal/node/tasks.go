@@ -20,6 +20,10 @@ func (n *Node) Every(interval time.Duration, fn func(ctx context.Context)) {
 			case <-n.ctx.Done():
 				return
 			case <-t.C:
+				// A paused node's timers do not fire until it resumes.
+				if n.pio.Gate.Wait(n.ctx) != nil {
+					return
+				}
 				fn(n.ctx)
 			}
 		}
@@ -35,7 +39,9 @@ func (n *Node) After(d time.Duration, fn func(ctx context.Context)) {
 		select {
 		case <-n.ctx.Done():
 		case <-t.C:
-			fn(n.ctx)
+			if n.pio.Gate.Wait(n.ctx) == nil {
+				fn(n.ctx)
+			}
 		}
 	})
 }

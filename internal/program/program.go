@@ -43,6 +43,9 @@ type IO struct {
 	Args   []string          // arguments after the program name
 	Env    map[string]string // e.g. EnvDataDir
 	Clock  Clock             // nil means SystemClock
+	// Gate, if set, is closed while the runner pauses the node in-process
+	// (the pause nemesis); the node runtime waits on it. nil: never paused.
+	Gate *Gate
 }
 
 // Getenv returns the value of key, or "".

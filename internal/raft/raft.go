@@ -132,6 +132,12 @@ type Raft struct {
 	hbSent      []seqTick // recent rounds, ascending
 	pendingRead []readRequest
 
+	// Leader: a leadership transfer in progress (to whom, for how long),
+	// and whether one was started this term (which ends lease reads).
+	transferee      string
+	transferElapsed int
+	transferred     bool
+
 	msgs       []Message
 	readStates []ReadState
 
@@ -243,6 +249,7 @@ func (r *Raft) reset(term uint64) {
 	r.pendingBcast = false
 	r.pendingRead = nil
 	r.hbSent = nil
+	r.transferee, r.transferElapsed, r.transferred = "", 0, false
 }
 
 func (r *Raft) becomeFollower(term uint64, lead string) {
@@ -280,7 +287,10 @@ func (r *Raft) becomeLeader() {
 	r.appendEntry(Entry{Type: EntryNoop})
 }
 
-func (r *Raft) campaign(pre bool) {
+// campaign starts an election (or, with pre, a pre-vote). force marks the
+// vote requests of a leadership transfer, which voters grant even while
+// they still trust the old leader, since it asked for this.
+func (r *Raft) campaign(pre, force bool) {
 	var typ MessageType
 	var term uint64
 	if pre {
@@ -295,7 +305,7 @@ func (r *Raft) campaign(pre bool) {
 	}
 	for _, p := range r.peers {
 		if p != r.id {
-			r.send(Message{Type: typ, To: p, Term: term, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm()})
+			r.send(Message{Type: typ, To: p, Term: term, Index: r.log.lastIndex(), LogTerm: r.log.lastTerm(), Force: force})
 		}
 	}
 }
@@ -316,7 +326,7 @@ func (r *Raft) poll(from string, granted bool) bool {
 	switch {
 	case yes >= r.quorum():
 		if r.role == PreCandidate {
-			r.campaign(false)
+			r.campaign(false, false)
 		} else {
 			r.becomeLeader()
 		}
@@ -337,11 +347,17 @@ func (r *Raft) Tick() {
 	if r.role != Leader {
 		if r.electionElapsed >= r.randomizedElectionTimeout {
 			r.electionElapsed = 0
-			r.campaign(r.cfg.PreVote)
+			r.campaign(r.cfg.PreVote, false)
 		}
 		return
 	}
 	r.heartbeatElapsed++
+	if r.transferee != "" {
+		if r.transferElapsed++; r.transferElapsed >= r.cfg.ElectionTicks {
+			// The transferee did not take over in time: lead on.
+			r.transferee = ""
+		}
+	}
 	if r.electionElapsed >= r.cfg.ElectionTicks {
 		r.electionElapsed = 0
 		if r.cfg.CheckQuorum {
@@ -381,7 +397,7 @@ func (r *Raft) Step(m Message) error {
 	switch {
 	case m.Term > r.term:
 		if m.Type == MsgVote || m.Type == MsgPreVote {
-			if r.inLease() {
+			if !m.Force && r.inLease() {
 				// We heard from a live leader within an election timeout:
 				// this candidate is partitioned from it, not a replacement.
 				return nil
@@ -420,7 +436,7 @@ func (r *Raft) Step(m Message) error {
 		if r.role == Leader && !m.Reject && m.Index > r.log.lastIndex() {
 			return fmt.Errorf("raft: %s acknowledged index %d beyond our last %d", m.From, m.Index, r.log.lastIndex())
 		}
-	case MsgVoteResp, MsgPreVoteResp, MsgApp, MsgHeartbeat, MsgHeartbeatResp, MsgSnap, MsgReadIndex, MsgReadIndexResp:
+	case MsgVoteResp, MsgPreVoteResp, MsgApp, MsgHeartbeat, MsgHeartbeatResp, MsgSnap, MsgReadIndex, MsgReadIndexResp, MsgTimeoutNow:
 	default:
 		return fmt.Errorf("raft: unknown message type %q", m.Type)
 	}
@@ -479,6 +495,10 @@ func (r *Raft) stepFollower(m Message) error {
 		r.handleSnapshot(m)
 	case MsgReadIndexResp:
 		r.readStates = append(r.readStates, ReadState{Index: m.Index, RequestCtx: m.Context})
+	case MsgTimeoutNow:
+		// Our leader hands over: campaign at once, without pre-vote (the
+		// leader has vouched that we are up to date).
+		r.campaign(false, true)
 	}
 	return nil
 }
@@ -727,6 +747,34 @@ func (r *Raft) handleAppendResp(m Message, pr *progress) {
 	}
 	for r.sendAppend(m.From, false) {
 	}
+	if m.From == r.transferee && pr.match == r.log.lastIndex() {
+		r.send(Message{Type: MsgTimeoutNow, To: m.From})
+	}
+}
+
+// TransferLeadership asks the leader to hand leadership to peer to: it
+// brings to's log up to date, then tells it to campaign at once. Proposals
+// are refused (ErrTransferring) meanwhile; if to has not taken over within
+// an election timeout the leader carries on. Transferring to itself does
+// nothing.
+func (r *Raft) TransferLeadership(to string) error {
+	if r.role != Leader {
+		return r.notLeader()
+	}
+	if to == r.id {
+		return nil
+	}
+	pr := r.prs[to]
+	if pr == nil {
+		return fmt.Errorf("raft: transfer to unknown peer %q", to)
+	}
+	r.transferee, r.transferElapsed, r.transferred = to, 0, true
+	if pr.match == r.log.lastIndex() {
+		r.send(Message{Type: MsgTimeoutNow, To: to})
+	} else {
+		r.sendAppend(to, true)
+	}
+	return nil
 }
 
 // ---- client requests ----
@@ -740,6 +788,9 @@ func (r *Raft) notLeader() error { return &NotLeaderError{Leader: r.lead, Term: 
 func (r *Raft) Propose(data []byte) (index, term uint64, err error) {
 	if r.role != Leader {
 		return 0, 0, r.notLeader()
+	}
+	if r.transferee != "" {
+		return 0, 0, ErrTransferring
 	}
 	r.appendEntry(Entry{Data: data})
 	return r.log.lastIndex(), r.term, nil
@@ -843,7 +894,10 @@ func (r *Raft) maybeReleaseReads() {
 // ignore candidates for ElectionTicks of their own ticks; so no other
 // leader can exist until the lease ends, given bounded drift.
 func (r *Raft) leaseValid() bool {
-	if !r.cfg.LeaseRead || r.role != Leader {
+	// After starting a transfer the leader cannot know whether its peers
+	// still honour its lease (they grant forced votes), so for the rest of
+	// the term it confirms reads with heartbeats.
+	if !r.cfg.LeaseRead || r.role != Leader || r.transferred {
 		return false
 	}
 	q := r.quorumSeq()

@@ -103,6 +103,7 @@ const (
 	MsgSnap          MessageType = "raft_snapshot"
 	MsgReadIndex     MessageType = "raft_read_index"
 	MsgReadIndexResp MessageType = "raft_read_index_resp"
+	MsgTimeoutNow    MessageType = "raft_timeout_now"
 )
 
 // Message is every message between Raft peers; which fields matter
@@ -116,6 +117,8 @@ const (
 //   - Heartbeat: Commit as in App; Seq is echoed by the response and dates
 //     the leader's contact with a quorum (read index, lease).
 //   - Snap: Snapshot; answered with AppResp.
+//   - Vote with Force: the election was asked for by the leader (TimeoutNow,
+//     leadership transfer), so voters that still trust that leader vote anyway.
 //   - ReadIndex: a follower forwards a read's Context to the leader;
 //     ReadIndexResp returns it with the read's Index.
 type Message struct {
@@ -132,6 +135,7 @@ type Message struct {
 	Seq        uint64      `json:"seq,omitempty"`
 	Snapshot   *Snapshot   `json:"snapshot,omitempty"`
 	Context    []byte      `json:"context,omitempty"`
+	Force      bool        `json:"force,omitempty"`
 }
 
 // SoftState is volatile state worth showing: who leads, in which term.
@@ -206,6 +210,9 @@ func (u Update) IsEmpty() bool {
 var (
 	// ErrNotLeader is matched (errors.Is) by every *NotLeaderError.
 	ErrNotLeader = errors.New("raft: not the leader")
+	// ErrTransferring means a leadership transfer is in progress: retry
+	// at the new leader.
+	ErrTransferring = errors.New("raft: leadership transfer in progress")
 	// ErrCompacted means the requested index is already inside a snapshot.
 	ErrCompacted = errors.New("raft: index compacted")
 	// ErrUnavailable means the requested index has not been applied yet.

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -554,4 +555,15 @@ func NotLeader(leader string) *node.RPCError {
 		return node.NewRPCError(node.TemporarilyUnavailable, "not the leader; leader unknown")
 	}
 	return node.NewRPCError(node.TemporarilyUnavailable, "not the leader; try "+leader)
+}
+
+// RegisterFlags adds the timing and storage flags every Raft track takes,
+// with c's current values as defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.defaults()
+	fs.DurationVar(&c.Tick, "tick", c.Tick, "length of one Raft tick")
+	fs.IntVar(&c.ElectionTicks, "election-ticks", c.ElectionTicks, "base election timeout E in ticks (random in [E, 2E))")
+	fs.IntVar(&c.HeartbeatTicks, "heartbeat-ticks", c.HeartbeatTicks, "leader heartbeat interval in ticks")
+	fs.Uint64Var(&c.SnapshotEvery, "snapshot-every", c.SnapshotEvery, "take a snapshot and compact the log every N applied entries (0: never)")
+	fs.BoolVar(&c.Volatile, "volatile", c.Volatile, "keep Raft state in memory even with a data directory (counter-example: forgets across kills)")
 }

@@ -100,6 +100,7 @@ type Net struct {
 	rng     *rand.Rand
 	eps     map[string]*endpoint
 	drop    map[string]map[string]bool // receiver -> senders it ignores
+	down    map[string]bool            // dead endpoints: messages to them are dropped (down.go)
 	journal [][]Event                  // chunks, so that growth never copies old events
 	stats   Stats
 	closed  bool
@@ -332,7 +333,7 @@ func (n *Net) run(ep *endpoint) {
 		ep.mu.Unlock()
 
 		n.mu.Lock()
-		if n.drop[ep.id][head.msg.Src] {
+		if n.drop[ep.id][head.msg.Src] || n.down[ep.id] {
 			n.stats.Dropped++
 			n.mu.Unlock()
 			continue

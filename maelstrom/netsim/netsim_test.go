@@ -216,3 +216,40 @@ func BenchmarkThroughput(b *testing.B) {
 		})
 	}
 }
+
+func TestDownEndpointDropsAndJournalsAsSentOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n, err := New(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+		n.Register("n0", func(Message) {})
+		got, _ := collect(n, "n1")
+		n.SetDown("n1", true)
+		if _, err := n.Send("n0", "n1", body(1)); err != nil {
+			t.Fatalf("send to a dead node must not fail: %v", err)
+		}
+		synctest.Wait()
+		n.SetDown("n1", false)
+		if _, err := n.Send("n0", "n1", body(2)); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if g := got(); len(g) != 1 || string(g[0].msg.Body) != string(body(2)) {
+			t.Fatalf("received %v, want only the message sent after the node came back", g)
+		}
+		if s := n.Stats(); s.Dropped != 1 || s.All.SendCount != 2 || s.All.RecvCount != 1 {
+			t.Fatalf("stats %+v, want 2 sent, 1 received, 1 dropped", s)
+		}
+		recvs := 0
+		for _, e := range n.Journal() {
+			if e.Kind == "recv" {
+				recvs++
+			}
+		}
+		if recvs != 1 {
+			t.Fatalf("journal has %d deliveries, want 1", recvs)
+		}
+	})
+}

@@ -37,3 +37,9 @@ func checkTxn(h history.History, kind string, models []string) checker.Result {
 	return checker.Txn(h, kind, models)
 }
 func checkKafka(h history.History) checker.Result { return checker.Kafka(h) }
+func checkElection(h history.History, nodes []string, traffic []checker.LinkTraffic, d time.Duration) checker.Result {
+	return checker.Election(h, nodes, traffic, d, checker.ElectionLimits{})
+}
+func checkClocks(h history.History, p checker.ClockParams) []checker.Result {
+	return checker.Clocks(h, p)
+}

@@ -34,8 +34,10 @@ type Params struct {
 	MaxWritesPerKey   int
 	ConsistencyModels []string
 	Latency           time.Duration
-	OutDir            string // where checkers may write artefacts; "" for none
-	IDOrder           string // unique-ids: "per-node" adds the per-node-increasing check
+	OutDir            string      // where checkers may write artefacts; "" for none
+	IDOrder           string      // unique-ids: "per-node" adds the per-node-increasing check
+	Timestamps        string      // clocks: the timestamp kind demanded ("" infers it)
+	Network           NetworkView // the run's network, for workloads whose checks read it
 }
 
 // Caller is a client bound to one node: RPC sends a request body (without
@@ -98,6 +100,9 @@ type Spec struct {
 	Reusable bool
 	// Final workloads get a final phase: heal, 10 s of quiet, Final ops.
 	Final bool
+	// Journal workloads read the network journal in their checks, so the
+	// runner keeps it even when nothing is stored.
+	Journal bool
 	// Timeout is the client RPC timeout (nil: 5 s).
 	Timeout func(latency time.Duration) time.Duration
 	// ConcurrencyMultipleOf, if above zero, is a function of node count the
@@ -118,7 +123,8 @@ func specs() []Spec {
 	return []Spec{
 		echoSpec(), uniqueIDsSpec(), broadcastSpec(), gSetSpec(),
 		counterSpec("g-counter", false), counterSpec("pn-counter", true),
-		linKVSpec(), txnSpec("txn-rw-register"), txnSpec("txn-list-append"), kafkaSpec(),
+		linKVSpec(), txnSpec("txn-rw-register"), txnSpec("txn-list-append"), kafkaSpec(), clocksSpec(),
+		electionSpec(),
 	}
 }
 

@@ -2,9 +2,9 @@
 // replicated counter, first built the wrong way and then two right ways.
 //
 //   - naive: each add reads the total from the grader's seq-kv service and
-//     writes back total+delta. Two nodes that read the same total both write
-//     over each other, so updates are lost; the grader's counter checker
-//     catches it (a teaching counter-example).
+//     writes back total+delta. When two nodes read the same total, the
+//     second write erases the first add; the grader's counter checker
+//     catches the lost updates (a teaching counter-example).
 //   - cas: the same read-modify-write, but the write is a compare-and-set
 //     that fails if the total changed since it was read, and is retried.
 //     Reads first write a unique value to a key of their own, which makes

@@ -21,6 +21,8 @@ var benchStrategies = []struct{ name, args string }{
 	{"tree", "--strategy tree"},
 	{"gossip 100ms", "--strategy gossip --batch 100ms"},
 	{"gossip 300ms", "--strategy gossip --batch 300ms"},
+	{"gossip 1s", "--strategy gossip --batch 1s --sync 2s"},
+	{"gossip 100ms, 4-ary tree", "--strategy gossip --batch 100ms --fanout 4"},
 }
 
 // benchStages are the columns: stages of stages.tsv whose grader

@@ -94,7 +94,7 @@ func Setup(cfg Config) func(*node.Node) error {
 		if cfg.Batch <= 0 || cfg.Sync <= 0 || cfg.Retry <= 0 || cfg.Fanout < 0 {
 			return fmt.Errorf("gossiper: --batch, --sync and --retry must be positive and --fanout not negative")
 		}
-		g := &gossiper{n: n, cfg: cfg, store: newStore(), out: map[string]*outbox{}}
+		g := &gossiper{n: n, cfg: cfg, store: newStore(), out: map[string]*outbox{}, stable: Vector{}}
 		n.OnInit(g.init)
 		node.HandleTyped(n, "topology", g.topology)
 		node.HandleTyped(n, "broadcast", g.broadcast)
@@ -134,9 +134,9 @@ type gossiper struct {
 
 // outbox is what a node owes one neighbour.
 type outbox struct {
-	queue    []Entry   // gossip: waiting for the link to be free
-	lastSent time.Time // gossip: when the link last carried a batch
-	unacked map[entryKey]time.Time // flood, tree: sent at, not yet acknowledged
+	queue    []Entry                // gossip: waiting for the link to be free
+	lastSent time.Time              // gossip: when the link last carried a batch
+	unacked  map[entryKey]time.Time // flood, tree: sent at, not yet acknowledged
 }
 
 type entryKey struct {

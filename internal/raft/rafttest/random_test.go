@@ -43,11 +43,13 @@ func runSchedule(t *testing.T, seed uint64) *rafttest.Cluster {
 	lease := cq && pick.IntN(2) == 0
 	opts := rafttest.Options{
 		Nodes: nodes, Seed: seed, PreVote: pv, CheckQuorum: cq, LeaseRead: lease,
+		ElectionTicks: []int{5, 10, 20}[pick.IntN(3)], HeartbeatTicks: 1 + pick.IntN(2),
 		SnapshotEvery: []uint64{0, 5, 23}[pick.IntN(3)],
 		MaxInflight:   []int{1, 4, 256}[pick.IntN(3)],
 		MaxBatch:      []int{1, 3, 64}[pick.IntN(3)],
 	}
 	c := rafttest.New(t, opts)
+	e := opts.ElectionTicks
 	t.Logf("options %+v", opts)
 	ids := c.IDs()
 	r := c.Rand()
@@ -80,9 +82,14 @@ func runSchedule(t *testing.T, seed uint64) *rafttest.Cluster {
 			c.Net.DropRate = r.Float64() * 0.3
 			c.Net.MaxDelay = uint64(r.IntN(4))
 			c.Net.LongDelayRate = 0.05
-			c.Net.LongDelay = uint64(r.IntN(3 * E))
+			c.Net.LongDelay = uint64(r.IntN(3 * e))
 		case x < 55:
 			c.Net.Cut(ids[r.IntN(nodes)], ids[r.IntN(nodes)])
+		case x < 60:
+			for _, l := range c.Leaders() {
+				c.Node(l).Raft.TransferLeadership(ids[r.IntN(nodes)])
+				c.Process(l)
+			}
 		}
 		for _, id := range ids {
 			if r.IntN(4) == 0 {
@@ -102,14 +109,14 @@ func runSchedule(t *testing.T, seed uint64) *rafttest.Cluster {
 		c.Net.Connect(id)
 	}
 	idx := c.One([]byte("final"), nodes, true)
-	c.Wait(idx, nodes, 0, 20*E)
+	c.Wait(idx, nodes, 0, 20*e)
 	// A read at the end must be answered.
 	served := c.ReadsServed
-	l := c.CheckOneLeader(10 * E)
+	l := c.CheckOneLeader(10 * e)
 	if !c.ReadIndex(l, "final-read") {
 		t.Fatal("leader refused a read")
 	}
-	c.Ticks(2 * E)
+	c.Ticks(2 * e)
 	if c.ReadsServed == served {
 		t.Fatal("final read not answered on a healthy cluster")
 	}

@@ -221,3 +221,23 @@ func TestCountRPCs(t *testing.T) {
 		t.Fatalf("%d appends for 10 sequential agreements; want <= 40", apps)
 	}
 }
+
+// A slow link (below the election timeout) costs latency, not elections.
+func TestSlowLink(t *testing.T) {
+	c := rafttest.New(t, rafttest.Options{Nodes: 3, Seed: 18, PreVote: true, CheckQuorum: true})
+	l := c.CheckOneLeader(10 * E)
+	term := c.CheckTerms()
+	slow := other(c.IDs(), l)
+	c.Net.SetLinkDelay(l, slow, 3)
+	c.Net.SetLinkDelay(slow, l, 3)
+	for i := range 20 {
+		c.One(cmd(i), 2, false)
+	}
+	idx := c.One(cmd(99), 3, false)
+	if got := c.CheckTerms(); got != term {
+		t.Fatalf("term changed from %d to %d over a slow link", term, got)
+	}
+	if n, _ := c.NCommitted(idx); n != 3 {
+		t.Fatalf("slow follower did not apply %d", idx)
+	}
+}
