@@ -51,13 +51,18 @@ type proc struct {
 	stderr io.Reader
 	wait   func() error // returns when the node has exited
 	kill   func()
+	// pause and resume stop and continue the node (SIGSTOP and SIGCONT,
+	// or the in-process program.Gate).
+	pause, resume func() error
 }
 
 type launcher interface {
-	start(id, dataDir string) (*proc, error)
+	// start runs one incarnation of node id; env adds variables a workload
+	// gives that node (e.g. net-rpc's NETRPC_ADDR).
+	start(id, dataDir string, env map[string]string) (*proc, error)
 }
 
-func (b Binary) start(id, dataDir string) (*proc, error) {
+func (b Binary) start(id, dataDir string, extraEnv map[string]string) (*proc, error) {
 	path, err := filepath.Abs(b.Path)
 	if err != nil {
 		return nil, err
@@ -65,6 +70,9 @@ func (b Binary) start(id, dataDir string) (*proc, error) {
 	cmd := exec.Command(path, b.Args...)
 	cmd.Dir = os.TempDir()
 	cmd.Env = append(os.Environ(), program.EnvDataDir+"="+dataDir, program.EnvNodeID+"="+id)
+	for k, v := range extraEnv {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -81,16 +89,23 @@ func (b Binary) start(id, dataDir string) (*proc, error) {
 		return nil, fmt.Errorf("start %s for %s: %w", b.Path, id, err)
 	}
 	return &proc{stdin: stdin, stdout: stdout, stderr: stderr,
-		wait: cmd.Wait,
-		kill: func() { _ = cmd.Process.Kill() }}, nil
+		wait:   cmd.Wait,
+		kill:   func() { _ = cmd.Process.Kill() },
+		pause:  func() error { return stopProcess(cmd.Process) },
+		resume: func() error { return continueProcess(cmd.Process) }}, nil
 }
 
-func (p InProcess) start(id, dataDir string) (*proc, error) {
+func (p InProcess) start(id, dataDir string, extraEnv map[string]string) (*proc, error) {
 	if p.Program == nil {
 		return nil, errors.New("InProcess needs a Program")
 	}
 	in, out, errp := program.NewPipe(), program.NewPipe(), program.NewPipe()
 	ctx, cancel := context.WithCancel(context.Background())
+	gate := program.NewGate()
+	env := map[string]string{program.EnvDataDir: dataDir, program.EnvNodeID: id}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
 	done := make(chan struct{})
 	var runErr error
 	go func() {
@@ -110,7 +125,7 @@ func (p InProcess) start(id, dataDir string) (*proc, error) {
 			clock = p.Clock(id)
 		}
 		runErr = p.Program(ctx, program.IO{Stdin: in, Stdout: out, Stderr: errp, Args: p.Args, Clock: clock,
-			Env: map[string]string{program.EnvDataDir: dataDir, program.EnvNodeID: id}})
+			Env: env, Gate: gate})
 	}()
 	return &proc{stdin: in, stdout: out, stderr: errp,
 		wait: func() error {
@@ -120,7 +135,9 @@ func (p InProcess) start(id, dataDir string) (*proc, error) {
 			}
 			return runErr
 		},
-		kill: func() { cancel(); in.Close() }}, nil
+		kill:   func() { gate.Resume(); cancel(); in.Close() },
+		pause:  func() error { gate.Pause(); return nil },
+		resume: func() error { gate.Resume(); return nil }}, nil
 }
 
 // stderrKeep is how many stderr lines a crash report shows.
@@ -141,6 +158,11 @@ type node struct {
 	lastOut  string   // last stdout line
 	log      bytes.Buffer
 	lineWait sync.WaitGroup
+	// gate withholds the node's input and output while it is paused
+	// (faults.go), in both modes, so that the network sees the same
+	// silence from a stopped process and a paused goroutine.
+	gate  *program.Gate
+	stdin *lockedWriter // the current incarnation's stdin
 }
 
 // cluster runs the server nodes and connects them to the network.
@@ -155,25 +177,38 @@ type cluster struct {
 	// observe, if set, sees every message a node sends to another node
 	// (workloads implementing workload.MessageObserver).
 	observe func(src, dest string, body json.RawMessage)
+	// env, if set, gives each node extra environment variables.
+	env func(id string) map[string]string
 }
 
 func (c *cluster) startNode(n *node) error {
-	p, err := c.l.start(n.id, n.dataDir)
+	var env map[string]string
+	if c.env != nil {
+		env = c.env(n.id)
+	}
+	p, err := c.l.start(n.id, n.dataDir, env)
 	if err != nil {
 		return err
 	}
 	n.mu.Lock()
 	n.p, n.killed, n.exited, n.exitErr = p, false, make(chan struct{}), nil
 	exited := n.exited
+	if n.gate == nil {
+		n.gate = program.NewGate()
+	}
+	gate := n.gate
+	// One writer at a time: the network and raw injections (faults.go).
+	w := &lockedWriter{w: p.stdin}
+	n.stdin = w
 	n.mu.Unlock()
-	w := p.stdin
 	var buf []byte
 	c.net.Register(n.id, func(m netsim.Message) {
+		_ = gate.Wait(context.Background()) // paused: hold; kill opens the gate
 		buf = appendEnvelope(buf[:0], m)
 		_, _ = w.Write(buf) // a dead node's pipe just refuses
 	})
 	n.lineWait.Add(2)
-	go c.readStdout(n, p.stdout)
+	go c.readStdout(n, p.stdout, gate)
 	go c.readStderr(n, p.stderr)
 	go func() {
 		// Readers first: exec.Cmd.Wait closes the pipes, losing unread lines.
@@ -203,6 +238,8 @@ func (c *cluster) kill(n *node) {
 	if p == nil {
 		return
 	}
+	// SIGKILL ends a stopped process too; the held messages are lost.
+	n.gate.Resume()
 	// The endpoint stays: messages to a dead node are lost, as they would
 	// be on a real network, until it restarts and registers again.
 	p.kill()
@@ -214,11 +251,12 @@ func (c *cluster) kill(n *node) {
 	}
 }
 
-func (c *cluster) readStdout(n *node, r io.Reader) {
+func (c *cluster) readStdout(n *node, r io.Reader, gate *program.Gate) {
 	defer n.lineWait.Done()
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		line, err := br.ReadBytes('\n')
+		_ = gate.Wait(context.Background()) // a paused node says nothing
 		if len(bytes.TrimSpace(line)) > 0 {
 			n.mu.Lock()
 			n.lastOut = string(bytes.TrimRight(line, "\n"))

@@ -41,6 +41,8 @@ type Report struct {
 	ProtocolErrors     []ProtocolError `json:"protocol_errors,omitempty"`
 	ProtocolErrorCount int             `json:"protocol_error_count"`
 	LateReplies        map[string]int  `json:"late_replies,omitempty"`
+	// Faults is the fault schedule: every nemesis step (faults.go).
+	Faults []FaultStep `json:"faults,omitempty"`
 
 	SimDuration time.Duration `json:"duration"` // run time on the run's clock
 	StorePath   string        `json:"-"`
@@ -51,7 +53,9 @@ type Report struct {
 
 // ExitCode is Maelstrom's: 0 valid, 1 invalid, 2 unknown, 255 crash.
 func (r *Report) ExitCode() int {
-	if r.Crash != nil {
+	// A crash ends the run unanalysed (255), unless the workload judges
+	// crashes (errors) and found the run invalid.
+	if r.Crash != nil && r.Valid != checker.Invalid {
 		return 255
 	}
 	switch r.Valid {
@@ -76,6 +80,7 @@ func (r *Report) Result(name string) (checker.Result, bool) {
 func (r *run) analyse(rep *Report) {
 	h := r.rec.history()
 	rep.History = h
+	rep.Faults = faultSchedule(h)
 	rep.journal = r.net.Journal()
 	rep.Net = r.net.Stats()
 	rep.nodeLogs = map[string]string{}
@@ -126,6 +131,9 @@ func (r *run) analyse(rep *Report) {
 	rep.Latencies = checker.Latencies(h)
 
 	if rep.Crash != nil {
+		if r.judgeCrash(rep, h) {
+			return
+		}
 		rep.Valid = checker.Unknown
 		return
 	}
@@ -170,7 +178,9 @@ func (r *Report) Summary() string {
 	o := r.Options
 	fmt.Fprintf(&b, "workload %s, %d nodes, %.0fs, rate %g, concurrency %s, seed %d\n",
 		o.Workload, o.NodeCount, o.TimeLimit.Seconds(), o.Rate, o.Concurrency, r.Seed)
-	if r.Crash != nil {
+	if r.Crash != nil && r.Valid == checker.Invalid {
+		fmt.Fprintf(&b, "\nA node crashed, which this workload judges:\n%s\n", r.Crash)
+	} else if r.Crash != nil {
 		fmt.Fprintf(&b, "\nThe test could not be analysed:\n%s\n", r.Crash)
 	}
 	fs := make([]string, 0, len(r.ByF))
@@ -187,25 +197,9 @@ func (r *Report) Summary() string {
 				ms(q.P50), ms(q.P95), ms(q.P99), ms(q.Max))
 		}
 	}
-	fmt.Fprintf(&b, "\nmessages: %d (%.2f per op; %.2f per op between servers), %d dropped by partitions\n",
+	fmt.Fprintf(&b, "\nmessages: %d (%.2f per op; %.2f per op between servers), %d dropped by partitions or dead nodes\n",
 		r.Net.All.MsgCount, r.MsgsPerOp, r.ServerMsgsPerOp, r.Net.Dropped)
-	faults := map[string]int{}
-	var fnames []string
-	for _, op := range r.History {
-		if op.Process == NemesisProcess {
-			if faults[op.F] == 0 {
-				fnames = append(fnames, op.F)
-			}
-			faults[op.F]++
-		}
-	}
-	if len(fnames) > 0 {
-		b.WriteString("faults:")
-		for _, f := range fnames {
-			fmt.Fprintf(&b, " %s ×%d", f, faults[f])
-		}
-		b.WriteString("\n")
-	}
+	writeSchedule(&b, faultSchedule(r.History))
 	if r.MalformedReplies > 0 {
 		fmt.Fprintf(&b, "malformed replies: %d (see the first below; each counts as an unknown outcome)\n", r.MalformedReplies)
 		for _, op := range r.History {

@@ -29,6 +29,8 @@ type Crash struct {
 	ExitStatus string   `json:"exit_status,omitempty"`
 	LastStdout string   `json:"last_stdout,omitempty"`
 	Stderr     []string `json:"stderr,omitempty"` // last lines
+	// Time is when the runner learned of it, on the run's clock.
+	Time time.Duration `json:"time"`
 }
 
 func (c *Crash) String() string {
@@ -97,6 +99,9 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		return nil, &UsageError{Msg: "no nodes to test: give --bin PATH"}
 	}
 	spec, _ := workload.Lookup(opts.Workload)
+	if err := checkMode(spec, nodes); err != nil {
+		return nil, err
+	}
 	threads, _ := opts.Threads()
 	r := &run{opts: opts, spec: spec, threads: threads, timeout: spec.RPCTimeout(opts.Latency)}
 	for i := range opts.NodeCount {
@@ -146,11 +151,13 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	// nodes' answers to it, if any, are dropped.
 	r.net.Register(nemesis.ControlSource, func(netsim.Message) {})
 
-	dataRoot, err := os.MkdirTemp("", "maelstrom-data-")
+	// Each node's MAELSTROM_DATA_DIR survives its restarts; with a store
+	// it is kept in the run's folder (data/<node>) for inspection.
+	dataRoot, cleanData, err := dataDirs(outDir)
 	if err != nil {
 		return nil, fmt.Errorf("create node data directories: %w", err)
 	}
-	defer os.RemoveAll(dataRoot)
+	defer cleanData()
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -163,6 +170,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	if o, ok := r.inst.(workload.MessageObserver); ok {
 		r.cl.observe = func(src, dest string, body json.RawMessage) { o.ObserveMessage(r.net.Since(), src, dest, body) }
 	}
+	r.connectWorkload() // stdin injection, per-node environment (faults.go)
 	rep := &Report{Options: opts, Seed: opts.Seed, StorePath: outDir}
 
 	// A crash ends the run: the watcher cancels every client.
@@ -171,6 +179,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	setCrash := func(c *Crash) {
 		crashMu.Lock()
 		if crash == nil {
+			c.Time = r.net.Since()
 			crash = c
 		}
 		crashMu.Unlock()
@@ -225,6 +234,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		select {
 		case n := <-r.cl.crashed:
 			crashed = n.crashReport("crashed during the test (a node must keep running until the grader stops it)")
+			crashed.Time = r.net.Since()
 		default:
 		}
 	}
@@ -492,7 +502,9 @@ func (e *faultEnv) Kill(_ context.Context, id string) error {
 	if n == nil {
 		return fmt.Errorf("no node %q", id)
 	}
+	e.r.net.SetDown(id, true) // from now on messages to it are lost
 	e.r.cl.kill(n)
+	e.r.cl.logMarker(n, fmt.Sprintf("killed by the nemesis at %.3fs", e.r.net.Since().Seconds()))
 	return nil
 }
 
@@ -514,9 +526,11 @@ func (e *faultEnv) Restart(ctx context.Context, id string) error {
 	if n == nil {
 		return fmt.Errorf("no node %q", id)
 	}
+	e.r.cl.logMarker(n, fmt.Sprintf("restarted by the nemesis at %.3fs", e.r.net.Since().Seconds()))
 	if err := e.r.cl.startNode(n); err != nil {
 		return err
 	}
+	e.r.net.SetDown(id, false)
 	c := e.r.newClient(id, initTimeout)
 	defer c.c.Close()
 	if cr := e.r.initNode(ctx, c, id); cr != nil {

@@ -223,8 +223,8 @@ func (r *Raft) hardState() HardState {
 	return HardState{Term: r.term, Vote: r.vote, Commit: r.log.committed}
 }
 
-// send queues m, filling in the sender and, for all but local-term-specific
-// responses, the current term.
+// send queues m from this node. A message stamped with no term gets the
+// current one; vote grants carry the term they were asked for instead.
 func (r *Raft) send(m Message) {
 	m.From = r.id
 	if m.Term == 0 {

@@ -145,11 +145,13 @@ type cev struct {
 	ClockEvent
 	node string
 	pos  int // position in its node's log
-	// True time window on the run's clock, from the client's round trip
-	// or the network journal; known is false when the grader never saw
-	// the event happen (e.g. its client timed out).
-	lo, hi time.Duration
-	known  bool
+	// True time window on the run's clock: the event happened no earlier
+	// than lo and no later than hi. Each bound comes from the grader's own
+	// observations (loWhy, hiWhy say which), directly or through the
+	// node's log order (loFrom, hiFrom name the event that set it).
+	lo, hi         time.Duration
+	loWhy, hiWhy   string
+	loFrom, hiFrom int
 	// Parsed timestamp.
 	bad     bool
 	scalar  int64
@@ -179,6 +181,7 @@ type clockCheck struct {
 	byID    map[string]int // first event with the id
 	logs    map[string][]int
 	logRead map[string]time.Duration // when the node's log read began
+	logDone map[string]time.Duration // when its answer came back
 	acked   map[string]ackedOp       // event id -> the op that got it acknowledged
 	ackList []ackedOp
 	dims    []string // vector dimensions
@@ -192,6 +195,7 @@ type clockCheck struct {
 func (c *clockCheck) readLogs(res *Result) bool {
 	c.logs = map[string][]int{}
 	c.logRead = map[string]time.Duration{}
+	c.logDone = map[string]time.Duration{}
 	got := map[string][]ClockEvent{}
 	why := map[string]string{}
 	for _, pr := range c.h.Pairs() {
@@ -215,6 +219,7 @@ func (c *clockCheck) readLogs(res *Result) bool {
 		}
 		got[node] = evs
 		c.logRead[node] = pr.Invoke.Time
+		c.logDone[node] = pr.Completion.Time
 		delete(why, node)
 	}
 	var missing []string
@@ -427,9 +432,12 @@ func (c *clockCheck) readOps() {
 	}
 }
 
-// times sets each event's true time window: a send when the network took
-// its message, a receive when the network delivered it, a local event
-// during its client's round trip.
+// times sets each event's true time window from what the grader saw —
+// a client's request and its acknowledgement, a message leaving the node
+// (its send was stamped before), a message delivered (its receipt was
+// stamped after), the log read — then narrows the windows along each
+// node's log: an event cannot precede anything before it in the log, nor
+// follow anything after it.
 func (c *clockCheck) times() {
 	sentBy := map[string]ClockMessage{} // src+event -> first message
 	for _, m := range c.p.Messages {
@@ -438,29 +446,52 @@ func (c *clockCheck) times() {
 			sentBy[k] = m
 		}
 	}
-	for _, e := range c.evs {
+	dels := c.deliveries()
+	claims := map[string]int{}
+	for i, e := range c.evs {
+		e.lo, e.loWhy, e.loFrom = 0, "started with the run at 0.000s", i
+		e.hi, e.hiWhy, e.hiFrom = c.logDone[e.node], fmt.Sprintf("was in the log read that ended at %.3fs", c.logDone[e.node].Seconds()), i
+		later := func(t time.Duration, why string) {
+			if t > e.lo {
+				e.lo, e.loWhy = t, fmt.Sprintf(why, t.Seconds())
+			}
+		}
+		earlier := func(t time.Duration, why string) {
+			if t < e.hi {
+				e.hi, e.hiWhy = t, fmt.Sprintf(why, t.Seconds())
+			}
+		}
 		if a, ok := c.acked[e.ID]; ok && a.node == e.node {
-			e.lo, e.hi, e.known = a.inv, a.end, true
+			later(a.inv, "was requested at %.3fs")
+			earlier(a.end, "was acknowledged at %.3fs")
 		}
 		if e.Kind == "send" {
 			if m, ok := sentBy[e.node+"\x00"+e.ID]; ok {
-				e.lo, e.hi, e.known = m.Sent, m.Sent, true
+				earlier(m.Sent, "had its message on the network at %.3fs")
 			}
 		}
+		if e.Kind == "recv" && !e.bad {
+			// The k-th receipt of a send in a node's log is the k-th delivery.
+			k := e.Cause + "\x00" + e.node
+			if n := claims[k]; n < len(dels[k]) {
+				later(dels[k][n].Delivered, "received a message delivered at %.3fs")
+			}
+			claims[k]++
+		}
 	}
-	// The k-th receipt of a send in a node's log is the k-th delivery.
-	dels := c.deliveries()
-	claims := map[string]int{}
-	for _, e := range c.evs {
-		if e.Kind != "recv" || e.bad {
-			continue
+	for _, idx := range c.logs {
+		for k := 1; k < len(idx); k++ {
+			e, prev := c.evs[idx[k]], c.evs[idx[k-1]]
+			if prev.lo > e.lo {
+				e.lo, e.loWhy, e.loFrom = prev.lo, prev.loWhy, prev.loFrom
+			}
 		}
-		k := e.Cause + "\x00" + e.node
-		ds := dels[k]
-		if n := claims[k]; n < len(ds) {
-			e.lo, e.hi, e.known = ds[n].Delivered, ds[n].Delivered, true
+		for k := len(idx) - 2; k >= 0; k-- {
+			e, next := c.evs[idx[k]], c.evs[idx[k+1]]
+			if next.hi < e.hi {
+				e.hi, e.hiWhy, e.hiFrom = next.hi, next.hiWhy, next.hiFrom
+			}
 		}
-		claims[k]++
 	}
 }
 
@@ -510,9 +541,7 @@ func (c *clockCheck) edges() {
 	key := make([]time.Duration, len(c.evs))
 	q := &evHeap{key: key}
 	for i, e := range c.evs {
-		if e.known {
-			key[i] = e.lo
-		}
+		key[i] = e.lo
 		if indeg[i] == 0 {
 			heap.Push(q, i)
 		}
@@ -522,9 +551,7 @@ func (c *clockCheck) edges() {
 		c.evs[i].topo = len(c.topo)
 		c.topo = append(c.topo, i)
 		for _, s := range succ[i] {
-			if !c.evs[s].known {
-				key[s] = max(key[s], key[i])
-			}
+			key[s] = max(key[s], key[i])
 			if indeg[s]--; indeg[s] == 0 {
 				heap.Push(q, s)
 			}
@@ -691,36 +718,21 @@ func (c *clockCheck) checkLog(res *Result) {
 	res.Violations = c.viol[:min(len(c.viol), maxClockViolations)]
 }
 
-// checkRealTimeOrder: on one node, an event acknowledged before another
-// was requested, or before a message was delivered, must come first in
-// the log.
+// checkRealTimeOrder: on each node, no event's window may be empty; an
+// empty one means the log lists an event before another that, by what the
+// grader saw, happened earlier.
 func (c *clockCheck) checkRealTimeOrder() {
 	for _, n := range c.p.Nodes {
-		idx := c.logs[n]
-		// From the end: the acknowledged event with the earliest end among
-		// those later in the log.
-		best := -1
-		for k := len(idx) - 1; k >= 0; k-- {
-			e := c.evs[idx[k]]
-			if best >= 0 {
-				b := c.evs[best]
-				ab := c.acked[b.ID]
-				if a, ok := c.acked[e.ID]; ok && a.node == n && ab.end < a.inv {
-					c.add(Violation{What: "log order contradicts real time", Node: n, Op: &a.op, Value: []string{e.ID, b.ID}, Time: a.inv,
-						Detail: fmt.Sprintf("%s acknowledged %q at %.3fs, before %q was even requested at %.3fs, yet its log lists %q first",
-							n, b.ID, ab.end.Seconds(), e.ID, a.inv.Seconds(), e.ID)})
-					return
-				}
-				if e.Kind == "recv" && e.known && ab.end < e.lo {
-					c.add(Violation{What: "log order contradicts real time", Node: n, Value: []string{e.ID, b.ID}, Time: e.lo,
-						Detail: fmt.Sprintf("%s acknowledged %q at %.3fs, before the message of recv event %q was delivered at %.3fs, yet its log lists %q first",
-							n, b.ID, ab.end.Seconds(), e.ID, e.lo.Seconds(), e.ID)})
-					return
-				}
+		for _, i := range c.logs[n] {
+			e := c.evs[i]
+			if e.lo <= e.hi {
+				continue
 			}
-			if a, ok := c.acked[e.ID]; ok && a.node == n && (best < 0 || a.end < c.acked[c.evs[best].ID].end) {
-				best = idx[k]
-			}
+			first, second := c.evs[e.loFrom], c.evs[e.hiFrom]
+			c.add(Violation{What: "log order contradicts real time", Node: n, Op: c.opOf(first), Value: []string{first.ID, second.ID}, Time: e.hi,
+				Detail: fmt.Sprintf("%s's log lists %q (entry %d) before %q (entry %d), yet %q %s and %q %s: a node's log must list its events in the order they happened",
+					n, first.ID, first.pos, second.ID, second.pos, first.ID, e.loWhy, second.ID, e.hiWhy)})
+			break
 		}
 	}
 }
@@ -765,11 +777,8 @@ func (c *clockCheck) tsString(e *cev) string { return compact(e.TS) }
 
 // describe renders an event for a violation: node, kind, id, ts, time.
 func (c *clockCheck) describe(e *cev) string {
-	when := "at an unknown time (no client saw it acknowledged)"
-	switch {
-	case e.known && e.lo == e.hi:
-		when = fmt.Sprintf("at %.3fs", e.lo.Seconds())
-	case e.known:
+	when := fmt.Sprintf("at %.3fs", e.lo.Seconds())
+	if e.lo < e.hi {
 		when = fmt.Sprintf("between %.3fs and %.3fs", e.lo.Seconds(), e.hi.Seconds())
 	}
 	clock := ""
@@ -822,9 +831,6 @@ func (c *clockCheck) opOf(e *cev) *history.Op {
 
 func (c *clockCheck) hbViolation(what string, a, b *cev, detail string) Violation {
 	t := b.lo
-	if !b.known {
-		t = c.logRead[b.node]
-	}
 	return Violation{What: what, Node: b.node, Op: c.opOf(b), Value: []ClockEvent{a.ClockEvent, b.ClockEvent}, Time: t, Detail: detail}
 }
 
@@ -983,7 +989,7 @@ func (c *clockCheck) checkHLCBounds(res *Result) {
 	for _, i := range c.topo {
 		e := c.evs[i]
 		maxLogical = max(maxLogical, e.logical)
-		if e.known {
+		if e.lo <= e.hi { // an empty window is clock-log's to report
 			checked++
 			wall := time.Duration(e.scalar - start)
 			var off time.Duration
@@ -1022,10 +1028,10 @@ func (c *clockCheck) checkHLCBounds(res *Result) {
 					c.describe(e), e.logical, same)})
 		}
 	}
-	res.Details = map[string]any{"bound": bound.String(), "events_with_known_time": checked, "worst_offset": worst.String(), "max_logical": maxLogical}
+	res.Details = map[string]any{"bound": bound.String(), "events_checked": checked, "worst_offset": worst.String(), "max_logical": maxLogical}
 	if len(viol) == 0 {
 		res.Valid = Valid
-		res.Summary = fmt.Sprintf("hlc-bounds: %d walls within %v of true time (worst %v), logical counters within bound (max %d)", checked, bound, worst, maxLogical)
+		res.Summary = fmt.Sprintf("hlc-bounds: %d walls within %v of their events' true time windows (worst %v), logical counters within bound (max %d)", checked, bound, worst, maxLogical)
 		return
 	}
 	res.Valid = Invalid

@@ -242,7 +242,7 @@ func TestClocksLogAgreesWithClientsAndNetwork(t *testing.T) {
 		{"log order against real time", func(r *clockRun) {
 			l := r.logs["n0"]
 			r.logs["n0"] = []ClockEvent{l[1], l[0]}
-		}, []string{"log order contradicts real time", `acknowledged "a" at 0.101s`, `"s" was even requested at 0.200s`}},
+		}, []string{"log order contradicts real time", `lists "s" (entry 0) before "a" (entry 1)`, `"s" was requested at 0.200s`, `"a" was acknowledged at 0.101s`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,7 +40,7 @@ type Fault interface {
 }
 
 // Names lists the faults Parse accepts.
-var Names = []string{"partition", "kill", "clock"}
+var Names = []string{"partition", "kill", "pause", "clock"}
 
 // Parse turns a --nemesis list ("partition" or "a,b") into faults.
 func Parse(list string) ([]Fault, error) {
@@ -54,6 +54,8 @@ func Parse(list string) ([]Fault, error) {
 			out = append(out, Clock{})
 		case "kill":
 			out = append(out, &Kill{})
+		case "pause":
+			out = append(out, &Pause{})
 		default:
 			return nil, fmt.Errorf("unknown nemesis %q (known: %s)", name, strings.Join(Names, ", "))
 		}
@@ -218,7 +220,7 @@ func complete(parts [][]string) map[string][]string {
 // Kill crashes nodes abruptly (SIGKILL, or cancelling an in-process node)
 // and later restarts them with the same data directory, so that only what
 // a node wrote to its MAELSTROM_DATA_DIR survives. Each start picks one
-// random node, a random minority, or every node.
+// random node or a random minority, so that a majority stays up.
 type Kill struct {
 	down []string
 }
@@ -228,19 +230,7 @@ func (*Kill) Name() string { return "kill" }
 
 // Start kills the chosen nodes; the value lists them.
 func (k *Kill) Start(ctx context.Context, env Env, rng *rand.Rand) (string, any, error) {
-	nodes := slices.Clone(env.Nodes())
-	rng.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
-	var n int
-	switch rng.IntN(3) {
-	case 0:
-		n = 1
-	case 1:
-		n = max(1, (len(nodes)-1)/2)
-	default:
-		n = len(nodes)
-	}
-	k.down = nodes[:n]
-	sort.Strings(k.down)
+	k.down = pickNodes(env.Nodes(), rng)
 	for _, id := range k.down {
 		if err := env.Kill(ctx, id); err != nil {
 			return "kill", k.down, fmt.Errorf("kill %s: %w", id, err)

@@ -103,6 +103,9 @@ type Spec struct {
 	// Journal workloads read the network journal in their checks, so the
 	// runner keeps it even when nothing is stored.
 	Journal bool
+	// ProcessOnly, if set, says why the workload cannot run in-process
+	// (net-rpc needs real sockets); the runner refuses InProcess nodes.
+	ProcessOnly string
 	// Timeout is the client RPC timeout (nil: 5 s).
 	Timeout func(latency time.Duration) time.Duration
 	// ConcurrencyMultipleOf, if above zero, is a function of node count the

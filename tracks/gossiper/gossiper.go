@@ -94,7 +94,7 @@ func Setup(cfg Config) func(*node.Node) error {
 		if cfg.Batch <= 0 || cfg.Sync <= 0 || cfg.Retry <= 0 || cfg.Fanout < 0 {
 			return fmt.Errorf("gossiper: --batch, --sync and --retry must be positive and --fanout not negative")
 		}
-		g := &gossiper{n: n, cfg: cfg, store: newStore(), out: map[string]*outbox{}, stable: Vector{}}
+		g := &gossiper{n: n, cfg: cfg, store: newStore(), out: map[string]*outbox{}, prev: Vector{}, stable: Vector{}}
 		n.OnInit(g.init)
 		node.HandleTyped(n, "topology", g.topology)
 		node.HandleTyped(n, "broadcast", g.broadcast)
@@ -127,9 +127,11 @@ type gossiper struct {
 	neighbours []string
 	parent     string // gossip: where digests go ("" at the root)
 	out        map[string]*outbox
-	// stable (gossip) is the store's digest one sync period ago: what the
-	// node has held long enough for any push of it to have landed.
-	stable Vector
+	// prev and stable (gossip) are the store's digests at the last sync
+	// tick and at the one before. stable is thus always at least a sync
+	// period old: what the node has held long enough for any push of it
+	// to have landed.
+	prev, stable Vector
 }
 
 // outbox is what a node owes one neighbour.
@@ -356,14 +358,14 @@ type syncMsg struct {
 	Reply  bool   `json:"reply,omitempty"`
 }
 
-// antiEntropy (gossip) sends this node's digest to its parent, so every
-// tree link is checked in both directions once per period, then ages the
-// current digest into the stable one.
+// antiEntropy (gossip) ages the digests by one period and sends this
+// node's digest to its parent, so every tree link is checked in both
+// directions once per period.
 func (g *gossiper) antiEntropy(context.Context) {
 	g.mu.Lock()
 	cur := g.store.vector()
+	g.stable, g.prev = g.prev, cur
 	stable := g.stable
-	g.stable = cur
 	parent := g.parent
 	g.mu.Unlock()
 	if parent == "" {

@@ -1,0 +1,42 @@
+package workload
+
+import (
+	"time"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/checker"
+	"github.com/distsys-curriculum/distsys/maelstrom/history"
+)
+
+// Optional interfaces through which an Instance reaches past the client
+// protocol. The runner looks for each one and wires it up before Setup.
+
+// StdinWriter is implemented by instances that write raw lines straight to
+// a node's stdin, bypassing the network: the errors workload's malformed
+// input. write appends the newline; it fails when the node is down.
+type StdinWriter interface {
+	SetStdin(write func(node string, line []byte) error)
+}
+
+// NodeEnver is implemented by instances that give each node extra
+// environment variables, e.g. net-rpc's NETRPC_ADDR. It is called for
+// every start of a node, restarts included.
+type NodeEnver interface {
+	NodeEnv(node string) map[string]string
+}
+
+// Crash is what the runner knows about a node that died during the run.
+type Crash struct {
+	Node       string
+	Time       time.Duration
+	What       string
+	ExitStatus string
+	Stderr     []string // last lines
+}
+
+// CrashJudge is implemented by instances for which a crashed node is a
+// verdict rather than the end of the test: the errors workload, whose
+// point is that bad input must not kill the node. The runner then judges
+// the history up to the crash with JudgeCrash instead of giving up.
+type CrashJudge interface {
+	JudgeCrash(h history.History, c Crash) checker.Result
+}
