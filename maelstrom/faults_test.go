@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -145,12 +146,25 @@ func TestSeedReplaysInProcessRunExactly(t *testing.T) {
 		Value   string
 		Node    string
 	}
+	// Events at the same virtual instant are concurrent, and the order in
+	// which the recorder saw them is the goroutine scheduler's; the
+	// comparison orders them canonically, everything else must match.
 	flatten := func(h history.History) []step {
 		var out []step
 		for _, op := range h {
 			v, _ := json.Marshal(op.Value)
 			out = append(out, step{op.Time, op.Process, op.Type, op.F, string(v), op.Node})
 		}
+		sort.SliceStable(out, func(i, j int) bool {
+			x, y := out[i], out[j]
+			if x.Time != y.Time {
+				return x.Time < y.Time
+			}
+			if x.Process != y.Process {
+				return x.Process < y.Process
+			}
+			return x.Type == history.Invoke && y.Type != history.Invoke
+		})
 		return out
 	}
 	a := grade(t, testnodes.UniqueIDs(false), append(args, "--seed", "11")...)

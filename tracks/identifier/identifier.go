@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -49,11 +50,7 @@ func Configure(n *node.Node) error {
 // Setup returns the setup function of one strategy.
 func Setup(strategy string) func(*node.Node) error {
 	return func(n *node.Node) error {
-		known := false
-		for _, s := range Strategies() {
-			known = known || s == strategy
-		}
-		if !known {
+		if !slices.Contains(Strategies(), strategy) {
 			return fmt.Errorf("identifier: unknown strategy %q (strategies: %s)", strategy, strings.Join(Strategies(), ", "))
 		}
 		s := &server{}

@@ -2,9 +2,11 @@ package timekeeper
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/clocks"
 	"github.com/distsys-curriculum/distsys/internal/node"
@@ -93,4 +95,46 @@ func TestConfigureRejectsUnknownStage(t *testing.T) {
 	if err := Setup("sundial")(nil); err == nil || !strings.Contains(err.Error(), "sundial") {
 		t.Fatalf("unknown stage: %v", err)
 	}
+}
+
+// aheadClock reads a second ahead of the node's clock: more than any skew
+// the nemesis gives, so walls stamped from it are far from true time.
+type aheadClock struct{ p program.Clock }
+
+func (c aheadClock) Now() time.Time { return c.p.Now().Add(time.Second) }
+
+func TestGraderRejectsHLCWallAheadOfTrueTime(t *testing.T) {
+	st := stage(t, "hlc")
+	rep := gradetest.Grade(t, st, func([]string) program.Program {
+		return node.Program(func(n *node.Node) error {
+			With(func(_ string, _ []string, p program.Clock) Clock { return &HLC{c: clocks.NewHLC(aheadClock{p}, 0)} })(n)
+			return nil
+		})
+	})
+	b, _ := rep.Result("hlc-bounds")
+	if hb, _ := rep.Result("happens-before"); hb.Valid != checker.Valid || b.Valid != checker.Invalid {
+		t.Fatalf("happens-before %s, hlc-bounds %s; want valid and invalid\n%s", hb.Valid, b.Valid, rep.Summary())
+	}
+	if d := b.First().Detail; !strings.Contains(d, "ahead of the true time") {
+		t.Fatalf("first violation: %s", d)
+	}
+}
+
+// deafLamport refuses every receipt, so the node logs none of them.
+type deafLamport struct{ Lamport }
+
+func (*deafLamport) Receive(json.RawMessage) (any, error) { return nil, errors.New("not listening") }
+
+func TestGraderRejectsLogWithoutReceipts(t *testing.T) {
+	rep := gradetest.Grade(t, stage(t, "lamport"), func([]string) program.Program {
+		return node.Program(func(n *node.Node) error {
+			With(func(string, []string, program.Clock) Clock { return &deafLamport{} })(n)
+			return nil
+		})
+	})
+	log, _ := rep.Result("clock-log")
+	if log.Valid != checker.Invalid || log.First().What != "delivered message missing from the log" {
+		t.Fatalf("clock-log %s, want the first delivered message missing\n%s", log.Valid, rep.Summary())
+	}
+	t.Log(log.First().Detail)
 }
