@@ -42,6 +42,9 @@ flags (defaults as in Maelstrom):
   --store DIR                 where results go (store)
   --log-stderr                echo node stderr to the console
   --id-order per-node         unique-ids: also check each node's ids strictly increase
+  --timestamps K              clocks: demand wall, lamport, vector or hlc timestamps (inferred)
+  --clock-skew MS             clock nemesis: offsets up to ±MS (300)
+  --clock-drift PPM           clock nemesis: drift up to ±PPM parts per million (100)
 Arguments after the flags (or after --) are passed to every node.
 `
 }

@@ -26,7 +26,10 @@ import (
 // a temporary directory removed by clean.
 func dataDirs(outDir string) (root string, clean func(), err error) {
 	if outDir != "" {
-		root = filepath.Join(outDir, "data")
+		// Absolute: node processes run in another working directory.
+		if root, err = filepath.Abs(filepath.Join(outDir, "data")); err != nil {
+			return "", nil, err
+		}
 		return root, func() {}, os.MkdirAll(root, 0o755)
 	}
 	root, err = os.MkdirTemp("", "maelstrom-data-")

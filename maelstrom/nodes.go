@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/maelstrom/internal/rawjson"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
 )
 
@@ -155,7 +156,7 @@ type node struct {
 	exitErr  error
 	tail     []string // last stderr lines
 	panicAt  string   // the first panic or fatal error line, kept even when the stack pushes it out of tail
-	lastOut  string   // last stdout line
+	lastOut  []byte   // last stdout line (a string only for crash reports)
 	log      bytes.Buffer
 	lineWait sync.WaitGroup
 	// gate withholds the node's input and output while it is paused
@@ -259,7 +260,7 @@ func (c *cluster) readStdout(n *node, r io.Reader, gate *program.Gate) {
 		_ = gate.Wait(context.Background()) // a paused node says nothing
 		if len(bytes.TrimSpace(line)) > 0 {
 			n.mu.Lock()
-			n.lastOut = string(bytes.TrimRight(line, "\n"))
+			n.lastOut = bytes.TrimRight(line, "\n") // line is fresh: no copy needed
 			n.mu.Unlock()
 			c.route(n.id, bytes.TrimRight(line, "\r\n"))
 		}
@@ -297,11 +298,18 @@ type envelope struct {
 // route validates one line a node printed and sends it on the network.
 func (c *cluster) route(from string, line []byte) {
 	var env envelope
-	d := json.NewDecoder(bytes.NewReader(line))
-	d.DisallowUnknownFields()
-	err := d.Decode(&env)
-	if err == nil && d.More() {
-		err = errors.New("more than one JSON value on the line")
+	var err error
+	if src, dest, body, ok := rawjson.Envelope(line); ok {
+		// The plain shape, validated in one pass; body aliases line, which
+		// readStdout never reuses.
+		env = envelope{Src: &src, Dest: &dest, Body: body}
+	} else {
+		d := json.NewDecoder(bytes.NewReader(line))
+		d.DisallowUnknownFields()
+		err = d.Decode(&env)
+		if err == nil && d.More() {
+			err = errors.New("more than one JSON value on the line")
+		}
 	}
 	if err != nil {
 		if json.Valid(line) {
@@ -368,7 +376,7 @@ func (c *cluster) readStderr(n *node, r io.Reader) {
 func (n *node) crashReport(what string) *Crash {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	cr := &Crash{Node: n.id, What: what, LastStdout: n.lastOut, Stderr: append([]string(nil), n.tail...)}
+	cr := &Crash{Node: n.id, What: what, LastStdout: string(n.lastOut), Stderr: append([]string(nil), n.tail...)}
 	if n.panicAt != "" && !slices.Contains(cr.Stderr, n.panicAt) {
 		cr.Stderr = append([]string{n.panicAt, "..."}, cr.Stderr...)
 	}

@@ -378,6 +378,7 @@ func (r *run) main(ctx context.Context) *Crash {
 	}
 	mainCtx, stopMain := context.WithTimeout(ctx, r.opts.TimeLimit)
 	defer stopMain()
+	sched.Begin(mainCtx, env, record) // before any operation, so a seed replays the order
 	nemDone := make(chan struct{})
 	go func() { defer close(nemDone); sched.Run(mainCtx, env, record) }()
 

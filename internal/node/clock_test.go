@@ -20,21 +20,21 @@ func TestClockControlSkewsClock(t *testing.T) {
 			echoSetup(n)
 		})
 		h.init()
-		if d := h.n.Clock().Now().Sub(time.Now()); d != 0 {
+		if d := time.Until(h.n.Clock().Now()); d != 0 {
 			t.Fatalf("unskewed clock is %v off", d)
 		}
 		h.send(ControlSource, `{"type":"maelstrom_clock","offset_ns":-300000000,"drift_ppm":1000}`)
 		synctest.Wait()
-		if d := h.n.Clock().Now().Sub(time.Now()); d != -300*time.Millisecond {
+		if d := time.Until(h.n.Clock().Now()); d != -300*time.Millisecond {
 			t.Fatalf("clock is %v off, want -300ms", d)
 		}
 		time.Sleep(10 * time.Second) // 1000 ppm of 10 s gains 10 ms
-		if d := h.n.Clock().Now().Sub(time.Now()); d != -290*time.Millisecond {
+		if d := time.Until(h.n.Clock().Now()); d != -290*time.Millisecond {
 			t.Fatalf("after 10 s at +1000 ppm the clock is %v off, want -290ms", d)
 		}
 		h.send(ControlSource, `{"type":"maelstrom_clock","offset_ns":0,"drift_ppm":0}`)
 		synctest.Wait()
-		if d := h.n.Clock().Now().Sub(time.Now()); d != 0 {
+		if d := time.Until(h.n.Clock().Now()); d != 0 {
 			t.Fatalf("reset clock is %v off", d)
 		}
 		// The same type from anyone else is an ordinary message.

@@ -12,9 +12,13 @@ import (
 type Pipe struct {
 	mu     sync.Mutex
 	buf    []byte
+	off    int // read offset into buf; buf is reused once drained
 	closed bool
 	ready  chan struct{} // capacity 1: "something changed"
 }
+
+// maxKeep is the largest drained buffer a Pipe keeps for reuse.
+const maxKeep = 256 << 10
 
 // NewPipe returns an empty open pipe.
 func NewPipe() *Pipe { return &Pipe{ready: make(chan struct{}, 1)} }
@@ -33,6 +37,11 @@ func (p *Pipe) Write(b []byte) (int, error) {
 		p.mu.Unlock()
 		return 0, io.ErrClosedPipe
 	}
+	if p.off > 0 && p.off >= len(p.buf)-p.off {
+		// Half or more already read: move the rest down rather than grow.
+		p.buf = p.buf[:copy(p.buf, p.buf[p.off:])]
+		p.off = 0
+	}
 	p.buf = append(p.buf, b...)
 	p.mu.Unlock()
 	p.signal()
@@ -43,11 +52,15 @@ func (p *Pipe) Write(b []byte) (int, error) {
 func (p *Pipe) Read(b []byte) (int, error) {
 	for {
 		p.mu.Lock()
-		if len(p.buf) > 0 {
-			n := copy(b, p.buf)
-			p.buf = p.buf[n:]
-			if len(p.buf) == 0 {
-				p.buf = nil
+		if p.off < len(p.buf) {
+			n := copy(b, p.buf[p.off:])
+			p.off += n
+			if p.off == len(p.buf) {
+				// Drained: keep a modest buffer for the next writes.
+				p.buf, p.off = p.buf[:0], 0
+				if cap(p.buf) > maxKeep {
+					p.buf = nil
+				}
 			}
 			p.mu.Unlock()
 			return n, nil

@@ -199,7 +199,7 @@ func (d *Driver) start() error {
 		PreVote: d.cfg.PreVote, CheckQuorum: d.cfg.CheckQuorum, LeaseRead: d.cfg.LeaseRead,
 	}
 	if d.cfg.FixedTimeout {
-		rc.Rand = rand.New(zeroSource{})
+		rc.Rand = rand.New(fixedSource{})
 	}
 	r, err := raft.New(rc)
 	if err != nil {
@@ -216,11 +216,11 @@ func (d *Driver) start() error {
 	return nil
 }
 
-// zeroSource makes every random draw 0, so the election timeout is always
-// exactly ElectionTicks.
-type zeroSource struct{}
+// fixedSource makes every node draw the same "random" numbers, so every
+// node waits the same election timeout.
+type fixedSource struct{}
 
-func (zeroSource) Uint64() uint64 { return 0 }
+func (fixedSource) Uint64() uint64 { return 1 }
 
 func (d *Driver) handleRaft(msg node.Message) error {
 	var m raft.Message
@@ -417,49 +417,66 @@ func (d *Driver) handleForward(_ node.Message, req forwardBody) (any, error) {
 // or forwarded to the leader this node knows. It retries (after a leader
 // change, a lost entry or a forwarding timeout) until ctx ends, so the data
 // may be applied more than once: state machines de-duplicate with Sessions.
+// Once an attempt may have reached a leader's log, a failure is reported as
+// a timeout (indefinite), never as "not the leader" (definite): the entry
+// may still be committed.
 func (d *Driver) Submit(ctx context.Context, data []byte) (json.RawMessage, error) {
+	maybe := false
 	for {
-		val, err := d.submitOnce(ctx, data)
-		if err == nil || ctx.Err() != nil {
-			return val, err
+		val, sent, err := d.submitOnce(ctx, data)
+		maybe = maybe || sent
+		if err == nil {
+			return val, nil
 		}
 		var rpc *node.RPCError
-		if errors.As(err, &rpc) && rpc.Code != node.TemporarilyUnavailable && rpc.Code != node.Timeout {
+		switch {
+		case errors.Is(err, ErrFailed):
+			return nil, err
+		case errors.As(err, &rpc) && rpc.Code != node.TemporarilyUnavailable && rpc.Code != node.Timeout:
 			return nil, err // the leader refused it for good
 		}
-		if errors.Is(err, ErrFailed) {
-			return nil, err
-		}
-		// No leader yet, a stale hint, or a lost entry: wait a tick and retry.
+		// No leader yet, a stale hint, a lost entry or a timeout: wait a
+		// tick and retry, while there is time.
 		t := time.NewTimer(d.cfg.Tick)
 		select {
 		case <-t.C:
+			continue
 		case <-ctx.Done():
 			t.Stop()
-			return nil, err
 		}
+		if maybe {
+			return nil, node.NewRPCError(node.Timeout, fmt.Sprintf("not confirmed in time (last attempt: %v); it may still be applied", err))
+		}
+		return nil, err
 	}
 }
 
-func (d *Driver) submitOnce(ctx context.Context, data []byte) (json.RawMessage, error) {
-	val, err := d.Propose(ctx, data)
+// submitOnce makes one attempt; sent reports whether the data may have
+// reached a leader's log.
+func (d *Driver) submitOnce(ctx context.Context, data []byte) (val json.RawMessage, sent bool, err error) {
+	val, err = d.Propose(ctx, data)
 	var nl *raft.NotLeaderError
 	if !errors.As(err, &nl) {
-		return val, err
+		// Only a lost entry is certainly out of every log.
+		return val, !errors.Is(err, ErrLost), err
 	}
 	if nl.Leader == "" || nl.Leader == d.n.ID() {
-		return nil, err
+		return nil, false, err
 	}
 	fctx, cancel := context.WithTimeout(ctx, d.cfg.ForwardTimeout)
 	defer cancel()
 	resp, err := node.Call[forwardOK](fctx, d.n, nl.Leader, forwardBody{Type: "raft_propose", Data: data})
 	if err != nil {
-		if fctx.Err() != nil && ctx.Err() == nil {
-			return nil, node.NewRPCError(node.Timeout, "forwarded proposal to "+nl.Leader+" timed out")
+		var rpc *node.RPCError
+		if errors.As(err, &rpc) && rpc.Code == node.TemporarilyUnavailable {
+			return nil, false, err // not the leader, or the entry was lost: not in any log
 		}
-		return nil, err
+		if fctx.Err() != nil && ctx.Err() == nil {
+			err = node.NewRPCError(node.Timeout, "forwarded proposal to "+nl.Leader+" timed out")
+		}
+		return nil, true, err
 	}
-	return resp.Result, nil
+	return resp.Result, true, nil
 }
 
 // Read runs fn against the state machine once it reflects every entry
@@ -566,4 +583,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.HeartbeatTicks, "heartbeat-ticks", c.HeartbeatTicks, "leader heartbeat interval in ticks")
 	fs.Uint64Var(&c.SnapshotEvery, "snapshot-every", c.SnapshotEvery, "take a snapshot and compact the log every N applied entries (0: never)")
 	fs.BoolVar(&c.Volatile, "volatile", c.Volatile, "keep Raft state in memory even with a data directory (counter-example: forgets across kills)")
+}
+
+// View runs fn with the driver's lock held, so that fn sees the state
+// machine between two applied entries. It is for local, possibly stale
+// reads (Read is the linearizable one).
+func (d *Driver) View(fn func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fn()
 }

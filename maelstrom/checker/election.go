@@ -197,10 +197,12 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 		d.FailoverMax = took[len(took)-1]
 	}
 
-	// 4. The heartbeat budget.
+	// 4. The heartbeat budget, busiest link first.
 	d.Traffic = traffic
 	if duration > 0 {
-		for _, l := range traffic {
+		byRate := slices.Clone(traffic)
+		sort.SliceStable(byRate, func(i, j int) bool { return byRate[i].Count > byRate[j].Count })
+		for _, l := range byRate {
 			rate := float64(l.Count) / duration.Seconds()
 			for t, c := range l.ByType {
 				d.TypeRates[t] += float64(c) / duration.Seconds()
@@ -223,7 +225,7 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 			skipped++
 		}
 	}
-	stats := fmt.Sprintf("%d polls, %d terms with a leader, failover p50 %s max %s over %d heal(s) (%d too short to judge), busiest link %s %.1f msgs/s",
+	stats := fmt.Sprintf("%d polls, %d terms with a leader, failover p50 %s max %s over %d healthy window(s) (%d too short to judge), busiest link %s %.1f msgs/s",
 		d.Polls, len(d.Leaders), msText(d.FailoverP50), msText(d.FailoverMax), len(took), skipped, d.Busiest, d.BusiestRate)
 	switch {
 	case len(vs) > 0:

@@ -72,6 +72,7 @@ type Schedule struct {
 	interval time.Duration
 	rng      *rand.Rand
 	active   map[int]bool
+	begun    bool // Begin took the first step
 }
 
 // NewSchedule returns a schedule; the seed makes it replayable.
@@ -94,7 +95,11 @@ func (s *Schedule) Run(ctx context.Context, env Env, rec Record) {
 	if len(s.faults) == 0 {
 		return
 	}
-	timer := time.NewTimer(0)
+	first := time.Duration(0)
+	if s.begun {
+		first = s.gap()
+	}
+	timer := time.NewTimer(first)
 	defer timer.Stop()
 	for {
 		select {
@@ -106,6 +111,18 @@ func (s *Schedule) Run(ctx context.Context, env Env, rec Record) {
 		s.step(ctx, env, rec, i)
 		timer.Reset(s.gap())
 	}
+}
+
+// Begin takes the first step now, before the caller starts anything else;
+// Run then continues from the second. A runner calls it before the first
+// client operation, so that the operation and the fault never race and a
+// seed replays both in the same order.
+func (s *Schedule) Begin(ctx context.Context, env Env, rec Record) {
+	if len(s.faults) == 0 || s.begun {
+		return
+	}
+	s.begun = true
+	s.step(ctx, env, rec, s.rng.IntN(len(s.faults)))
 }
 
 func (s *Schedule) step(ctx context.Context, env Env, rec Record, i int) {

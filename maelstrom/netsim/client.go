@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/internal/rawjson"
 )
 
 // ErrTimeout is returned by Client.RPC when no reply came in time.
@@ -93,10 +96,7 @@ func (c *Client) RPC(ctx context.Context, dest string, body map[string]any, time
 	for {
 		select {
 		case m := <-c.inbox:
-			var hdr struct {
-				InReplyTo *int64 `json:"in_reply_to"`
-			}
-			if json.Unmarshal(m.Body, &hdr) == nil && hdr.InReplyTo != nil && *hdr.InReplyTo == id {
+			if irt, ok := inReplyTo(m.Body); ok && irt == id {
 				return m.Body, nil
 			}
 		case <-timer.C:
@@ -105,4 +105,38 @@ func (c *Client) RPC(ctx context.Context, dest string, body map[string]any, time
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// inReplyTo reads a body's in_reply_to as encoding/json would decode it
+// into a *int64 field (last match wins, keys match case-insensitively).
+// Plain bodies (unescaped keys, exact key, integer value) take a fast path
+// that skips over the other values instead of decoding them: a broadcast
+// read reply carries thousands. Bodies on the network are valid JSON (see
+// Net.Send), so the fast path need not validate.
+func inReplyTo(body json.RawMessage) (int64, bool) {
+	var raw []byte
+	found, plain := false, true
+	ok := rawjson.Object(body, func(k, v []byte) bool {
+		if string(k) == "in_reply_to" {
+			raw, found = v, true
+		} else if len(k) == len("in_reply_to") && strings.EqualFold(string(k), "in_reply_to") {
+			plain = false
+		}
+		return plain
+	})
+	if ok && plain {
+		if !found {
+			return 0, false
+		}
+		if v, isInt := rawjson.Int(raw); isInt {
+			return v, true
+		}
+	}
+	var hdr struct {
+		InReplyTo *int64 `json:"in_reply_to"`
+	}
+	if json.Unmarshal(body, &hdr) != nil || hdr.InReplyTo == nil {
+		return 0, false
+	}
+	return *hdr.InReplyTo, true
 }

@@ -40,6 +40,11 @@ func checkKafka(h history.History) checker.Result { return checker.Kafka(h) }
 func checkElection(h history.History, nodes []string, traffic []checker.LinkTraffic, d time.Duration) checker.Result {
 	return checker.Election(h, nodes, traffic, d, checker.ElectionLimits{})
 }
+func checkRaftLog(h history.History) checker.Result { return checker.RaftLog(h) }
 func checkClocks(h history.History, p checker.ClockParams) []checker.Result {
 	return checker.Clocks(h, p)
 }
+func checkProtocolErrors(h history.History, crash *checker.NodeCrash) checker.Result {
+	return checker.ProtocolErrors(h, crash)
+}
+func checkNetRPC(h history.History) checker.Result { return checker.NetRPC(h) }

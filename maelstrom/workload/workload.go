@@ -20,6 +20,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
+	"github.com/distsys-curriculum/distsys/maelstrom/internal/rawjson"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
 )
 
@@ -127,7 +128,8 @@ func specs() []Spec {
 		echoSpec(), uniqueIDsSpec(), broadcastSpec(), gSetSpec(),
 		counterSpec("g-counter", false), counterSpec("pn-counter", true),
 		linKVSpec(), txnSpec("txn-rw-register"), txnSpec("txn-list-append"), kafkaSpec(), clocksSpec(),
-		electionSpec(),
+		electionSpec(), errorsSpec(), netRPCSpec(),
+		raftLogSpec(),
 	}
 }
 
@@ -193,9 +195,13 @@ type Field struct {
 // as *RPCError), in_reply_to present, every required field present and no
 // key other than type, in_reply_to, msg_id and the fields.
 func Decode(raw json.RawMessage, want string, fields ...Field) (map[string]json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, &MalformedError{Reason: "reply body is not a JSON object: " + err.Error()}
+	// A plain object takes rawjson's one-pass path; anything else is left
+	// to encoding/json and its error messages.
+	m, plain := rawjson.Members(raw)
+	if !plain {
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, &MalformedError{Reason: "reply body is not a JSON object: " + err.Error()}
+		}
 	}
 	var typ string
 	if err := json.Unmarshal(m["type"], &typ); err != nil {
@@ -281,9 +287,14 @@ func decodeInt(raw json.RawMessage, key string) (int64, error) {
 }
 
 func decodeInts(raw json.RawMessage, key string) ([]int64, error) {
-	var v []int64
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, &MalformedError{Reason: fmt.Sprintf("%s must be an array of integers, got %s", key, truncate(string(raw), 80))}
+	// Plain integer arrays (a broadcast read's thousands of values) are
+	// parsed directly; anything else is left to encoding/json.
+	v, plain := rawjson.Ints(raw, nil)
+	if !plain {
+		v = nil
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, &MalformedError{Reason: fmt.Sprintf("%s must be an array of integers, got %s", key, truncate(string(raw), 80))}
+		}
 	}
 	if v == nil {
 		v = []int64{}

@@ -276,3 +276,14 @@ func TestFloodAcknowledgesForwardsAndRetries(t *testing.T) {
 		}
 	})
 }
+
+func TestConfigureRejectsBadArguments(t *testing.T) {
+	for _, args := range [][]string{
+		{"--strategy", "shout"}, {"--batch", "0s"}, {"--sync", "-1s"}, {"--fanout", "-2"}, {"--nope"}, {"extra"},
+	} {
+		err := node.Program(Configure)(context.Background(), program.IO{Stdin: program.NewPipe(), Args: args})
+		if err == nil {
+			t.Errorf("arguments %q accepted", args)
+		}
+	}
+}

@@ -42,6 +42,17 @@ func TestGraderRejectsInitStageUnderEchoLoad(t *testing.T) {
 	}
 }
 
+// The echo stage's node answers unknown types with error 10 (the runtime
+// does) but echoes a request without its echo field as null: the errors
+// stage's grader must reject it, and for that reason.
+func TestGraderRejectsEchoStageUnderErrorsWorkload(t *testing.T) {
+	rep := grade(t, []string{"-w", "errors", "--node-count", "1", "--time-limit", "10", "--rate", "20"}, []string{"--stage", "echo"})
+	res, _ := rep.Result("protocol-errors")
+	if rep.Valid != checker.Invalid || res.Valid != checker.Invalid || res.First().What != "malformed request accepted" {
+		t.Fatalf("grader says %s (protocol-errors %s), want invalid for an accepted malformed request\n%s", rep.Valid, res.Valid, rep.Summary())
+	}
+}
+
 func grade(t *testing.T, graderArgs, nodeArgs []string) *maelstrom.Report {
 	t.Helper()
 	opts, err := maelstrom.ParseArgs(graderArgs)

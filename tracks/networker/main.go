@@ -9,13 +9,15 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/maelstrom/netrpc"
 	"github.com/distsys-curriculum/distsys/tracks/networker/frame"
-	"github.com/distsys-curriculum/distsys/tracks/networker/netrpccheck"
 )
 
 const usage = `usage:
   networker [serve] [--addr 127.0.0.1:0] [flags]   serve the net-rpc methods
   networker check --addr HOST:PORT [flags]         grade any net-rpc server
+  networker node [--addr HOST:PORT]                a grader node: init on stdin/stdout,
+                                                   the methods on $NETRPC_ADDR
 
 Run "networker serve -h" or "networker check -h" for the flags.
 `
@@ -78,7 +80,7 @@ func mainServe(ctx context.Context, args []string, stdout, stderr io.Writer) int
 func mainCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("networker check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o netrpccheck.Options
+	var o netrpc.Options
 	var addr string
 	fs.StringVar(&addr, "addr", "", "`host:port` of the server to grade (required)")
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "how long to run")
@@ -98,7 +100,7 @@ func mainCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "networker check: --addr is required")
 		return 2
 	}
-	rep, err := netrpccheck.Check(ctx, addr, o)
+	rep, err := netrpc.Check(ctx, addr, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "networker check: %v\n", err)
 		return 2

@@ -10,7 +10,7 @@
 //     cancellation, status codes and server streaming (package rpc).
 //
 // This package puts them together as the service that the net-rpc workload
-// (package netrpccheck) grades: the methods echo, count and sleep, served on
+// (package maelstrom/netrpc) grades: the methods echo, count and sleep, served on
 // a loopback TCP port. Main is the command line of cmd/networker.
 package networker
 

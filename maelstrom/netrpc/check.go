@@ -1,5 +1,7 @@
-// Package netrpccheck is the net-rpc workload: it grades any server that
-// speaks the networker track's RPC protocol (package rpc) on a TCP address.
+// Package netrpc is the grader's net-rpc check: it grades any server that
+// speaks the networker track's RPC protocol (tracks/networker/rpc) on a TCP
+// address. The net-rpc workload (package workload) runs it against every
+// node in process mode; `networker check` runs it against any address.
 //
 // Check runs well-formed calls from many goroutines over a few shared
 // connections and, at the same time, abuses the server from other
@@ -15,7 +17,7 @@
 // prefix announces before the bytes arrive has to wait for those bytes, so
 // it keeps the connection open, and that is what the oversized probe
 // catches. The lesson README documents the methods, their bodies and flags.
-package netrpccheck
+package netrpc
 
 import (
 	"bytes"

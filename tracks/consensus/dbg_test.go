@@ -1,4 +1,4 @@
-package elector
+package consensus
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package netrpccheck_test
+package netrpc_test
 
 import (
 	"context"
@@ -11,17 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/maelstrom/netrpc"
 	"github.com/distsys-curriculum/distsys/tracks/networker"
-	"github.com/distsys-curriculum/distsys/tracks/networker/netrpccheck"
 	"github.com/distsys-curriculum/distsys/tracks/networker/rpc"
 	"github.com/distsys-curriculum/distsys/tracks/networker/server"
 	"github.com/distsys-curriculum/distsys/tracks/networker/wire"
 )
 
-func quick() netrpccheck.Options {
+func quick() netrpc.Options {
 	// RejectWithin stays at its generous default so that a loaded machine
 	// does not make a correct server look slow to refuse.
-	return netrpccheck.Options{Duration: 1500 * time.Millisecond, Concurrency: 8, Abusers: 4}
+	return netrpc.Options{Duration: 1500 * time.Millisecond, Concurrency: 8, Abusers: 4}
 }
 
 func TestReferenceServerIsValid(t *testing.T) {
@@ -32,7 +32,7 @@ func TestReferenceServerIsValid(t *testing.T) {
 	srv := server.New(networker.NewService(rpc.ServerOptions{}), server.Options{})
 	go srv.Serve(ln)
 	defer srv.Close()
-	rep, err := netrpccheck.Check(context.Background(), ln.Addr().String(), quick())
+	rep, err := netrpc.Check(context.Background(), ln.Addr().String(), quick())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestNothingListening(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	rep, err := netrpccheck.Check(context.Background(), addr, quick())
+	rep, err := netrpc.Check(context.Background(), addr, quick())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +66,11 @@ func TestNothingListening(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	_, err := netrpccheck.Check(context.Background(), "127.0.0.1:1", netrpccheck.Options{MaxFrame: 100, MaxPayload: 100})
+	_, err := netrpc.Check(context.Background(), "127.0.0.1:1", netrpc.Options{MaxFrame: 100, MaxPayload: 100})
 	if err == nil {
 		t.Fatal("a payload larger than the frame limit was accepted")
 	}
-	if _, err := netrpccheck.Check(context.Background(), "no port", quick()); err == nil {
+	if _, err := netrpc.Check(context.Background(), "no port", quick()); err == nil {
 		t.Fatal("a malformed address was accepted")
 	}
 }
@@ -256,7 +256,7 @@ func expectInvalid(t *testing.T, fs *flawedServer, want string) {
 	addr := startFlawed(t, fs)
 	opts := quick()
 	opts.Duration = 3 * time.Second // longer than RejectWithin, so the oversized probe can conclude
-	rep, err := netrpccheck.Check(context.Background(), addr, opts)
+	rep, err := netrpc.Check(context.Background(), addr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func expectInvalid(t *testing.T, fs *flawedServer, want string) {
 // the check catches.
 func TestUnflawedServerIsValid(t *testing.T) {
 	addr := startFlawed(t, &flawedServer{})
-	rep, err := netrpccheck.Check(context.Background(), addr, quick())
+	rep, err := netrpc.Check(context.Background(), addr, quick())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package netrpccheck_test
+package netrpc_test
 
 import (
 	"testing"

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/raftnode"
+)
+
+// command is one log entry: a client's write or cas, with the client's id
+// and request number for de-duplication.
+type command struct {
+	Client string          `json:"client"`
+	Seq    uint64          `json:"seq"`
+	Op     string          `json:"op"`
+	Key    string          `json:"key"`
+	Value  json.RawMessage `json:"value,omitempty"`
+	From   json.RawMessage `json:"from,omitempty"`
+	To     json.RawMessage `json:"to,omitempty"`
+}
+
+// outcome is a command's result: code 0 for success, else a Maelstrom
+// error code (20 missing key, 22 precondition failed).
+type outcome struct {
+	Code  int    `json:"code,omitempty"`
+	Text  string `json:"text,omitempty"`
+	Stale bool   `json:"stale,omitempty"`
+}
+
+// kv is the replicated state machine: the map plus the session table. The
+// driver calls it with its lock held, so it needs no lock of its own.
+type kv struct {
+	Data     map[string]json.RawMessage `json:"data"`
+	Sessions raftnode.Sessions          `json:"sessions"`
+}
+
+func newKV() *kv { return &kv{Data: map[string]json.RawMessage{}} }
+
+// canonical makes a key's JSON a map key: compact, so that 1 and " 1" agree.
+func canonical(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+// get returns the value, or JSON null for a missing key (lin-kv's initial
+// state of every register).
+func (s *kv) get(key string) json.RawMessage {
+	if v, ok := s.Data[key]; ok {
+		return v
+	}
+	return json.RawMessage("null")
+}
+
+func (s *kv) Apply(_ uint64, data []byte) any {
+	var c command
+	if err := json.Unmarshal(data, &c); err != nil {
+		return outcome{Code: node.MalformedRequest, Text: fmt.Sprintf("undecodable command: %v", err)}
+	}
+	return s.Sessions.Apply(c.Client, c.Seq, func() any { return s.exec(c) })
+}
+
+func (s *kv) exec(c command) outcome {
+	switch c.Op {
+	case "write":
+		s.Data[c.Key] = c.Value
+	case "cas":
+		cur, ok := s.Data[c.Key]
+		if !ok {
+			return outcome{Code: node.KeyDoesNotExist, Text: "key " + c.Key + " does not exist"}
+		}
+		if canonical(cur) != canonical(c.From) {
+			return outcome{Code: node.PreconditionFailed, Text: fmt.Sprintf("expected %s, had %s", c.From, cur)}
+		}
+		s.Data[c.Key] = c.To
+	default:
+		return outcome{Code: node.MalformedRequest, Text: "unknown op " + c.Op}
+	}
+	return outcome{}
+}
+
+func (s *kv) Snapshot() ([]byte, error) { return json.Marshal(s) }
+
+func (s *kv) Restore(data []byte) error {
+	fresh := newKV()
+	if err := json.Unmarshal(data, fresh); err != nil {
+		return err
+	}
+	*s = *fresh
+	return nil
+}

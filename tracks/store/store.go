@@ -1,0 +1,167 @@
+// Package store is the reference solution of the store track: a
+// linearizable key-value store on Raft, graded by Maelstrom's lin-kv
+// workload.
+//
+// Clients may talk to any node. Writes and compare-and-sets become log
+// entries: a follower forwards them to the leader (internal/raftnode's
+// Submit), which answers once the entry is applied. Each command carries
+// its client's id and request number, so a command that reaches the log
+// twice (a retry after a timeout or a leader change) is applied once and
+// answered from the session table the second time. Reads do not enter the
+// log: they wait for a ReadIndex (the leader proves it still leads with a
+// round of heartbeats, and the node waits until it has applied that far),
+// or, with --read lease, for nothing more than the leader's lease.
+//
+// tracks/store/stages.tsv says how each stage is graded and README.md is
+// the lesson.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/raftnode"
+)
+
+// Options configure a store node.
+type Options struct {
+	Raft raftnode.Config
+	// Lease serves reads from the leader's lease instead of a ReadIndex
+	// round (--read lease).
+	Lease bool
+	// Deadline bounds how long a node works on one client request; it
+	// stays below the lin-kv client timeout (1 s) so that the client gets
+	// an answer, even if only "timeout".
+	Deadline time.Duration
+}
+
+// DefaultOptions: 50 ms ticks, a heartbeat every 100 ms, a 500 ms to 1 s
+// election timeout, pre-vote and check-quorum, a snapshot every 1000
+// entries, ReadIndex reads.
+func DefaultOptions() Options {
+	return Options{
+		Raft: raftnode.Config{Tick: 50 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 2,
+			PreVote: true, CheckQuorum: true, SnapshotEvery: 1000},
+		Deadline: 900 * time.Millisecond,
+	}
+}
+
+const usage = "usage: store [--read index|lease] [--tick D] [--election-ticks E] [--heartbeat-ticks H] [--snapshot-every N]"
+
+// ParseArgs reads the node's flags on top of DefaultOptions.
+func ParseArgs(args []string) (Options, error) {
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("store", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.Raft.RegisterFlags(fs)
+	read := fs.String("read", "index", "how reads are made linearizable: index (ReadIndex) or lease (leader lease; assumes bounded clock drift)")
+	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one client request")
+	if err := fs.Parse(args); err != nil {
+		return o, fmt.Errorf("store: %w (%s)", err, usage)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("store: unexpected arguments %q (%s)", fs.Args(), usage)
+	}
+	switch *read {
+	case "index":
+	case "lease":
+		o.Lease, o.Raft.LeaseRead = true, true
+	default:
+		return o, fmt.Errorf("store: --read %q: want index or lease", *read)
+	}
+	return o, nil
+}
+
+// Configure sets up a node from its arguments: node.Main(Configure) is the
+// process, node.Program(Configure) the in-process program the grader runs.
+func Configure(n *node.Node) error {
+	o, err := ParseArgs(n.Args())
+	if err != nil {
+		return err
+	}
+	Setup(n, o)
+	return nil
+}
+
+// Setup serves lin-kv's read, write and cas on n.
+func Setup(n *node.Node, o Options) *raftnode.Driver {
+	kv := newKV()
+	d := raftnode.New(n, o.Raft, kv)
+	s := &server{n: n, d: d, kv: kv, deadline: o.Deadline}
+	node.HandleTyped(n, "read", s.read)
+	node.HandleTyped(n, "write", s.write)
+	node.HandleTyped(n, "cas", s.cas)
+	return d
+}
+
+type server struct {
+	n        *node.Node
+	d        *raftnode.Driver
+	kv       *kv
+	deadline time.Duration
+}
+
+type request struct {
+	MsgID uint64          `json:"msg_id"`
+	Key   json.RawMessage `json:"key"`
+	Value json.RawMessage `json:"value"`
+	From  json.RawMessage `json:"from"`
+	To    json.RawMessage `json:"to"`
+}
+
+func (s *server) read(_ node.Message, req request) (any, error) {
+	ctx, cancel := context.WithTimeout(s.n.Context(), s.deadline)
+	defer cancel()
+	key := canonical(req.Key)
+	// The read function runs inside the driver once the state machine has
+	// applied the read index, so it sees a linearizable state.
+	raw, err := s.d.Read(ctx, func() any { return s.kv.get(key) })
+	if err != nil {
+		return nil, raftnode.RPCError(err)
+	}
+	return struct {
+		Type  string          `json:"type"`
+		Value json.RawMessage `json:"value"`
+	}{"read_ok", raw}, nil
+}
+
+func (s *server) write(msg node.Message, req request) (any, error) {
+	return s.submit(msg, command{Op: "write", Key: canonical(req.Key), Value: req.Value}, req.MsgID, "write_ok")
+}
+
+func (s *server) cas(msg node.Message, req request) (any, error) {
+	return s.submit(msg, command{Op: "cas", Key: canonical(req.Key), From: req.From, To: req.To}, req.MsgID, "cas_ok")
+}
+
+// submit puts a command in the log through the leader and turns its result
+// into the reply.
+func (s *server) submit(msg node.Message, c command, seq uint64, okType string) (any, error) {
+	c.Client, c.Seq = msg.Src, seq
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(s.n.Context(), s.deadline)
+	defer cancel()
+	raw, err := s.d.Submit(ctx, data)
+	if err != nil {
+		return nil, raftnode.RPCError(err)
+	}
+	var res outcome
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("decode result %s: %w", raw, err)
+	}
+	if res.Stale {
+		// Only a late duplicate can be stale, and its client is gone.
+		return nil, node.NewRPCError(node.Abort, "stale duplicate request")
+	}
+	if res.Code != 0 {
+		return nil, node.NewRPCError(res.Code, res.Text)
+	}
+	return node.MessageBody{Type: okType}, nil
+}
