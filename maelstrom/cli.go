@@ -16,6 +16,7 @@ import (
 // Usage is the help text of the command line tool.
 func Usage() string {
 	return `usage: maelstrom test -w WORKLOAD --bin PATH [flags] [-- node args...]
+       maelstrom invalid-checkers RESULTS.json   (the checkers a stored run failed, one per line)
        maelstrom help
 
 Runs the nodes at PATH, drives them with WORKLOAD and checks the outcome.
@@ -38,7 +39,7 @@ flags (defaults as in Maelstrom):
   --key-count N               txn and kafka keys (10)
   --max-txn-length N          txn workloads (4)
   --max-writes-per-key N      txn and kafka (16)
-  --seed N                    replay a run (random by default; printed in the summary)
+  --seed N                    replay a run: same operations and fault schedule (random by default; printed in the summary)
   --store DIR                 where results go (store)
   --log-stderr                echo node stderr to the console
   --id-order per-node         unique-ids: also check each node's ids strictly increase

@@ -1,6 +1,7 @@
 package maelstrom
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -40,7 +41,7 @@ func notSupported(n *testnodes.Node, m testnodes.Msg) error {
 var errorsArgs = []string{"-w", "errors", "--node-count", "2", "--time-limit", "10", "--rate", "20"}
 
 func TestErrorsWorkloadValid(t *testing.T) {
-	rep := grade(t, errorsNode(notSupported), errorsArgs...)
+	rep := grade(t, testnodes.Errors(), errorsArgs...)
 	wantVerdict(t, rep, checker.Valid, "unknown types answered with error 10")
 	if len(rep.LateReplies) > 0 {
 		t.Errorf("late replies %v: a bad line was answered", rep.LateReplies)
@@ -141,5 +142,23 @@ func TestNetRPCIsProcessOnly(t *testing.T) {
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "process mode") || !strings.Contains(err.Error(), "--bin") {
 		t.Fatalf("in-process net-rpc: %v; want a usage error pointing to process mode", err)
+	}
+}
+
+// In process mode the bad lines go down the process's real stdin pipe.
+func TestErrorsWorkloadProcess(t *testing.T) {
+	bin := buildTestNode(t)
+	opts, err := ParseArgs([]string{"-w", "errors", "--node-count", "1", "--time-limit", "3", "--rate", "30", "--seed", "3", "--", "errors"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.StoreDir = ""
+	rep, err := Run(context.Background(), opts, Binary{Path: bin, Args: opts.NodeArgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVerdict(t, rep, checker.Valid, "bad lines survived")
+	if rep.ByF[checker.ErrorsBadLine].OK == 0 || !strings.Contains(rep.nodeLogs["n0"], "bad line:") {
+		t.Fatalf("no bad line reached the process\n%s\n%s", rep.Summary(), rep.nodeLogs["n0"])
 	}
 }

@@ -84,10 +84,12 @@ func (e *faultEnv) Resume(_ context.Context, id string) error {
 		return fmt.Errorf("no node %q", id)
 	}
 	n.mu.Lock()
-	p := n.p
+	p, killed := n.p, n.killed
 	n.mu.Unlock()
 	var err error
-	if p != nil {
+	if p != nil && !killed {
+		// A node killed while paused has nothing to continue: the kill
+		// ended the pause (and its restart, if any, began unpaused).
 		err = p.resume()
 	}
 	n.gate.Resume()

@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
 	"github.com/distsys-curriculum/distsys/maelstrom/internal/testnodes"
@@ -286,5 +287,38 @@ func TestProcessKillAndPause(t *testing.T) {
 	}
 	if servedAgain == 0 {
 		t.Fatalf("no restarted or resumed node served again\n%s", rep.Summary())
+	}
+}
+
+// A node that cannot come back after a kill (here: it refuses to start
+// once its data directory holds anything) ends the run, exit 255, with
+// the reason; the nemesis never quietly leaves it down.
+func TestRestartThatFailsEndsTheRun(t *testing.T) {
+	prog := func(ctx context.Context, pio program.IO) error {
+		marker := filepath.Join(pio.Getenv(program.EnvDataDir), "started")
+		if _, err := os.Stat(marker); err == nil {
+			return testnodes.NoInit()(ctx, pio)
+		}
+		if err := os.WriteFile(marker, nil, 0o644); err != nil {
+			return err
+		}
+		return testnodes.Echo(false)(ctx, pio)
+	}
+	opts, err := ParseArgs([]string{"-w", "echo", "--node-count", "2", "--time-limit", "30", "--nemesis-interval", "3", "--seed", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.StoreDir = ""
+	opts.Faults = []nemesis.Fault{killN1{}}
+	var rep *Report
+	synctest.Test(t, func(t *testing.T) {
+		rep, err = Run(context.Background(), opts, InProcess{Program: prog})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Crash == nil || rep.ExitCode() != 255 || rep.Crash.Node != "n1" ||
+		!strings.Contains(rep.Crash.What, "did not come back after the nemesis restarted it: did not answer init") {
+		t.Fatalf("exit %d, crash %+v; want n1 reported as not coming back\n%s", rep.ExitCode(), rep.Crash, rep.Summary())
 	}
 }

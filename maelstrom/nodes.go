@@ -276,14 +276,26 @@ func appendEnvelope(b []byte, m netsim.Message) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, m.ID, 10)
 	b = append(b, `,"src":`...)
-	src, _ := json.Marshal(m.Src)
-	b = append(b, src...)
+	b = appendJSONString(b, m.Src)
 	b = append(b, `,"dest":`...)
-	dest, _ := json.Marshal(m.Dest)
-	b = append(b, dest...)
+	b = appendJSONString(b, m.Dest)
 	b = append(b, `,"body":`...)
 	b = append(b, m.Body...)
 	return append(b, "}\n"...)
+}
+
+// appendJSONString appends s as a JSON string; ids are plain ASCII, so
+// encoding/json is needed only for anything else.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // envelope is what a node may print: exactly src, dest, body and an
@@ -295,21 +307,29 @@ type envelope struct {
 	ID   json.RawMessage `json:"id"`
 }
 
+// decodeEnvelope is route's general path, for lines not of the plain shape
+// (and for the exact error messages).
+func decodeEnvelope(line []byte) (envelope, error) {
+	var env envelope
+	d := json.NewDecoder(bytes.NewReader(line))
+	d.DisallowUnknownFields()
+	err := d.Decode(&env)
+	if err == nil && d.More() {
+		err = errors.New("more than one JSON value on the line")
+	}
+	return env, err
+}
+
 // route validates one line a node printed and sends it on the network.
 func (c *cluster) route(from string, line []byte) {
 	var env envelope
 	var err error
-	if src, dest, body, ok := rawjson.Envelope(line); ok {
+	if src, dest, body, ok := rawjson.Envelope(line, c.net.Name); ok {
 		// The plain shape, validated in one pass; body aliases line, which
 		// readStdout never reuses.
 		env = envelope{Src: &src, Dest: &dest, Body: body}
 	} else {
-		d := json.NewDecoder(bytes.NewReader(line))
-		d.DisallowUnknownFields()
-		err = d.Decode(&env)
-		if err == nil && d.More() {
-			err = errors.New("more than one JSON value on the line")
-		}
+		env, err = decodeEnvelope(line)
 	}
 	if err != nil {
 		if json.Valid(line) {

@@ -189,11 +189,15 @@ func (r *Report) Summary() string {
 	}
 	sort.Strings(fs)
 	if len(fs) > 0 {
-		b.WriteString("\noperations        ok   fail   info   latency p50 / p95 / p99 / max (ok ops)\n")
+		w := 12 // wider for long names (errors' malformed-request)
+		for _, f := range fs {
+			w = max(w, len(f))
+		}
+		fmt.Fprintf(&b, "\n%-*s ok   fail   info   latency p50 / p95 / p99 / max (ok ops)\n", w+6, "operations")
 		for _, f := range fs {
 			c := r.ByF[f]
 			q := r.Latencies[f]
-			fmt.Fprintf(&b, "  %-12s %6d %6d %6d   %s / %s / %s / %s\n", f, c.OK, c.Fail, c.Info,
+			fmt.Fprintf(&b, "  %-*s %6d %6d %6d   %s / %s / %s / %s\n", w, f, c.OK, c.Fail, c.Info,
 				ms(q.P50), ms(q.P95), ms(q.P99), ms(q.Max))
 		}
 	}
@@ -238,8 +242,12 @@ func (r *Report) Summary() string {
 	}
 	if len(r.Results) > 0 {
 		b.WriteString("\ncheckers:\n")
+		cw := 13
 		for _, res := range r.Results {
-			fmt.Fprintf(&b, "  %-13s %-8s %s\n", res.Checker, res.Valid, res.Summary)
+			cw = max(cw, len(res.Checker))
+		}
+		for _, res := range r.Results {
+			fmt.Fprintf(&b, "  %-*s %-8s %s\n", cw, res.Checker, res.Valid, res.Summary)
 		}
 		for _, res := range r.Results {
 			if v := res.First(); v != nil && res.Valid != checker.Valid {

@@ -62,6 +62,9 @@ type run struct {
 	rec     *recorder
 	cl      *cluster
 	ctx     context.Context
+	// fail ends the run with a crash report (a node that did not come back
+	// after a restart).
+	fail func(*Crash)
 
 	mu         sync.Mutex
 	nextClient int
@@ -185,6 +188,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		crashMu.Unlock()
 		cancel()
 	}
+	r.fail = setCrash
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -535,6 +539,12 @@ func (e *faultEnv) Restart(ctx context.Context, id string) error {
 	c := e.r.newClient(id, initTimeout)
 	defer c.c.Close()
 	if cr := e.r.initNode(ctx, c, id); cr != nil {
+		// A node that cannot come back (e.g. it chokes on its own data
+		// directory) ends the run: nothing after that could be judged.
+		cr.What = "did not come back after the nemesis restarted it: " + cr.What
+		if e.r.fail != nil && ctx.Err() == nil {
+			e.r.fail(cr)
+		}
 		return fmt.Errorf("%s", cr.What)
 	}
 	return nil

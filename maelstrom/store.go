@@ -47,12 +47,12 @@ func (r *Report) reportInput() report.Input {
 		if op.Process != NemesisProcess {
 			continue
 		}
-		if op.F == "kill" {
-			open["kill"] = op.Time
-		} else if op.F == "restart" {
-			if start, ok := open["kill"]; ok {
-				in.Faults = append(in.Faults, report.Interval{Start: start, End: op.Time, Label: fmt.Sprintf("kill %v", op.Value)})
-				delete(open, "kill")
+		if op.F == "kill" || op.F == "pause" {
+			open[op.F] = op.Time
+		} else if start := map[string]string{"restart": "kill", "resume": "pause"}[op.F]; start != "" {
+			if t, ok := open[start]; ok {
+				in.Faults = append(in.Faults, report.Interval{Start: t, End: op.Time, Label: fmt.Sprintf("%s %s", start, describeStep(op.Value))})
+				delete(open, start)
 			}
 		} else if name, ok := strings.CutPrefix(op.F, "start-"); ok {
 			open[name] = op.Time

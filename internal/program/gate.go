@@ -62,8 +62,11 @@ func (g *Gate) Wait(ctx context.Context) error {
 		return nil
 	}
 	g.mu.Lock()
-	open := g.open
+	open, closed := g.open, g.closed
 	g.mu.Unlock()
+	if !closed {
+		return nil // the common case, without a select
+	}
 	select {
 	case <-open:
 		return nil

@@ -15,6 +15,8 @@ func report(t *testing.T, fatal bool, msg string, extra []any) {
 	if len(extra) > 0 {
 		if f, ok := extra[0].(string); ok {
 			msg += ": " + fmt.Sprintf(f, extra[1:]...)
+		} else {
+			msg += ": " + fmt.Sprint(extra...)
 		}
 	}
 	if fatal {
@@ -110,10 +112,45 @@ func length(t *testing.T, fatal bool, v any, n int, extra []any) {
 func mustLen(t *testing.T, v any, n int, extra ...any) { t.Helper(); length(t, true, v, n, extra) }
 func wantLen(t *testing.T, v any, n int, extra ...any) { t.Helper(); length(t, false, v, n, extra) }
 
-func wantContains(t *testing.T, s, sub string, extra ...any) {
+// contains reports whether a string contains a substring, or a slice an
+// element.
+func contains(container, elem any) bool {
+	if s, ok := container.(string); ok {
+		sub, _ := elem.(string)
+		return strings.Contains(s, sub)
+	}
+	v := reflect.ValueOf(container)
+	if v.Kind() != reflect.Slice {
+		return false
+	}
+	for i := range v.Len() {
+		if reflect.DeepEqual(v.Index(i).Interface(), elem) {
+			return true
+		}
+	}
+	return false
+}
+
+// wantContains checks that a string contains a substring, or a slice an
+// element.
+func wantContains(t *testing.T, container, elem any, extra ...any) {
 	t.Helper()
-	if !strings.Contains(s, sub) {
-		report(t, false, fmt.Sprintf("%q does not contain %q", s, sub), extra)
+	if !contains(container, elem) {
+		report(t, false, fmt.Sprintf("%#v does not contain %#v", container, elem), extra)
+	}
+}
+
+func wantNotContains(t *testing.T, container, elem any, extra ...any) {
+	t.Helper()
+	if contains(container, elem) {
+		report(t, false, fmt.Sprintf("%#v contains %#v", container, elem), extra)
+	}
+}
+
+func mustTrue(t *testing.T, b bool, extra ...any) {
+	t.Helper()
+	if !b {
+		report(t, true, "want true", extra)
 	}
 }
 

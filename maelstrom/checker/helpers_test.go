@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"slices"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
@@ -57,3 +58,28 @@ func (b *builder) call(typ history.Type, p int, node, f string, in, out any, fro
 func i64(v int64) *int64 { return &v }
 
 func msT(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// timedOp is an op of a generated history and when it happens, in ms;
+// seq orders ops at the same ms.
+type timedOp struct {
+	at  int64
+	seq int
+	op  history.Op
+}
+
+// timeline orders generated ops by time into a history, numbering them.
+func timeline(evs []timedOp) history.History {
+	slices.SortFunc(evs, func(a, b timedOp) int {
+		if a.at != b.at {
+			return int(a.at - b.at)
+		}
+		return a.seq - b.seq
+	})
+	h := make(history.History, len(evs))
+	for i, e := range evs {
+		h[i] = e.op
+		h[i].Index = i
+		h[i].Time = time.Duration(e.at) * time.Millisecond
+	}
+	return h
+}

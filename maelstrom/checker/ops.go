@@ -98,7 +98,9 @@ func asInt64(v any) (int64, bool) {
 		}
 		return *x, true
 	case float64:
-		if x != math.Trunc(x) || math.IsInf(x, 0) || x > math.MaxInt64 || x < math.MinInt64 {
+		// float64(math.MaxInt64) is 2^63, one past the range: reject it
+		// rather than convert it to math.MinInt64.
+		if x != math.Trunc(x) || math.IsInf(x, 0) || x >= math.MaxInt64 || x < math.MinInt64 {
 			return 0, false
 		}
 		return int64(x), true

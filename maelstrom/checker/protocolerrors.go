@@ -229,10 +229,7 @@ func crashDetail(pairs []op, c *NodeCrash) string {
 
 // errorName names Maelstrom's error codes for messages.
 func errorName(code int) string {
-	names := map[int]string{0: "timeout", 1: "node-not-found", 10: "not-supported", 11: "temporarily-unavailable",
-		12: "malformed-request", 13: "crash", 14: "abort", 20: "key-does-not-exist", 21: "key-already-exists",
-		22: "precondition-failed", 30: "txn-conflict"}
-	if n, ok := names[code]; ok {
+	if n, ok := history.ErrorName(code); ok {
 		return n
 	}
 	return "unknown code"

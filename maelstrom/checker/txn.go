@@ -296,11 +296,11 @@ func txnOps(v any) (history.Txn, bool) {
 				return nil, false
 			}
 			fs, ok1 := f.(string)
-			k, ok2 := txnInt(key)
+			k, ok2 := asInt64(key)
 			if !ok1 || !ok2 {
 				return nil, false
 			}
-			if n, ok := txnInt(val); ok {
+			if n, ok := asInt64(val); ok {
 				val = n
 			}
 			out[i] = history.MicroOp{F: fs, Key: k, Value: val}
@@ -480,26 +480,6 @@ func (c *txnCheck) violation(a TxnAnomaly) Violation {
 	return v
 }
 
-// txnInt reads a JSON-ish number as int64.
-func txnInt(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case float64:
-		if x == float64(int64(x)) {
-			return int64(x), true
-		}
-	case interface{ Int64() (int64, error) }:
-		n, err := x.Int64()
-		return n, err == nil
-	}
-	return 0, false
-}
-
 // txnList reads a list-append read result; ok is false for a value that is
 // neither nil nor a list of integers.
 func txnList(v any) (l []int64, ok bool) {
@@ -511,7 +491,7 @@ func txnList(v any) (l []int64, ok bool) {
 	case []any:
 		out := make([]int64, len(x))
 		for i, e := range x {
-			n, ok := txnInt(e)
+			n, ok := asInt64(e)
 			if !ok {
 				return nil, false
 			}

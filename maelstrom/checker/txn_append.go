@@ -24,51 +24,68 @@ type appendRead struct {
 // writer, and every read is a prefix of the key's one true order: the
 // longest read is the most we know of that order.
 type appendAnalysis struct {
-	c       *txnCheck
-	writer  map[txnKV]int32 // who appended v to k
-	final   map[txnKV]bool  // v was the writer's last append to k
+	c *txnCheck
+	txnWrites
 	order   map[int64][]int64
 	witness map[int64]int32 // whose read showed order[k]
 	pos     map[txnKV]int   // v's position in order[k]
-	// appends lists each key's appended values, in history order.
-	appends map[int64][]int64
 	// observed marks indeterminate transactions that some committed read
 	// shows, so they took effect.
 	observed map[int32]bool
 }
 
-func analyzeAppend(c *txnCheck) *appendAnalysis {
-	an := &appendAnalysis{
-		c:        c,
-		writer:   map[txnKV]int32{},
-		final:    map[txnKV]bool{},
-		order:    map[int64][]int64{},
-		witness:  map[int64]int32{},
-		pos:      map[txnKV]int{},
-		appends:  map[int64][]int64{},
-		observed: map[int32]bool{},
+// txnWrites indexes every transaction's writes: its micro-ops of one
+// function (append, w). Values are unique per key, so a value names its
+// writer; should one be written twice, the first writer keeps it.
+type txnWrites struct {
+	writer map[txnKV]int32 // who wrote v to k
+	final  map[txnKV]bool  // v was the writer's last write to k
+	// last is each transaction's last write per key.
+	last []map[int64]int64
+	// appends lists each key's written values, in history order.
+	appends map[int64][]int64
+}
+
+func indexWrites(txns []*txnRec, f string) txnWrites {
+	w := txnWrites{
+		writer:  map[txnKV]int32{},
+		final:   map[txnKV]bool{},
+		last:    make([]map[int64]int64, len(txns)),
+		appends: map[int64][]int64{},
 	}
-	for i, t := range c.txns {
-		last := map[int64]int64{}
+	for i, t := range txns {
+		w.last[i] = map[int64]int64{}
 		for _, m := range t.ops {
-			if m.F != "append" {
+			if m.F != f {
 				continue
 			}
-			v, ok := txnInt(m.Value)
+			v, ok := asInt64(m.Value)
 			if !ok {
 				continue
 			}
-			if _, dup := an.writer[txnKV{m.Key, v}]; !dup {
-				an.writer[txnKV{m.Key, v}] = int32(i)
-				an.appends[m.Key] = append(an.appends[m.Key], v)
+			if _, dup := w.writer[txnKV{m.Key, v}]; !dup {
+				w.writer[txnKV{m.Key, v}] = int32(i)
+				w.appends[m.Key] = append(w.appends[m.Key], v)
 			}
-			last[m.Key] = v
+			w.last[i][m.Key] = v
 		}
-		for k, v := range last {
-			if an.writer[txnKV{k, v}] == int32(i) {
-				an.final[txnKV{k, v}] = true
+		for k, v := range w.last[i] {
+			if w.writer[txnKV{k, v}] == int32(i) {
+				w.final[txnKV{k, v}] = true
 			}
 		}
+	}
+	return w
+}
+
+func analyzeAppend(c *txnCheck) *appendAnalysis {
+	an := &appendAnalysis{
+		c:         c,
+		txnWrites: indexWrites(c.txns, "append"),
+		order:     map[int64][]int64{},
+		witness:   map[int64]int32{},
+		pos:       map[txnKV]int{},
+		observed:  map[int32]bool{},
 	}
 
 	reads := map[int64][]appendRead{}
@@ -161,7 +178,7 @@ func (an *appendAnalysis) internal(i int32) []keyedRead {
 		}
 		switch m.F {
 		case "append":
-			if v, ok := txnInt(m.Value); ok {
+			if v, ok := asInt64(m.Value); ok {
 				s.own = append(s.own, v)
 			}
 		case "r":

@@ -3,7 +3,6 @@ package checker
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"pgregory.net/rapid"
 
@@ -104,12 +103,7 @@ func txnSloppyHistory(rt *rapid.T, kind string) (history.History, []txnOracleTxn
 		snapshots = append(snapshots, nextState)
 	}
 
-	type event struct {
-		at  int64
-		seq int
-		op  history.Op
-	}
-	var evs []event
+	var evs []timedOp
 	for i, t := range txns {
 		inv := make(history.Txn, len(t.tx))
 		copy(inv, t.tx)
@@ -118,7 +112,7 @@ func txnSloppyHistory(rt *rapid.T, kind string) (history.History, []txnOracleTxn
 				inv[j].Value = nil
 			}
 		}
-		evs = append(evs, event{t.inv, 2 * i, history.Op{Type: history.Invoke, Process: t.p, F: "txn", Value: inv}})
+		evs = append(evs, timedOp{t.inv, 2 * i, history.Op{Type: history.Invoke, Process: t.p, F: "txn", Value: inv}})
 		c := history.Op{Type: history.OK, Process: t.p, F: "txn", Value: t.tx}
 		switch {
 		case t.info:
@@ -126,20 +120,9 @@ func txnSloppyHistory(rt *rapid.T, kind string) (history.History, []txnOracleTxn
 		case !t.ok:
 			c.Type, c.Value = history.Fail, inv
 		}
-		evs = append(evs, event{t.comp, 2*i + 1, c})
+		evs = append(evs, timedOp{t.comp, 2*i + 1, c})
 	}
-	slices.SortFunc(evs, func(a, b event) int {
-		if a.at != b.at {
-			return int(a.at - b.at)
-		}
-		return a.seq - b.seq
-	})
-	h := make(history.History, len(evs))
-	for i, e := range evs {
-		h[i] = e.op
-		h[i].Index = i
-		h[i].Time = time.Duration(e.at) * time.Millisecond
-	}
+	h := timeline(evs)
 	// Realtime in the checker follows history order; give the oracle the
 	// same notion: positions of invocation and completion.
 	for i := range txns {
@@ -279,12 +262,12 @@ func TestTxnSoundAgainstBruteForce(t *testing.T) {
 		}
 	})
 	// The point of the generator is to produce anomalies; make sure it does.
-	txWantTrue(t, invalid > 0, "no history was ever invalid")
+	wantTrue(t, invalid > 0, "no history was ever invalid")
 	// For list-append the inference is also complete here: every committed
 	// append is known and reads return whole lists, so the version order
 	// is known up to the order of unread appends, which any topological
 	// order of the graph can fix. An acyclic graph then yields a serial
 	// order (Adya). rw-register inference is incomplete by design.
-	txWantEqual(t, 0, missedLA, "list-append histories with no serial order judged not invalid")
+	wantEqual(t, 0, missedLA, "list-append histories with no serial order judged not invalid")
 	t.Logf("invalid verdicts: %d; non-serializable histories the checker could not prove so: %d (list-append: %d)", invalid, missed, missedLA)
 }

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
 	"pgregory.net/rapid"
 
@@ -141,12 +140,7 @@ func (g serialTxnGen) history() history.History {
 		t.tx = done
 	}
 
-	type event struct {
-		at  int64
-		seq int
-		op  history.Op
-	}
-	var evs []event
+	var evs []timedOp
 	for i, t := range plan {
 		inv := make(history.Txn, len(t.tx))
 		for j, m := range t.tx {
@@ -156,7 +150,7 @@ func (g serialTxnGen) history() history.History {
 			}
 		}
 		node := fmt.Sprintf("n%d", t.p%5)
-		evs = append(evs, event{t.inv, 2 * i, history.Op{Type: history.Invoke, Process: t.p, F: "txn", Value: inv, Node: node}})
+		evs = append(evs, timedOp{t.inv, 2 * i, history.Op{Type: history.Invoke, Process: t.p, F: "txn", Value: inv, Node: node}})
 		c := history.Op{Type: t.outcome, Process: t.p, F: "txn", Node: node}
 		switch t.outcome {
 		case history.OK:
@@ -164,20 +158,9 @@ func (g serialTxnGen) history() history.History {
 		default:
 			c.Value = inv
 		}
-		evs = append(evs, event{t.comp, 2*i + 1, c})
+		evs = append(evs, timedOp{t.comp, 2*i + 1, c})
 	}
-	slices.SortFunc(evs, func(a, b event) int {
-		if a.at != b.at {
-			return int(a.at - b.at)
-		}
-		return a.seq - b.seq
-	})
-	h := make(history.History, len(evs))
-	for i, e := range evs {
-		h[i] = e.op
-		h[i].Index = i
-		h[i].Time = time.Duration(e.at) * time.Millisecond
-	}
+	h := timeline(evs)
 	return h
 }
 
@@ -217,7 +200,7 @@ func TestTxnSerialGeneratorIsNotTrivial(t *testing.T) {
 	for _, es := range c.g.out {
 		edges += len(es)
 	}
-	txWantTrue(t, edges > 100, "only %d edges", edges)
+	wantTrue(t, edges > 100, "only %d edges", edges)
 
 	// Drop the last element of the longest read of some key: a committed
 	// append vanishes from that reader's view while later readers saw it.
@@ -232,7 +215,7 @@ func TestTxnSerialGeneratorIsNotTrivial(t *testing.T) {
 				bad[j].Value = []int64{l[1], l[0]}
 				h[i].Value = bad
 				r := Txn(h, "list-append", nil)
-				txWantEqual(t, Invalid, r.Valid, r.Summary)
+				wantEqual(t, Invalid, r.Valid, r.Summary)
 				return
 			}
 		}

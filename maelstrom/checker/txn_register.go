@@ -30,14 +30,11 @@ func (r regVer) String() string {
 // only from those known orders; a chain of them stands for a path of real
 // ww edges with the same number of rw edges, so cycles keep their class.
 type registerAnalysis struct {
-	c      *txnCheck
-	writer map[txnKV]int32
-	final  map[txnKV]bool
+	c *txnCheck
+	txnWrites
 	// ext is each committed transaction's external read per key: the
 	// first read, before any write of its own to that key.
 	ext []map[int64]regVer
-	// last is each transaction's final write per key.
-	last []map[int64]int64
 	// succ is the known version order: succ[k][a] are versions directly
 	// known to follow a.
 	succ    map[int64]map[regVer][]int64
@@ -46,34 +43,11 @@ type registerAnalysis struct {
 
 func analyzeRegister(c *txnCheck) *registerAnalysis {
 	an := &registerAnalysis{
-		c:       c,
-		writer:  map[txnKV]int32{},
-		final:   map[txnKV]bool{},
-		ext:     make([]map[int64]regVer, len(c.txns)),
-		last:    make([]map[int64]int64, len(c.txns)),
-		succ:    map[int64]map[regVer][]int64{},
-		readers: map[int64]map[regVer][]int32{},
-	}
-	for i, t := range c.txns {
-		an.last[i] = map[int64]int64{}
-		for _, m := range t.ops {
-			if m.F != "w" {
-				continue
-			}
-			v, ok := txnInt(m.Value)
-			if !ok {
-				continue
-			}
-			if _, dup := an.writer[txnKV{m.Key, v}]; !dup {
-				an.writer[txnKV{m.Key, v}] = int32(i)
-			}
-			an.last[i][m.Key] = v
-		}
-		for k, v := range an.last[i] {
-			if an.writer[txnKV{k, v}] == int32(i) {
-				an.final[txnKV{k, v}] = true
-			}
-		}
+		c:         c,
+		txnWrites: indexWrites(c.txns, "w"),
+		ext:       make([]map[int64]regVer, len(c.txns)),
+		succ:      map[int64]map[regVer][]int64{},
+		readers:   map[int64]map[regVer][]int32{},
 	}
 	for i, t := range c.txns {
 		if t.committed() {
@@ -205,14 +179,14 @@ func (an *registerAnalysis) internal(i int32) map[int64]regVer {
 		}
 		switch m.F {
 		case "w":
-			if v, ok := txnInt(m.Value); ok {
+			if v, ok := asInt64(m.Value); ok {
 				s.known, s.val, s.wrote = true, regVer{v: v}, true
 			}
 		case "r":
 			var r regVer
 			if m.Value == nil {
 				r.isNil = true
-			} else if v, ok := txnInt(m.Value); ok {
+			} else if v, ok := asInt64(m.Value); ok {
 				r.v = v
 			} else {
 				c.report(TxnAnomaly{Type: "garbage-read",

@@ -57,7 +57,7 @@ func txReadNil(k int64) history.MicroOp    { return history.MicroOp{F: "r", Key:
 func txnDetails(t *testing.T, r Result) TxnDetails {
 	t.Helper()
 	d, ok := r.Details.(TxnDetails)
-	txMustTrue(t, ok, "details are %T", r.Details)
+	mustTrue(t, ok, "details are %T", r.Details)
 	return d
 }
 
@@ -88,22 +88,22 @@ func txnG0Append() history.History {
 
 func TestTxnListAppendG0(t *testing.T) {
 	r := Txn(txnG0Append(), "list-append", nil)
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G0")
-	txMustEqual(t, 2, len(a.Cycle))
+	mustEqual(t, 2, len(a.Cycle))
 	for _, s := range a.Cycle {
-		txWantEqual(t, "ww", s.Edge)
+		wantEqual(t, "ww", s.Edge)
 	}
-	txWantContains(t, a.Explanation, "appended 2 to key 1 after T0's 1, as read [1 2] by T4 shows")
-	txWantContains(t, a.Explanation, "appended 1 to key 2 after T1's 2, as read [2 1] by T6 shows")
+	wantContains(t, a.Explanation, "appended 2 to key 1 after T0's 1, as read [1 2] by T4 shows")
+	wantContains(t, a.Explanation, "appended 1 to key 2 after T1's 2, as read [2 1] by T6 shows")
 	d := txnDetails(t, r)
-	txWantEqual(t, []string{"read-uncommitted"}, d.Not)
-	txWantContains(t, d.AlsoNot, "strict-serializable")
-	txMustTrue(t, len(r.Violations) > 0, "no violations")
-	txWantEqual(t, "G0", r.Violations[0].What)
+	wantEqual(t, []string{"read-uncommitted"}, d.Not)
+	wantContains(t, d.AlsoNot, "strict-serializable")
+	mustTrue(t, len(r.Violations) > 0, "no violations")
+	wantEqual(t, "G0", r.Violations[0].What)
 
 	// Even the weakest model forbids dirty writes.
-	txWantEqual(t, Invalid, Txn(txnG0Append(), "list-append", []string{"read-uncommitted"}).Valid)
+	wantEqual(t, Invalid, Txn(txnG0Append(), "list-append", []string{"read-uncommitted"}).Valid)
 }
 
 func TestTxnRegisterG1c(t *testing.T) {
@@ -113,10 +113,10 @@ func TestTxnRegisterG1c(t *testing.T) {
 	b.complete(0, history.OK, history.Txn{txWrite(1, 1), txReadReg(2, 1)})
 	b.complete(1, history.OK, history.Txn{txWrite(2, 1), txReadReg(1, 1)})
 	r := Txn(b.h, "rw-register", []string{"read-committed"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G1c")
-	txWantContains(t, a.Explanation, "T0 -wr-> T1: T1 read key 1 as 1, written by T0")
-	txWantEqual(t, Valid, Txn(b.h, "rw-register", []string{"read-uncommitted"}).Valid)
+	wantContains(t, a.Explanation, "T0 -wr-> T1: T1 read key 1 as 1, written by T0")
+	wantEqual(t, Valid, Txn(b.h, "rw-register", []string{"read-uncommitted"}).Valid)
 }
 
 func TestTxnRegisterG0WriteCycle(t *testing.T) {
@@ -128,9 +128,9 @@ func TestTxnRegisterG0WriteCycle(t *testing.T) {
 	b.complete(0, history.OK, history.Txn{txReadReg(1, 2), txWrite(1, 3), txWrite(2, 1)})
 	b.complete(1, history.OK, history.Txn{txReadReg(2, 1), txWrite(2, 2), txWrite(1, 2)})
 	r := Txn(b.h, "rw-register", []string{"read-uncommitted"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G0")
-	txWantContains(t, a.Explanation, "after reading")
+	wantContains(t, a.Explanation, "after reading")
 }
 
 func TestTxnG1a(t *testing.T) {
@@ -138,17 +138,17 @@ func TestTxnG1a(t *testing.T) {
 	b.txn(0, history.Fail, txAppend(1, 1))
 	b.txn(1, history.OK, txReadList(1, 1))
 	r := Txn(b.h, "list-append", nil)
-	txMustEqual(t, Invalid, r.Valid)
+	mustEqual(t, Invalid, r.Valid)
 	a := txRequireAnomaly(t, r, "G1a")
-	txWantContains(t, a.Explanation, "failed")
-	txWantEqual(t, Valid, Txn(b.h, "list-append", []string{"read-uncommitted"}).Valid)
-	txWantEqual(t, Invalid, Txn(b.h, "list-append", []string{"read-committed"}).Valid)
+	wantContains(t, a.Explanation, "failed")
+	wantEqual(t, Valid, Txn(b.h, "list-append", []string{"read-uncommitted"}).Valid)
+	wantEqual(t, Invalid, Txn(b.h, "list-append", []string{"read-committed"}).Valid)
 
 	var c txnHB
 	c.txn(0, history.Fail, txWrite(1, 1))
 	c.txn(1, history.OK, txReadReg(1, 1))
 	r = Txn(c.h, "rw-register", []string{"read-committed"})
-	txMustEqual(t, Invalid, r.Valid)
+	mustEqual(t, Invalid, r.Valid)
 	txRequireAnomaly(t, r, "G1a")
 }
 
@@ -158,16 +158,16 @@ func TestTxnG1b(t *testing.T) {
 	b.txn(1, history.OK, txReadList(1, 1))
 	b.complete(0, history.OK, history.Txn{txAppend(1, 1), txAppend(1, 2)})
 	r := Txn(b.h, "list-append", []string{"read-committed"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G1b")
-	txWantContains(t, a.Explanation, "intermediate read")
+	wantContains(t, a.Explanation, "intermediate read")
 
 	var c txnHB
 	c.invoke(0, history.Txn{txWrite(1, 1), txWrite(1, 2)})
 	c.txn(1, history.OK, txReadReg(1, 1))
 	c.complete(0, history.OK, history.Txn{txWrite(1, 1), txWrite(1, 2)})
 	r = Txn(c.h, "rw-register", []string{"read-committed"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	txRequireAnomaly(t, r, "G1b")
 }
 
@@ -178,13 +178,13 @@ func TestTxnG1c(t *testing.T) {
 	b.complete(0, history.OK, history.Txn{txAppend(1, 1), txReadList(2, 1)})
 	b.complete(1, history.OK, history.Txn{txAppend(2, 1), txReadList(1, 1)})
 	r := Txn(b.h, "list-append", []string{"read-committed"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G1c")
 	for _, s := range a.Cycle {
-		txWantEqual(t, "wr", s.Edge)
+		wantEqual(t, "wr", s.Edge)
 	}
-	txWantContains(t, a.Explanation, "which ends with")
-	txWantEqual(t, Valid, Txn(b.h, "list-append", []string{"read-uncommitted"}).Valid)
+	wantContains(t, a.Explanation, "which ends with")
+	wantEqual(t, Valid, Txn(b.h, "list-append", []string{"read-uncommitted"}).Valid)
 }
 
 // txnGSingle is read skew: T1 sees T0's append to y but not its append to x.
@@ -199,24 +199,24 @@ func txnGSingle() history.History {
 
 func TestTxnGSingle(t *testing.T) {
 	r := Txn(txnGSingle(), "list-append", []string{"snapshot-isolation"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G-single")
-	txWantContains(t, a.Explanation, "missed T1's append of 1, which came next")
-	txWantEqual(t, Invalid, Txn(txnGSingle(), "list-append", []string{"repeatable-read"}).Valid)
+	wantContains(t, a.Explanation, "missed T1's append of 1, which came next")
+	wantEqual(t, Invalid, Txn(txnGSingle(), "list-append", []string{"repeatable-read"}).Valid)
 	// A model that forbids less accepts it.
 	ok := Txn(txnGSingle(), "list-append", []string{"read-committed"})
-	txWantEqual(t, Valid, ok.Valid, ok.Summary)
-	txWantContains(t, txnDetails(t, ok).AnomalyTypes, "G-single")
-	txWantContains(t, ok.Summary, "G-single")
+	wantEqual(t, Valid, ok.Valid, ok.Summary)
+	wantContains(t, txnDetails(t, ok).AnomalyTypes, "G-single")
+	wantContains(t, ok.Summary, "G-single")
 
 	var b txnHB
 	b.invoke(1, history.Txn{txReadNil(1), txReadNil(2)})
 	b.txn(0, history.OK, txWrite(1, 1), txWrite(2, 1))
 	b.complete(1, history.OK, history.Txn{txReadNil(1), txReadReg(2, 1)})
 	r = Txn(b.h, "rw-register", []string{"serializable"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a = txRequireAnomaly(t, r, "G-single")
-	txWantContains(t, a.Explanation, "read key 1 as nil, the initial state")
+	wantContains(t, a.Explanation, "read key 1 as nil, the initial state")
 }
 
 // txnWriteSkew: T0 reads x and appends to y, T1 reads y and appends to x,
@@ -233,13 +233,13 @@ func txnWriteSkew() history.History {
 
 func TestTxnG2Item(t *testing.T) {
 	r := Txn(txnWriteSkew(), "list-append", []string{"serializable"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G2-item")
 	for _, s := range a.Cycle {
-		txWantEqual(t, "rw", s.Edge)
+		wantEqual(t, "rw", s.Edge)
 	}
-	txWantEqual(t, Invalid, Txn(txnWriteSkew(), "list-append", []string{"repeatable-read"}).Valid)
-	txWantEqual(t, Valid, Txn(txnWriteSkew(), "list-append", []string{"snapshot-isolation"}).Valid)
+	wantEqual(t, Invalid, Txn(txnWriteSkew(), "list-append", []string{"repeatable-read"}).Valid)
+	wantEqual(t, Valid, Txn(txnWriteSkew(), "list-append", []string{"snapshot-isolation"}).Valid)
 
 	var b txnHB
 	b.invoke(0, history.Txn{txReadNil(1), txWrite(2, 1)})
@@ -247,9 +247,9 @@ func TestTxnG2Item(t *testing.T) {
 	b.complete(0, history.OK, history.Txn{txReadNil(1), txWrite(2, 1)})
 	b.complete(1, history.OK, history.Txn{txReadNil(2), txWrite(1, 1)})
 	r = Txn(b.h, "rw-register", []string{"serializable"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	txRequireAnomaly(t, r, "G2-item")
-	txWantEqual(t, Valid, Txn(b.h, "rw-register", []string{"snapshot-isolation"}).Valid)
+	wantEqual(t, Valid, Txn(b.h, "rw-register", []string{"snapshot-isolation"}).Valid)
 }
 
 // txnStaleRead: T1 starts after T0 committed x=1 yet reads nil. Serializable
@@ -272,17 +272,17 @@ func TestTxnRealtime(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			h := txnStaleRead(kind)
 			r := Txn(h, kind, []string{"serializable"})
-			txWantEqual(t, Valid, r.Valid, r.Summary)
+			wantEqual(t, Valid, r.Valid, r.Summary)
 			r = Txn(h, kind, nil)
-			txMustEqual(t, Invalid, r.Valid, r.Summary)
+			mustEqual(t, Invalid, r.Valid, r.Summary)
 			a := txRequireAnomaly(t, r, "G-single-realtime")
-			txWantContains(t, a.Explanation, "completed at 0.002s, before T2 was invoked at 0.003s")
+			wantContains(t, a.Explanation, "completed at 0.002s, before T2 was invoked at 0.003s")
 			d := txnDetails(t, r)
-			txWantContains(t, d.Not, "strong-snapshot-isolation")
-			txWantNotContains(t, d.Not, "serializable")
+			wantContains(t, d.Not, "strong-snapshot-isolation")
+			wantNotContains(t, d.Not, "serializable")
 			// Both transactions ran on different processes, so session
 			// models are satisfied.
-			txWantEqual(t, Valid, Txn(h, kind, []string{"strong-session-serializable"}).Valid)
+			wantEqual(t, Valid, Txn(h, kind, []string{"strong-session-serializable"}).Valid)
 		})
 	}
 }
@@ -292,10 +292,10 @@ func TestTxnProcess(t *testing.T) {
 	b.txn(0, history.OK, txWrite(1, 1))
 	b.txn(0, history.OK, txReadNil(1))
 	r := Txn(b.h, "rw-register", []string{"strong-session-serializable"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G-single-process")
-	txWantContains(t, a.Explanation, "ran on process 0")
-	txWantEqual(t, Valid, Txn(b.h, "rw-register", []string{"serializable"}).Valid)
+	wantContains(t, a.Explanation, "ran on process 0")
+	wantEqual(t, Valid, Txn(b.h, "rw-register", []string{"serializable"}).Valid)
 }
 
 func TestTxnIncompatibleOrder(t *testing.T) {
@@ -305,10 +305,10 @@ func TestTxnIncompatibleOrder(t *testing.T) {
 	b.txn(2, history.OK, txReadList(1, 1, 2))
 	b.txn(3, history.OK, txReadList(1, 2, 1))
 	r := Txn(b.h, "list-append", []string{"read-uncommitted"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "incompatible-order")
-	txWantContains(t, a.Explanation, "[1 2]")
-	txWantContains(t, a.Explanation, "[2 1]")
+	wantContains(t, a.Explanation, "[1 2]")
+	wantContains(t, a.Explanation, "[2 1]")
 }
 
 func TestTxnDuplicates(t *testing.T) {
@@ -316,7 +316,7 @@ func TestTxnDuplicates(t *testing.T) {
 	b.txn(0, history.OK, txAppend(1, 1))
 	b.txn(1, history.OK, txReadList(1, 1, 1))
 	r := Txn(b.h, "list-append", []string{"read-uncommitted"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	txRequireAnomaly(t, r, "duplicate-elements")
 }
 
@@ -324,7 +324,7 @@ func TestTxnInternal(t *testing.T) {
 	var b txnHB
 	b.txn(0, history.OK, txAppend(1, 1), txReadList(1))
 	r := Txn(b.h, "list-append", []string{"read-uncommitted"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	txRequireAnomaly(t, r, "internal")
 
 	var c txnHB
@@ -332,15 +332,15 @@ func TestTxnInternal(t *testing.T) {
 	c.txn(1, history.OK, txReadList(1, 5), txAppend(1, 6), txReadList(1, 5, 6))
 	c.txn(2, history.OK, txReadList(1, 5), txAppend(1, 7), txReadList(1, 5))
 	r = Txn(c.h, "list-append", []string{"read-uncommitted"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "internal")
-	txWantContains(t, a.Explanation, "T4")
-	txWantEqual(t, 1, txnDetails(t, r).Counts["internal"])
+	wantContains(t, a.Explanation, "T4")
+	wantEqual(t, 1, txnDetails(t, r).Counts["internal"])
 
 	var d txnHB
 	d.txn(0, history.OK, txWrite(1, 1), txReadNil(1))
 	r = Txn(d.h, "rw-register", []string{"read-uncommitted"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	txRequireAnomaly(t, r, "internal")
 }
 
@@ -350,7 +350,7 @@ func TestTxnDirtyUpdate(t *testing.T) {
 	b.txn(1, history.OK, txAppend(1, 2))
 	b.txn(2, history.OK, txReadList(1, 1, 2))
 	r := Txn(b.h, "list-append", []string{"read-committed"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	txRequireAnomaly(t, r, "dirty-update")
 	txRequireAnomaly(t, r, "G1a")
 }
@@ -364,8 +364,8 @@ func TestTxnSerialValid(t *testing.T) {
 	b.txn(1, history.OK, txReadList(2, 1), txAppend(2, 2), txReadList(3))
 	b.invoke(3, history.Txn{txAppend(3, 1)}) // never completes, never seen
 	r := Txn(b.h, "list-append", nil)
-	txWantEqual(t, Valid, r.Valid, r.Summary)
-	txWantEqual(t, 0, len(txnDetails(t, r).AnomalyTypes), txnDetails(t, r).AnomalyTypes)
+	wantEqual(t, Valid, r.Valid, r.Summary)
+	wantEqual(t, 0, len(txnDetails(t, r).AnomalyTypes), txnDetails(t, r).AnomalyTypes)
 
 	var c txnHB
 	c.txn(0, history.OK, txReadNil(1), txWrite(1, 1))
@@ -374,8 +374,8 @@ func TestTxnSerialValid(t *testing.T) {
 	c.txn(2, history.Fail, txWrite(2, 9))
 	c.txn(1, history.OK, txReadReg(2, 1), txWrite(2, 2), txReadReg(2, 2))
 	r = Txn(c.h, "rw-register", nil)
-	txWantEqual(t, Valid, r.Valid, r.Summary)
-	txWantEqual(t, 0, len(txnDetails(t, r).AnomalyTypes), txnDetails(t, r).AnomalyTypes)
+	wantEqual(t, Valid, r.Valid, r.Summary)
+	wantEqual(t, 0, len(txnDetails(t, r).AnomalyTypes), txnDetails(t, r).AnomalyTypes)
 }
 
 func TestTxnInfoObserved(t *testing.T) {
@@ -389,7 +389,7 @@ func TestTxnInfoObserved(t *testing.T) {
 	b.txn(2, history.OK, txReadList(1, 1, 2))
 	b.txn(3, history.OK, txReadList(2, 2, 1))
 	r := Txn(b.h, "list-append", nil)
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	txRequireAnomaly(t, r, "G0")
 }
 
@@ -400,38 +400,38 @@ func TestTxnJSONValues(t *testing.T) {
 	b.txn(1, history.OK, history.MicroOp{F: "r", Key: 1, Value: []any{json.Number("1")}})
 	b.txn(2, history.OK, history.MicroOp{F: "r", Key: 1, Value: []any{float64(1), float64(1)}})
 	r := Txn(b.h, "list-append", nil)
-	txMustEqual(t, Invalid, r.Valid)
+	mustEqual(t, Invalid, r.Valid)
 	txRequireAnomaly(t, r, "duplicate-elements")
-	txWantEqual(t, 1, txnDetails(t, r).Counts["duplicate-elements"])
+	wantEqual(t, 1, txnDetails(t, r).Counts["duplicate-elements"])
 }
 
 func TestTxnUnknownModel(t *testing.T) {
 	r := Txn(txnG0Append(), "list-append", []string{"serializable", "linearizable-ish"})
-	txWantEqual(t, Unknown, r.Valid)
-	txWantContains(t, r.Summary, `"linearizable-ish"`)
-	txWantContains(t, r.Summary, "strict-serializable")
-	txWantContains(t, r.Summary, "read-committed")
+	wantEqual(t, Unknown, r.Valid)
+	wantContains(t, r.Summary, `"linearizable-ish"`)
+	wantContains(t, r.Summary, "strict-serializable")
+	wantContains(t, r.Summary, "read-committed")
 
 	r = Txn(txnG0Append(), "list-append", []string{"a,b"})
-	txWantEqual(t, Unknown, r.Valid)
+	wantEqual(t, Unknown, r.Valid)
 
 	r = Txn(txnG0Append(), "set", nil)
-	txWantEqual(t, Unknown, r.Valid)
-	txWantContains(t, r.Summary, "list-append")
+	wantEqual(t, Unknown, r.Valid)
+	wantContains(t, r.Summary, "list-append")
 }
 
 func TestTxnAliases(t *testing.T) {
 	for _, m := range []string{"PL-SS", "strong-serializable", "PL-3", "conflict-serializable", "PL-2", "PL-1", "PL-SI", "PL-2.99"} {
-		txWantEqual(t, Invalid, Txn(txnG0Append(), "list-append", []string{m}).Valid, m)
+		wantEqual(t, Invalid, Txn(txnG0Append(), "list-append", []string{m}).Valid, m)
 	}
-	txWantEqual(t, Valid, Txn(txnGSingle(), "list-append", []string{"PL-2"}).Valid)
+	wantEqual(t, Valid, Txn(txnGSingle(), "list-append", []string{"PL-2"}).Valid)
 }
 
 func TestTxnNothingCommitted(t *testing.T) {
 	var b txnHB
 	b.txn(0, history.Fail, txAppend(1, 1))
-	txWantEqual(t, Unknown, Txn(b.h, "list-append", nil).Valid)
-	txWantEqual(t, Unknown, Txn(nil, "rw-register", nil).Valid)
+	wantEqual(t, Unknown, Txn(b.h, "list-append", nil).Valid)
+	wantEqual(t, Unknown, Txn(nil, "rw-register", nil).Valid)
 }
 
 func TestTxnSearchCutIsUnknown(t *testing.T) {
@@ -442,19 +442,19 @@ func TestTxnSearchCutIsUnknown(t *testing.T) {
 	c.addRealtimeEdges(len(h))
 	s := newCycleSearch(c, an, time.Time{}) // a deadline long past
 	s.run(true, true)
-	txMustTrue(t, s.cut)
+	mustTrue(t, s.cut)
 	ms, err := resolveModels(nil)
-	txMustTrue(t, err == nil, "%v", err)
+	mustTrue(t, err == nil, "%v", err)
 	r := c.verdict("list-append", ms, s.cut)
-	txWantEqual(t, Unknown, r.Valid, r.Summary)
-	txWantTrue(t, txnDetails(t, r).SearchCut)
+	wantEqual(t, Unknown, r.Valid, r.Summary)
+	wantTrue(t, txnDetails(t, r).SearchCut)
 
 	// An anomaly found before the cut still makes the verdict invalid.
 	c = newTxnCheck(txnG0Append())
 	analyzeAppend(c)
 	c.report(TxnAnomaly{Type: "G1a", Explanation: "x"})
 	r = c.verdict("list-append", ms, true)
-	txWantEqual(t, Invalid, r.Valid)
+	wantEqual(t, Invalid, r.Valid)
 }
 
 func TestTxnModelsForbid(t *testing.T) {
@@ -484,7 +484,7 @@ func TestTxnModelsForbid(t *testing.T) {
 		{"read-uncommitted", "internal", true},
 	}
 	for _, tc := range cases {
-		txWantEqual(t, tc.forbids, modelRules(tc.model, tc.anomaly), "%s forbids %s", tc.model, tc.anomaly)
+		wantEqual(t, tc.forbids, modelRules(tc.model, tc.anomaly), "%s forbids %s", tc.model, tc.anomaly)
 	}
 }
 
@@ -492,10 +492,10 @@ func TestTxnExplanationNamesTransactions(t *testing.T) {
 	r := Txn(txnG0Append(), "list-append", nil)
 	a := txRequireAnomaly(t, r, "G0")
 	// Each step names the transaction's process, node, time and micro-ops.
-	txWantContains(t, a.Explanation, "T0 (p0 n0, invoked 0.001s, ok 0.003s) [[append 1 1] [append 2 1]]")
-	txWantTrue(t, strings.HasPrefix(a.Explanation, "G0, a write cycle"), a.Explanation)
-	txWantEqual(t, 0, a.Cycle[0].Txn.Process)
-	txWantEqual(t, "n0", a.Cycle[0].Txn.Node)
+	wantContains(t, a.Explanation, "T0 (p0 n0, invoked 0.001s, ok 0.003s) [[append 1 1] [append 2 1]]")
+	wantTrue(t, strings.HasPrefix(a.Explanation, "G0, a write cycle"), a.Explanation)
+	wantEqual(t, 0, a.Cycle[0].Txn.Process)
+	wantEqual(t, "n0", a.Cycle[0].Txn.Node)
 }
 
 func TestTxnUnreadAppends(t *testing.T) {
@@ -507,9 +507,9 @@ func TestTxnUnreadAppends(t *testing.T) {
 	b.complete(0, history.OK, history.Txn{txReadList(1), txAppend(2, 1)})
 	b.complete(1, history.OK, history.Txn{txReadList(2), txAppend(1, 1)})
 	r := Txn(b.h, "list-append", []string{"serializable"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G2-item")
-	txWantContains(t, a.Explanation, "which no read shows and so came later")
+	wantContains(t, a.Explanation, "which no read shows and so came later")
 
 	// A lost append: T2 read nothing and appended 3, yet later reads show
 	// only T0's appends, so 3 came after them and T2 should have seen them.
@@ -519,9 +519,9 @@ func TestTxnUnreadAppends(t *testing.T) {
 	c.complete(2, history.OK, history.Txn{txReadList(1), txAppend(1, 3)})
 	c.txn(1, history.OK, txReadList(1, 1, 2))
 	r = Txn(c.h, "list-append", []string{"snapshot-isolation"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a = txRequireAnomaly(t, r, "G-single")
-	txWantContains(t, a.Explanation, "which no read shows, so it came after")
+	wantContains(t, a.Explanation, "which no read shows, so it came after")
 
 	// An indeterminate append nobody read may never have happened.
 	var d txnHB
@@ -530,7 +530,7 @@ func TestTxnUnreadAppends(t *testing.T) {
 	d.complete(2, history.Info, nil)
 	d.txn(1, history.OK, txReadList(1, 1, 2))
 	r = Txn(d.h, "list-append", nil)
-	txWantEqual(t, Valid, r.Valid, r.Summary)
+	wantEqual(t, Valid, r.Valid, r.Summary)
 }
 
 func TestTxnGNonadjacent(t *testing.T) {
@@ -545,11 +545,11 @@ func TestTxnGNonadjacent(t *testing.T) {
 	b.complete(0, history.OK, history.Txn{txReadList(1), txReadList(4, 1)})
 	b.complete(2, history.OK, history.Txn{txReadList(2, 1), txReadList(3)})
 	r := Txn(b.h, "list-append", []string{"snapshot-isolation"})
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G-nonadjacent")
-	txMustEqual(t, 4, len(a.Cycle))
-	txWantEqual(t, Invalid, Txn(b.h, "list-append", []string{"repeatable-read"}).Valid)
-	txWantEqual(t, Valid, Txn(b.h, "list-append", []string{"read-committed"}).Valid)
+	mustEqual(t, 4, len(a.Cycle))
+	wantEqual(t, Invalid, Txn(b.h, "list-append", []string{"repeatable-read"}).Valid)
+	wantEqual(t, Valid, Txn(b.h, "list-append", []string{"read-committed"}).Valid)
 }
 
 func TestTxnIndeterminateHasNoProcessSuccessor(t *testing.T) {
@@ -561,7 +561,7 @@ func TestTxnIndeterminateHasNoProcessSuccessor(t *testing.T) {
 	b.txn(0, history.OK, txReadList(1))
 	b.txn(1, history.OK, txReadList(1, 1))
 	r := Txn(b.h, "list-append", []string{"strong-session-serializable"})
-	txWantEqual(t, Valid, r.Valid, r.Summary)
+	wantEqual(t, Valid, r.Valid, r.Summary)
 }
 
 func TestTxnRealtimeVariants(t *testing.T) {
@@ -570,9 +570,9 @@ func TestTxnRealtimeVariants(t *testing.T) {
 	b.txn(0, history.OK, txReadList(1, 1))
 	b.txn(1, history.OK, txAppend(1, 1))
 	r := Txn(b.h, "list-append", nil)
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	txRequireAnomaly(t, r, "G1c-realtime")
-	txWantEqual(t, Valid, Txn(b.h, "list-append", []string{"serializable"}).Valid)
+	wantEqual(t, Valid, Txn(b.h, "list-append", []string{"serializable"}).Valid)
 
 	// G0-realtime: T2's append landed before T0's though T0 finished
 	// before T2 began.
@@ -581,11 +581,11 @@ func TestTxnRealtimeVariants(t *testing.T) {
 	c.txn(1, history.OK, txAppend(1, 2))
 	c.txn(2, history.OK, txReadList(1, 2, 1))
 	r = Txn(c.h, "list-append", nil)
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	a := txRequireAnomaly(t, r, "G0-realtime")
-	txWantContains(t, a.Explanation, "T0 appended 1 to key 1 after T2's 2")
-	txWantEqual(t, Valid, Txn(c.h, "list-append", []string{"serializable"}).Valid)
-	txWantEqual(t, Invalid, Txn(c.h, "list-append", []string{"strong-snapshot-isolation"}).Valid)
+	wantContains(t, a.Explanation, "T0 appended 1 to key 1 after T2's 2")
+	wantEqual(t, Valid, Txn(c.h, "list-append", []string{"serializable"}).Valid)
+	wantEqual(t, Invalid, Txn(c.h, "list-append", []string{"strong-snapshot-isolation"}).Valid)
 }
 
 func TestTxnGenericJSONShapes(t *testing.T) {
@@ -600,7 +600,7 @@ func TestTxnGenericJSONShapes(t *testing.T) {
 		{Index: 5, Type: history.OK, Process: 2, F: "txn", Value: []any{[]any{"r", float64(1), []any{float64(1), float64(2)}}, map[string]any{"f": "r", "key": float64(2), "value": []any{float64(2), float64(1)}}}},
 	}
 	r := Txn(h, "list-append", nil)
-	txMustEqual(t, Invalid, r.Valid, r.Summary)
+	mustEqual(t, Invalid, r.Valid, r.Summary)
 	txRequireAnomaly(t, r, "G0")
 
 	// A value that is no transaction at all must not pass as empty.
@@ -609,6 +609,6 @@ func TestTxnGenericJSONShapes(t *testing.T) {
 		{Index: 1, Type: history.OK, Process: 0, F: "txn", Value: "append 1 1"},
 	}
 	r = Txn(bad, "list-append", nil)
-	txWantEqual(t, Unknown, r.Valid, r.Summary)
-	txWantContains(t, r.Summary, "not transactions")
+	wantEqual(t, Unknown, r.Valid, r.Summary)
+	wantContains(t, r.Summary, "not transactions")
 }

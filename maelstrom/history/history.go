@@ -57,6 +57,21 @@ type Error struct {
 	Text string `json:"text,omitempty"` // the node's text or the grader's explanation
 }
 
+// ErrorName is Maelstrom's name for one of its error codes, the name
+// Error.Name carries for a node's error reply; ok is false for a code
+// Maelstrom does not define.
+func ErrorName(code int) (name string, ok bool) {
+	name, ok = errorNames[code]
+	return name, ok
+}
+
+// errorNames is read-only: the codes of Maelstrom's protocol.
+var errorNames = map[int]string{
+	0: "timeout", 1: "node-not-found", 10: "not-supported", 11: "temporarily-unavailable",
+	12: "malformed-request", 13: "crash", 14: "abort", 20: "key-does-not-exist",
+	21: "key-already-exists", 22: "precondition-failed", 30: "txn-conflict",
+}
+
 func (e *Error) String() string {
 	if e == nil {
 		return ""

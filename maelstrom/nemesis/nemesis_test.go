@@ -153,3 +153,48 @@ func TestKillRestartsWhatItKilled(t *testing.T) {
 		}
 	}
 }
+
+// pauseEnv is a fakeEnv that can also pause nodes.
+type pauseEnv struct {
+	fakeEnv
+	paused map[string]bool
+}
+
+func (p *pauseEnv) Pause(_ context.Context, id string) error {
+	if p.paused == nil {
+		p.paused = map[string]bool{}
+	}
+	p.paused[id] = true
+	return nil
+}
+
+func (p *pauseEnv) Resume(_ context.Context, id string) error {
+	if !p.paused[id] {
+		return fmt.Errorf("%s is not paused", id)
+	}
+	delete(p.paused, id)
+	return nil
+}
+
+func TestPauseResumesWhatItPausedAndKeepsAMajority(t *testing.T) {
+	env := &pauseEnv{}
+	p := &Pause{}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for range 20 {
+		f, v, err := p.Start(context.Background(), env, rng)
+		nodes := v.([]string)
+		if f != "pause" || err != nil || len(nodes) == 0 || len(nodes) > 2 || len(env.paused) != len(nodes) {
+			t.Fatalf("start: %s %v %v, paused %v", f, v, err, env.paused)
+		}
+		if f, _, err := p.Stop(context.Background(), env); f != "resume" || err != nil || len(env.paused) != 0 {
+			t.Fatalf("stop: %s %v, still paused %v", f, err, env.paused)
+		}
+	}
+	// A runner that cannot pause says so instead of pretending.
+	if _, _, err := p.Start(context.Background(), &fakeEnv{}, rng); err == nil {
+		t.Fatal("pause on a runner without Pauser did not fail")
+	}
+	if f, err := Parse("partition,kill,pause"); err != nil || len(f) != 3 {
+		t.Fatalf("Parse(partition,kill,pause) = %v, %v", f, err)
+	}
+}

@@ -15,7 +15,6 @@
 package netsim
 
 import (
-	"container/heap"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,22 +140,54 @@ type item struct {
 	msg      Message
 }
 
+// queue is a binary min-heap on (deadline, seq), written out rather than
+// through container/heap so that items are not boxed on every push and
+// pop.
 type queue []item
 
-func (q queue) Len() int { return len(q) }
-func (q queue) Less(i, j int) bool {
+func (q queue) less(i, j int) bool {
 	if !q[i].deadline.Equal(q[j].deadline) {
 		return q[i].deadline.Before(q[j].deadline)
 	}
 	return q[i].seq < q[j].seq
 }
-func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *queue) Push(x any)   { *q = append(*q, x.(item)) }
-func (q *queue) Pop() any {
-	old := *q
-	it := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return it
+
+func (q *queue) push(it item) {
+	*q = append(*q, it)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+func (q *queue) pop() item {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = item{} // drop the body reference
+	h = h[:last]
+	for i := 0; ; {
+		l, r, min := 2*i+1, 2*i+2, i
+		if l < len(h) && h.less(l, min) {
+			min = l
+		}
+		if r < len(h) && h.less(r, min) {
+			min = r
+		}
+		if min == i {
+			break
+		}
+		h[i], h[min] = h[min], h[i]
+		i = min
+	}
+	*q = h
+	return top
 }
 
 type endpoint struct {
@@ -200,6 +231,18 @@ func (n *Net) Unregister(id string) {
 	if ep != nil {
 		close(ep.done)
 	}
+}
+
+// Name returns b as a string, without allocating when it names a
+// registered endpoint (the runner parses every line's src and dest).
+func (n *Net) Name(b []byte) string {
+	n.mu.Lock()
+	ep := n.eps[string(b)]
+	n.mu.Unlock()
+	if ep != nil {
+		return ep.id
+	}
+	return string(b)
 }
 
 // Registered reports whether id is a live endpoint.
@@ -286,7 +329,7 @@ func (n *Net) Send(src, dest string, body json.RawMessage) (int64, error) {
 	n.mu.Unlock()
 
 	ep.mu.Lock()
-	heap.Push(&ep.q, it)
+	ep.q.push(it)
 	ep.mu.Unlock()
 	select {
 	case ep.wake <- struct{}{}:
@@ -332,7 +375,7 @@ func (n *Net) run(ep *endpoint) {
 			}
 			continue
 		}
-		heap.Pop(&ep.q)
+		ep.q.pop()
 		ep.mu.Unlock()
 
 		n.mu.Lock()

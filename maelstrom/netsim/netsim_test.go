@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -252,4 +253,43 @@ func TestDownEndpointDropsAndJournalsAsSentOnly(t *testing.T) {
 			t.Fatalf("journal has %d deliveries, want 1", recvs)
 		}
 	})
+}
+
+// inReplyTo's fast path must agree with decoding into a *int64 field.
+func TestInReplyToMatchesEncodingJSON(t *testing.T) {
+	for _, in := range []string{
+		`{}`, `{"in_reply_to":3}`, `{"type":"read_ok","messages":[1,2,3],"in_reply_to":7}`,
+		`{"in_reply_to":1,"in_reply_to":2}`, `{"IN_REPLY_TO":4}`, `{"in_reply_to":5,"In_Reply_To":6}`,
+		`{"in_reply_to":null}`, `{"in_reply_to":1.0}`, `{"in_reply_to":"1"}`, `{"in_reply\u005fto":8}`,
+		`{"x":{"in_reply_to":9}}`, `{"in_reply_to":-2}`, `{"in_reply_to":99999999999999999999}`,
+	} {
+		var hdr struct {
+			InReplyTo *int64 `json:"in_reply_to"`
+		}
+		wantOK := json.Unmarshal([]byte(in), &hdr) == nil && hdr.InReplyTo != nil
+		got, ok := inReplyTo(json.RawMessage(in))
+		if ok != wantOK || (ok && got != *hdr.InReplyTo) {
+			t.Errorf("inReplyTo(%s) = %d, %v; encoding/json gives %v, %v", in, got, ok, hdr.InReplyTo, wantOK)
+		}
+	}
+}
+
+func TestQueuePopsInDeadlineThenSendOrder(t *testing.T) {
+	var q queue
+	base := time.Unix(0, 0)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for seq := range int64(5000) {
+		q.push(item{deadline: base.Add(time.Duration(rng.IntN(50)) * time.Millisecond), seq: seq})
+		if rng.IntN(3) == 0 {
+			q.pop()
+		}
+	}
+	prev := q.pop()
+	for len(q) > 0 {
+		it := q.pop()
+		if it.deadline.Before(prev.deadline) || (it.deadline.Equal(prev.deadline) && it.seq < prev.seq) {
+			t.Fatalf("popped (%v, %d) after (%v, %d)", it.deadline, it.seq, prev.deadline, prev.seq)
+		}
+		prev = it
+	}
 }

@@ -12,16 +12,16 @@ import (
 	"github.com/distsys-curriculum/distsys/internal/program"
 )
 
-// session runs one node process-like on pipes and plays the client.
-type session struct {
+// nodeUnderTest is one node run on pipes, with the test as its client.
+type nodeUnderTest struct {
 	t   testing.TB
 	in  *program.Pipe
 	out *bufio.Reader
 }
 
-func startNode(t testing.TB, dataDir string, args ...string) (*session, func()) {
+func startNode(t testing.TB, dataDir string, args ...string) (*nodeUnderTest, func()) {
 	t.Helper()
-	s := &session{t: t, in: program.NewPipe()}
+	s := &nodeUnderTest{t: t, in: program.NewPipe()}
 	out := program.NewPipe()
 	s.out = bufio.NewReader(out)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -36,7 +36,7 @@ func startNode(t testing.TB, dataDir string, args ...string) (*session, func()) 
 	return s, kill
 }
 
-func (s *session) call(body string) map[string]json.RawMessage {
+func (s *nodeUnderTest) call(body string) map[string]json.RawMessage {
 	s.t.Helper()
 	if _, err := fmt.Fprintf(s.in, `{"src":"c1","dest":"n1","body":%s}`+"\n", body); err != nil {
 		s.t.Fatal(err)
@@ -52,14 +52,14 @@ func (s *session) call(body string) map[string]json.RawMessage {
 	return env.Body
 }
 
-func (s *session) init() {
+func (s *nodeUnderTest) init() {
 	s.t.Helper()
 	if b := s.call(`{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n0","n1","n2"]}`); string(b["type"]) != `"init_ok"` {
 		s.t.Fatalf("init answered %v", b)
 	}
 }
 
-func (s *session) generate(msgID int) string {
+func (s *nodeUnderTest) generate(msgID int) string {
 	s.t.Helper()
 	b := s.call(fmt.Sprintf(`{"type":"generate","msg_id":%d}`, msgID))
 	if string(b["type"]) != `"generate_ok"` || len(b) != 3 {

@@ -139,16 +139,34 @@ func Object(b []byte, fn func(key, val []byte) bool) bool {
 
 // String returns the contents of a JSON string without escapes.
 func String(v []byte) (string, bool) {
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+	if !plainString(v) {
 		return "", false
 	}
-	s := v[1 : len(v)-1]
-	for _, c := range s {
+	return string(v[1 : len(v)-1]), true
+}
+
+// Name is String with the conversion left to name (nil: string(b)), so
+// that a caller can return known ids without allocating.
+func Name(v []byte, name func([]byte) string) (string, bool) {
+	if name == nil {
+		return String(v)
+	}
+	if !plainString(v) {
+		return "", false
+	}
+	return name(v[1 : len(v)-1]), true
+}
+
+func plainString(v []byte) bool {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return false
+	}
+	for _, c := range v[1 : len(v)-1] {
 		if c == '\\' || c == '"' || c < 0x20 {
-			return "", false
+			return false
 		}
 	}
-	return string(s), true
+	return true
 }
 
 // Int parses a plain JSON integer (no fraction, no exponent) that fits an
@@ -251,19 +269,20 @@ func AppendInts(dst []byte, vs []int64) []byte {
 // Envelope reads a line a node printed when it has the plain shape
 // {"src":"..","dest":"..","body":{..}} (an "id" member allowed and
 // ignored; keys exactly these, strings without escapes). It validates the
-// whole line in one pass. body aliases line.
-func Envelope(line []byte) (src, dest string, body []byte, ok bool) {
-	if !json.Valid(line) {
+// whole line in one pass. body aliases line. name, if not nil, turns src
+// and dest into strings (e.g. returning a known id without allocating).
+func Envelope(line []byte, name func([]byte) string) (src, dest string, body []byte, ok bool) {
+	if !Valid(line) {
 		return "", "", nil, false
 	}
 	var haveSrc, haveDest, bad bool
 	plain := Object(line, func(k, v []byte) bool {
 		switch string(k) {
 		case "src":
-			src, haveSrc = String(v)
+			src, haveSrc = Name(v, name)
 			bad = !haveSrc
 		case "dest":
-			dest, haveDest = String(v)
+			dest, haveDest = Name(v, name)
 			bad = !haveDest
 		case "body":
 			body = v
@@ -285,7 +304,7 @@ func Envelope(line []byte) (src, dest string, body []byte, ok bool) {
 // one pass and without copying the values (they alias b). It reports
 // false, leaving m alone, when b is not a valid plain object.
 func Members(b []byte) (map[string]json.RawMessage, bool) {
-	if !json.Valid(b) {
+	if !Valid(b) {
 		return nil, false
 	}
 	m := map[string]json.RawMessage{}

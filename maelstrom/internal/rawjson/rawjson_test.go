@@ -75,11 +75,11 @@ func TestStringAndInt(t *testing.T) {
 }
 
 func TestEnvelope(t *testing.T) {
-	src, dest, body, ok := Envelope([]byte(`{"src":"n1","dest":"c2","body":{"type":"x","v":[1,{"a":"}"}]}}`))
+	src, dest, body, ok := Envelope([]byte(`{"src":"n1","dest":"c2","body":{"type":"x","v":[1,{"a":"}"}]}}`), nil)
 	if !ok || src != "n1" || dest != "c2" || string(body) != `{"type":"x","v":[1,{"a":"}"}]}` {
 		t.Fatalf("Envelope = %q %q %s %v", src, dest, body, ok)
 	}
-	if _, _, _, ok := Envelope([]byte(`{"id":3,"dest":"c2","body":{},"src":"n1"}`)); !ok {
+	if _, _, _, ok := Envelope([]byte(`{"id":3,"dest":"c2","body":{},"src":"n1"}`), func(b []byte) string { return string(b) }); !ok {
 		t.Error("id member or key order refused")
 	}
 	for _, in := range []string{
@@ -87,7 +87,7 @@ func TestEnvelope(t *testing.T) {
 		`{"src":"n1","dest":"c2","body":{},"x":1}`, `{"src":"n1","dest":"c2","body":[]}`, `{"src":1,"dest":"c2","body":{}}`,
 		`{"dest":"c2","body":{}}`, `{"src":"n\u0031","dest":"c2","body":{}}`, `{"src":"n1","dest":"c2"}`, `not json`,
 	} {
-		if _, _, _, ok := Envelope([]byte(in)); ok {
+		if _, _, _, ok := Envelope([]byte(in), nil); ok {
 			t.Errorf("%s: fast path taken, want fallback", in)
 		}
 	}

@@ -1,5 +1,5 @@
 // Command testnode runs one of the grader's test nodes as a process, for
-// the grader's process-mode tests: testnode echo|crash|noinit|broadcast.
+// the grader's process-mode tests: testnode echo|crash|noinit|broadcast|errors.
 package main
 
 import (
@@ -17,6 +17,7 @@ func main() {
 		"crash":     testnodes.EchoCrash(),
 		"noinit":    testnodes.NoInit(),
 		"broadcast": testnodes.Broadcast(false, false),
+		"errors":    testnodes.Errors(),
 	}
 	kind := "echo"
 	if len(os.Args) > 1 {
