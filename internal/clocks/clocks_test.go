@@ -7,31 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/internal/clocks/clockstest"
 	"pgregory.net/rapid"
 )
-
-// fakeClock is a physical clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // skewedClock reads a shared base time plus a fixed offset, as the clock
 // nemesis gives each node.
 type skewedClock struct {
-	base   *fakeClock
+	base   *clockstest.Manual
 	offset time.Duration
 }
 
@@ -72,7 +55,7 @@ type message struct {
 func TestClocksAgainstHappensBefore(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		const maxSkew = 5 * time.Millisecond
-		base := &fakeClock{t: epoch}
+		base := clockstest.NewManual(epoch)
 		n := rapid.IntRange(1, 5).Draw(t, "procs")
 		procs := make([]*process, n)
 		for i := range procs {
@@ -102,7 +85,7 @@ func TestClocksAgainstHappensBefore(t *testing.T) {
 		}
 		steps := rapid.IntRange(1, 120).Draw(t, "steps")
 		for range steps {
-			base.set(base.Now().Add(time.Duration(rapid.Int64Range(0, int64(2*time.Millisecond)).Draw(t, "advance"))))
+			base.Set(base.Now().Add(time.Duration(rapid.Int64Range(0, int64(2*time.Millisecond)).Draw(t, "advance"))))
 			p := rapid.IntRange(0, n-1).Draw(t, "proc")
 			pr := procs[p]
 			switch kind := rapid.IntRange(0, 2).Draw(t, "kind"); {
@@ -154,13 +137,13 @@ func TestClocksAgainstHappensBefore(t *testing.T) {
 
 func TestHLCMonotonicUnderAnyPhysicalClock(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		clk := &fakeClock{t: epoch}
+		clk := clockstest.NewManual(epoch)
 		h := NewHLC(clk, 0)
 		h.SetMaxLogical(uint32(rapid.IntRange(1, 8).Draw(t, "maxLogical")))
 		prev := h.Last()
 		for range rapid.IntRange(1, 200).Draw(t, "steps") {
 			// Physical time may jump back as well as forward.
-			clk.set(clk.Now().Add(time.Duration(rapid.Int64Range(-3, 3).Draw(t, "jump"))))
+			clk.Set(clk.Now().Add(time.Duration(rapid.Int64Range(-3, 3).Draw(t, "jump"))))
 			var ts Timestamp
 			if rapid.Bool().Draw(t, "recv") {
 				remote := Timestamp{
@@ -189,7 +172,7 @@ func TestHLCMonotonicUnderAnyPhysicalClock(t *testing.T) {
 }
 
 func TestHLCCounterBoundAdvancesWall(t *testing.T) {
-	clk := &fakeClock{t: epoch}
+	clk := clockstest.NewManual(epoch)
 	h := NewHLC(clk, 0)
 	h.SetMaxLogical(3)
 	want := []Timestamp{
@@ -202,14 +185,14 @@ func TestHLCCounterBoundAdvancesWall(t *testing.T) {
 		}
 	}
 	// Physical time catching up resets the counter.
-	clk.set(epoch.Add(time.Microsecond))
+	clk.Set(epoch.Add(time.Microsecond))
 	if got := h.Now(); got != (Timestamp{epoch.Add(time.Microsecond).UnixNano(), 0}) {
 		t.Fatalf("after physical advance: %v", got)
 	}
 }
 
 func TestHLCRefusesTimestampsBeyondMaxOffset(t *testing.T) {
-	clk := &fakeClock{t: epoch}
+	clk := clockstest.NewManual(epoch)
 	h := NewHLC(clk, time.Second)
 	before := h.Now()
 	far := Timestamp{Wall: epoch.Add(2 * time.Second).UnixNano()}
@@ -280,7 +263,7 @@ func TestVectorCompareAndJSON(t *testing.T) {
 func TestClocksConcurrentUse(t *testing.T) {
 	var l Lamport
 	vc := NewVectorClock("n0")
-	h := NewHLC(&fakeClock{t: epoch}, 0)
+	h := NewHLC(clockstest.NewManual(epoch), 0)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {

@@ -9,26 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/internal/clocks/clockstest"
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"pgregory.net/rapid"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 var start = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
@@ -79,7 +63,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		}
 	}
 	for _, name := range Strategies() {
-		mustNew(t, name, "n1", &fakeClock{t: start}, t.TempDir())
+		mustNew(t, name, "n1", clockstest.NewManual(start), t.TempDir())
 	}
 }
 
@@ -142,7 +126,7 @@ func TestUUIDFormatAndUniqueness(t *testing.T) {
 }
 
 func TestSnowflakeLayout(t *testing.T) {
-	clk := &fakeClock{t: start}
+	clk := clockstest.NewManual(start)
 	g := mustNew(t, "snowflake", "n5", clk, "")
 	ms, node, seq := SplitSnowflake(next(t, g).(int64))
 	if want := start.UnixMilli() - SnowflakeEpoch; ms != want || node != 5 || seq != 0 {
@@ -154,7 +138,7 @@ func TestSnowflakeLayout(t *testing.T) {
 }
 
 func TestSnowflakeExhaustionBorrowsNextMillisecond(t *testing.T) {
-	clk := &fakeClock{t: start}
+	clk := clockstest.NewManual(start)
 	g := mustNew(t, "snowflake", "n1", clk, "")
 	ms0 := start.UnixMilli() - SnowflakeEpoch
 	var last int64 = -1
@@ -174,14 +158,14 @@ func TestSnowflakeExhaustionBorrowsNextMillisecond(t *testing.T) {
 		}
 	}
 	// The real next millisecond arriving continues after the borrowed ids.
-	clk.add(time.Millisecond)
+	clk.Add(time.Millisecond)
 	if ms, _, seq := SplitSnowflake(next(t, g).(int64)); ms != ms0+1 || seq != 2 {
 		t.Fatalf("after the clock caught up: ms %d seq %d", ms, seq)
 	}
 }
 
 func TestULIDFormatAndOverflow(t *testing.T) {
-	clk := &fakeClock{t: start}
+	clk := clockstest.NewManual(start)
 	g, err := NewULID(clk, "")
 	if err != nil {
 		t.Fatal(err)
@@ -218,15 +202,15 @@ func TestTimeOrderedStrictlyIncrease(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rapid.Check(t, func(rt *rapid.T) {
 				dir := t.TempDir()
-				clk := &fakeClock{t: start}
+				clk := clockstest.NewManual(start)
 				g := mustNew(t, name, "n3", clk, dir)
 				var last any
 				for range rapid.IntRange(1, 50).Draw(rt, "steps") {
 					switch rapid.IntRange(0, 5).Draw(rt, "action") {
 					case 0:
-						clk.add(time.Duration(rapid.IntRange(1, 3000).Draw(rt, "forward")) * time.Millisecond)
+						clk.Add(time.Duration(rapid.IntRange(1, 3000).Draw(rt, "forward")) * time.Millisecond)
 					case 1:
-						clk.add(-time.Duration(rapid.IntRange(1, 5000).Draw(rt, "back")) * time.Millisecond)
+						clk.Add(-time.Duration(rapid.IntRange(1, 5000).Draw(rt, "back")) * time.Millisecond)
 					case 2:
 						// Kill and restart, possibly on a clock that went back.
 						g = mustNew(t, name, "n3", clk, dir)
@@ -247,22 +231,22 @@ func TestTimeOrderedStrictlyIncrease(t *testing.T) {
 
 func TestSnowflakeRestartAfterBackwardsClock(t *testing.T) {
 	dir := t.TempDir()
-	clk := &fakeClock{t: start}
+	clk := clockstest.NewManual(start)
 	g := mustNew(t, "snowflake", "n0", clk, dir)
 	var last int64
 	for range 10 {
 		last = next(t, g).(int64)
 	}
-	clk.add(-time.Hour)
+	clk.Add(-time.Hour)
 	g = mustNew(t, "snowflake", "n0", clk, dir)
 	if id := next(t, g).(int64); id <= last {
 		t.Fatalf("after restart on an earlier clock: %d, last before %d", id, last)
 	}
 	// Without a data directory the same restart goes back in time.
-	clk = &fakeClock{t: start}
+	clk = clockstest.NewManual(start)
 	g = mustNew(t, "snowflake", "n0", clk, "")
 	last = next(t, g).(int64)
-	clk.add(-time.Hour)
+	clk.Add(-time.Hour)
 	g = mustNew(t, "snowflake", "n0", clk, "")
 	if id := next(t, g).(int64); id >= last {
 		t.Fatalf("memory-only restart did not go back: %d vs %d", id, last)
@@ -272,7 +256,7 @@ func TestSnowflakeRestartAfterBackwardsClock(t *testing.T) {
 func TestConcurrentNextIsUnique(t *testing.T) {
 	for _, name := range Strategies() {
 		t.Run(name, func(t *testing.T) {
-			g := mustNew(t, name, "n4", &fakeClock{t: start}, t.TempDir())
+			g := mustNew(t, name, "n4", clockstest.NewManual(start), t.TempDir())
 			var mu sync.Mutex
 			seen := make(map[any]bool)
 			var wg sync.WaitGroup

@@ -699,8 +699,7 @@ func (n *Node) sendRPC(dest string, body any, id int) error {
 	return n.sendRaw(dest, raw)
 }
 
-// sendRaw writes one envelope line and flushes it. The line is built
-// before taking the write lock so the lock covers only the copy and flush.
+// sendRaw writes one envelope line and flushes it.
 func (n *Node) sendRaw(dest string, body []byte) error {
 	src, _ := n.srcID.Load().(string)
 	if src == "" {
@@ -709,7 +708,14 @@ func (n *Node) sendRaw(dest string, body []byte) error {
 	if dest == "" {
 		return errors.New("send: empty destination")
 	}
-	line := make([]byte, 0, len(body)+len(src)+len(dest)+32)
+	n.wmu.Lock()
+	defer n.wmu.Unlock()
+	if n.stopped {
+		return ErrStopped
+	}
+	// The line is built in the writer's free space (empty after each
+	// flush), so a send allocates nothing unless the line is huge.
+	line := n.w.AvailableBuffer()
 	line = append(line, `{"src":`...)
 	line = appendJSONString(line, src)
 	line = append(line, `,"dest":`...)
@@ -717,12 +723,6 @@ func (n *Node) sendRaw(dest string, body []byte) error {
 	line = append(line, `,"body":`...)
 	line = append(line, body...)
 	line = append(line, "}\n"...)
-
-	n.wmu.Lock()
-	defer n.wmu.Unlock()
-	if n.stopped {
-		return ErrStopped
-	}
 	if _, err := n.w.Write(line); err != nil {
 		return fmt.Errorf("write stdout: %w", err)
 	}

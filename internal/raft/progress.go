@@ -87,8 +87,15 @@ func (pr *progress) maybeDecrTo(rejected, hint uint64) bool {
 	if pr.next-1 != rejected {
 		return false
 	}
-	pr.next = max(min(rejected, hint+1), pr.match+1)
+	next := max(min(rejected, hint+1), pr.match+1)
 	pr.probeSent = false
+	if next == pr.next {
+		// The follower rejects entries it once acknowledged (it lost its
+		// disk). Resending at once would loop with no delay; probe again
+		// at the next heartbeat instead.
+		return false
+	}
+	pr.next = next
 	return true
 }
 

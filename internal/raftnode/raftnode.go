@@ -593,3 +593,30 @@ func (d *Driver) View(fn func()) {
 	defer d.mu.Unlock()
 	fn()
 }
+
+// ProposeUnconfirmed appends data to the log if this node leads and
+// returns without waiting for a commit. fn runs with the lock held and
+// learns how many normal entries the log holds past the last applied one,
+// this one included. It exists for a counter-example: a node that
+// acknowledges what it has not committed loses acknowledged writes when
+// it is cut off from the majority.
+func (d *Driver) ProposeUnconfirmed(data []byte, fn func(ahead int)) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.usable(); err != nil {
+		return err
+	}
+	index, _, err := d.r.Propose(data)
+	if err != nil {
+		return err
+	}
+	ahead := 0
+	for _, e := range d.r.Entries(d.applied+1, index+1) {
+		if e.Type == raft.EntryNormal {
+			ahead++
+		}
+	}
+	fn(ahead)
+	d.drain()
+	return nil
+}

@@ -146,7 +146,8 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 		end = h[len(h)-1].Time
 	}
 	var took []time.Duration
-	for _, w := range HealthyWindows(h, end) {
+	// end+1: the last window includes the run's last poll.
+	for _, w := range HealthyWindows(h, end+1) {
 		f := Failover{Healed: w.From}
 		latest := map[string]ElectionStatus{}
 		established := false

@@ -39,6 +39,42 @@ func RunStages(t *testing.T, stagesFile string, prog func(nodeArgs []string) pro
 	}
 }
 
+// RunStagesThen grades every stage like RunStages and, once a stage has
+// met its expectation, hands its report to then, for the track's own
+// checks of what the grader measured (targets, figures to log).
+func RunStagesThen(t *testing.T, stagesFile string, prog func(nodeArgs []string) program.Program,
+	then func(t *testing.T, st stages.Stage, rep *maelstrom.Report)) {
+	t.Helper()
+	all, err := stages.Load(stagesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range all {
+		t.Run(st.Name, func(t *testing.T) {
+			rep := Grade(t, st, prog)
+			if ok, why := Verdict(st, rep); !ok {
+				t.Fatalf("stage %s: %s\n%s", st.Name, why, rep.Summary())
+			}
+			then(t, st, rep)
+		})
+	}
+}
+
+// Stage returns the stage called name from stagesFile, failing t when
+// there is none.
+func Stage(t *testing.T, stagesFile, name string) stages.Stage {
+	t.Helper()
+	all, err := stages.Load(stagesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stages.Find(all, name)
+	if err != nil {
+		t.Fatalf("%s: %v", stagesFile, err)
+	}
+	return st
+}
+
 // RunStage grades one stage in-process under virtual time and fails t
 // when the verdict is not the stage's expectation.
 func RunStage(t *testing.T, st stages.Stage, prog func(nodeArgs []string) program.Program) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/maelstrom"
 	"github.com/distsys-curriculum/distsys/maelstrom/internal/testnodes"
 	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
@@ -27,11 +28,7 @@ func TestRunStages(t *testing.T) {
 
 // A counter-example rejected for the wrong reason must not pass.
 func TestVerdictWantsTheRightChecker(t *testing.T) {
-	all, err := stages.Load("testdata/stages.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lossy, _ := stages.Find(all, "lossy")
+	lossy := Stage(t, "testdata/stages.tsv", "lossy")
 	rep := Grade(t, lossy, nodes)
 	if ok, why := Verdict(lossy, rep); !ok {
 		t.Fatalf("lossy stage: %s", why)
@@ -41,10 +38,29 @@ func TestVerdictWantsTheRightChecker(t *testing.T) {
 	if ok || !strings.Contains(why, "invalid by set-full") {
 		t.Fatalf("Verdict = %v, %q; want a mismatch naming set-full", ok, why)
 	}
-	echo, _ := stages.Find(all, "echo")
+	echo := Stage(t, "testdata/stages.tsv", "echo")
 	echo.ExpectPass = false
 	if ok, why := Verdict(echo, Grade(t, echo, nodes)); ok || !strings.Contains(why, "got valid") {
 		t.Fatalf("Verdict = %v, %q; want a mismatch for a valid run", ok, why)
+	}
+}
+
+// RunStagesThen hands on the report of every stage that met its
+// expectation, and only those.
+func TestRunStagesThen(t *testing.T) {
+	var seen []string
+	RunStagesThen(t, "testdata/stages.tsv", nodes, func(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
+		if ok, why := Verdict(st, rep); !ok {
+			t.Errorf("stage %s handed on without meeting its expectation: %s", st.Name, why)
+		}
+		seen = append(seen, st.Name)
+	})
+	all, err := stages.Load("testdata/stages.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(all) {
+		t.Fatalf("handed on %v, want all %d stages", seen, len(all))
 	}
 }
 

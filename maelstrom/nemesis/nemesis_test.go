@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -196,5 +197,39 @@ func TestPauseResumesWhatItPausedAndKeepsAMajority(t *testing.T) {
 	}
 	if f, err := Parse("partition,kill,pause"); err != nil || len(f) != 3 {
 		t.Fatalf("Parse(partition,kill,pause) = %v, %v", f, err)
+	}
+}
+
+// The steps a seed draws (which fault, which nodes, which partition, and
+// the gaps) do not depend on how fast the runner is: this is what lets
+// --seed reproduce a process-mode run's fault schedule.
+func TestMixedScheduleIsSeeded(t *testing.T) {
+	run := func(seed uint64) []string {
+		var steps []string
+		synctest.Test(t, func(t *testing.T) {
+			env := &pauseEnv{}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			s := NewSchedule([]Fault{Partition{}, &Kill{}, &Pause{}}, 5*time.Second, seed)
+			start := time.Now()
+			rec := func(f string, v any) { steps = append(steps, fmt.Sprintf("%v %s %v", time.Since(start), f, v)) }
+			s.Begin(ctx, env, rec)
+			s.Run(ctx, env, rec)
+			s.StopAll(context.Background(), env, rec)
+			if len(env.down) != 0 || len(env.paused) != 0 {
+				t.Errorf("after StopAll: down %v, paused %v", env.down, env.paused)
+			}
+		})
+		return steps
+	}
+	a, b, c := run(3), run(3), run(4)
+	if !slices.Equal(a, b) {
+		t.Fatalf("same seed, different schedules:\n%v\n%v", a, b)
+	}
+	if slices.Equal(a, c) {
+		t.Fatal("different seeds, same schedule")
+	}
+	if len(a) < 6 || !strings.HasPrefix(a[0], "0s ") {
+		t.Fatalf("schedule %v: want several steps, the first at once", a)
 	}
 }

@@ -1,12 +1,12 @@
 package netsim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -119,7 +119,7 @@ func inReplyTo(body json.RawMessage) (int64, bool) {
 	ok := rawjson.Object(body, func(k, v []byte) bool {
 		if string(k) == "in_reply_to" {
 			raw, found = v, true
-		} else if len(k) == len("in_reply_to") && strings.EqualFold(string(k), "in_reply_to") {
+		} else if bytes.EqualFold(k, []byte("in_reply_to")) { // encoding/json's folding
 			plain = false
 		}
 		return plain

@@ -433,6 +433,10 @@ func TestLWWKVCasHasNoCreate(t *testing.T) {
 	}
 }
 
+// Services are called from every node's goroutine at once: under -race
+// (make test runs this package with it) any unguarded state fails here.
+// The client helpers check each reply; the timestamps of lin-tso must
+// still rise for each caller.
 func TestConcurrentUse(t *testing.T) {
 	for _, name := range Names {
 		s := newService(t, name, 5)
@@ -440,9 +444,15 @@ func TestConcurrentUse(t *testing.T) {
 		for i := range 8 {
 			wg.Go(func() {
 				c := &client{t: t, svc: s, src: fmt.Sprintf("n%d", i)}
+				var last *uint64
 				for j := range 100 {
 					if name == "lin-tso" {
-						c.call(map[string]any{"type": "ts"})
+						r := c.call(map[string]any{"type": "ts"})
+						if r.Type != "ts_ok" || r.TS == nil || (last != nil && *r.TS <= *last) {
+							t.Errorf("%s: ts reply %+v after %v", c.src, r, last)
+							return
+						}
+						last = r.TS
 						continue
 					}
 					c.write(j%3, j)

@@ -38,42 +38,58 @@ func DefaultConfig() raftnode.Config {
 // 1 s client timeout so that the client hears "timeout" from the node.
 const deadline = 900 * time.Millisecond
 
-const usage = "usage: consensus [--snapshot-every N] [--volatile] [--tick D] [--election-ticks E] [--heartbeat-ticks H]"
+const usage = "usage: consensus [--snapshot-every N] [--ack-early] [--volatile] [--tick D] [--election-ticks E] [--heartbeat-ticks H]"
 
 // ParseArgs reads the node's flags on top of DefaultConfig.
-func ParseArgs(args []string) (raftnode.Config, error) {
-	cfg := DefaultConfig()
+func ParseArgs(args []string) (Options, error) {
+	o := Options{Raft: DefaultConfig()}
 	fs := flag.NewFlagSet("consensus", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	cfg.RegisterFlags(fs)
+	o.Raft.RegisterFlags(fs)
+	fs.BoolVar(&o.AckEarly, "ack-early", false, "counter-example: the leader acknowledges an append before it is committed")
 	if err := fs.Parse(args); err != nil {
-		return cfg, fmt.Errorf("consensus: %w (%s)", err, usage)
+		return o, fmt.Errorf("consensus: %w (%s)", err, usage)
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("consensus: unexpected arguments %q (%s)", fs.Args(), usage)
+		return o, fmt.Errorf("consensus: unexpected arguments %q (%s)", fs.Args(), usage)
 	}
-	return cfg, nil
+	return o, nil
+}
+
+// Options configure a consensus node.
+type Options struct {
+	Raft raftnode.Config
+	// AckEarly is the counter-example: the leader answers append_ok as
+	// soon as the entry is in its own log, before a majority stores it.
+	AckEarly bool
 }
 
 // Configure sets up a node from its arguments: node.Main(Configure) is the
 // process, node.Program(Configure) the in-process program the grader runs.
 func Configure(n *node.Node) error {
-	cfg, err := ParseArgs(n.Args())
+	o, err := ParseArgs(n.Args())
 	if err != nil {
 		return err
 	}
-	Setup(n, cfg)
+	Setup(n, o)
 	return nil
 }
 
 // Setup serves the log workload's append and read_log on n.
-func Setup(n *node.Node, cfg raftnode.Config) *raftnode.Driver {
+func Setup(n *node.Node, o Options) *raftnode.Driver {
 	sm := &valueLog{}
-	d := raftnode.New(n, cfg, sm)
+	d := raftnode.New(n, o.Raft, sm)
 	node.HandleTyped(n, "append", func(msg node.Message, req appendReq) (any, error) {
 		data, err := json.Marshal(entry{Client: msg.Src, Seq: req.MsgID, Value: req.Value})
 		if err != nil {
 			return nil, err
+		}
+		if o.AckEarly {
+			index := 0
+			err := d.ProposeUnconfirmed(data, func(ahead int) { index = len(sm.Values) + ahead })
+			if err == nil {
+				return appendOK{Type: "append_ok", Index: index}, nil
+			}
 		}
 		ctx, cancel := context.WithTimeout(n.Context(), deadline)
 		defer cancel()
@@ -86,10 +102,7 @@ func Setup(n *node.Node, cfg raftnode.Config) *raftnode.Driver {
 			// Only a stale duplicate has no index, and its client is gone.
 			return nil, node.NewRPCError(node.Abort, "stale duplicate request")
 		}
-		return struct {
-			Type  string `json:"type"`
-			Index int    `json:"index"`
-		}{"append_ok", res.Index}, nil
+		return appendOK{Type: "append_ok", Index: res.Index}, nil
 	})
 	node.HandleTyped(n, "read_log", func(node.Message, struct{}) (any, error) {
 		var log []int64
@@ -103,6 +116,11 @@ func Setup(n *node.Node, cfg raftnode.Config) *raftnode.Driver {
 		}{"read_log_ok", log}, nil
 	})
 	return d
+}
+
+type appendOK struct {
+	Type  string `json:"type"`
+	Index int    `json:"index"`
 }
 
 type appendReq struct {

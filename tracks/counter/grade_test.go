@@ -8,6 +8,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/node"
 	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/maelstrom"
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
@@ -18,23 +19,17 @@ func prog([]string) program.Program { return node.Program(Configure) }
 
 // TestGradeStagesInProcess grades every stage of stages.tsv with the
 // grader, in-process under virtual time, as `make track-counter` does with
-// the binary.
+// the binary, and logs each summary: the lesson's figures.
 func TestGradeStagesInProcess(t *testing.T) {
-	gradetest.RunStages(t, "stages.tsv", prog)
+	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
+		t.Logf("\n%s", rep.Summary())
+	})
 }
 
 // stage returns a stage of stages.tsv.
 func stage(t *testing.T, name string) stages.Stage {
 	t.Helper()
-	all, err := stages.Load("stages.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := stages.Find(all, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return gradetest.Stage(t, "stages.tsv", name)
 }
 
 // The naive stage must fail for the lesson's reason: its reads are made

@@ -5,6 +5,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/node"
 	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/maelstrom"
 	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
 	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
@@ -15,21 +16,11 @@ func prog([]string) program.Program { return node.Program(Configure) }
 // grader, in-process under virtual time, as `make track-timekeeper` does
 // with the binary, and logs what the clock checkers measured.
 func TestGradeStagesInProcess(t *testing.T) {
-	all, err := stages.Load("stages.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range all {
-		t.Run(st.Name, func(t *testing.T) {
-			rep := gradetest.Grade(t, st, prog)
-			if ok, why := gradetest.Verdict(st, rep); !ok {
-				t.Fatalf("%s\n%s", why, rep.Summary())
+	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
+		for _, name := range []string{"happens-before", "clock-log", "hlc-bounds"} {
+			if res, ok := rep.Result(name); ok {
+				t.Logf("%s %s: %s", name, res.Valid, res.Summary)
 			}
-			for _, name := range []string{"happens-before", "clock-log", "hlc-bounds"} {
-				if res, ok := rep.Result(name); ok {
-					t.Logf("%s %s: %s", name, res.Valid, res.Summary)
-				}
-			}
-		})
-	}
+		}
+	})
 }

@@ -3,7 +3,6 @@ package timekeeper
 import (
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,15 +31,7 @@ func (h *deafHLC) Receive(json.RawMessage) (any, error) { return h.c.Now(), nil 
 
 func stage(t *testing.T, name string) stages.Stage {
 	t.Helper()
-	all, err := stages.Load("stages.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(all, func(s stages.Stage) bool { return s.Name == name })
-	if i < 0 {
-		t.Fatalf("no stage %s in stages.tsv", name)
-	}
-	return all[i]
+	return gradetest.Stage(t, "stages.tsv", name)
 }
 
 // gradeBroken grades a broken clock under a stage's grader arguments and

@@ -88,9 +88,10 @@ func skipValue(b []byte, i int) int {
 // Object calls fn for each top-level member of the JSON object b, in
 // order, with the key's raw bytes (without quotes) and the value's raw
 // bytes, until fn returns false. b must be valid JSON (checked by the
-// caller, e.g. with json.Valid, or produced by the grader). It reports
-// false if b is not an object or a key contains an escape, in which case
-// the caller should fall back to encoding/json.
+// caller, e.g. with Valid, or produced by the grader). It reports false
+// if b is not an object or a key contains an escape or a non-ASCII byte
+// (which encoding/json might alter), in which case the caller should fall
+// back to encoding/json.
 func Object(b []byte, fn func(key, val []byte) bool) bool {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -109,6 +110,9 @@ func Object(b []byte, fn func(key, val []byte) bool) bool {
 			return false
 		}
 		key := b[i+1 : end-1]
+		if !ascii(key) {
+			return false // encoding/json would replace invalid UTF-8
+		}
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return false
@@ -161,8 +165,19 @@ func plainString(v []byte) bool {
 	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
 		return false
 	}
+	// Escapes, and bytes that encoding/json might replace (invalid
+	// UTF-8), are left to it.
 	for _, c := range v[1 : len(v)-1] {
-		if c == '\\' || c == '"' || c < 0x20 {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
 			return false
 		}
 	}

@@ -92,3 +92,16 @@ func TestEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// Bytes that encoding/json would replace (invalid UTF-8) are left to it.
+func TestNonASCIILeftToEncodingJSON(t *testing.T) {
+	if _, _, _, ok := Envelope([]byte("{\"src\":\"n\xff\",\"dest\":\"c2\",\"body\":{}}"), nil); ok {
+		t.Error("invalid UTF-8 src taken")
+	}
+	if Object([]byte("{\"k\xff\":1}"), func(k, v []byte) bool { return true }) {
+		t.Error("invalid UTF-8 key taken")
+	}
+	if _, ok := Members([]byte("{\"k\xff\":1}")); ok {
+		t.Error("Members took an invalid UTF-8 key")
+	}
+}
