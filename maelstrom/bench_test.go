@@ -11,6 +11,14 @@ package maelstrom
 //
 // On a shared machine wall time depends on the load; CPU time (user +
 // system, all threads) does not, so each benchmark reports both.
+//
+// Recorded on 2 busy cores, CPU-time figures, before and after the fast
+// paths (one-pass validation and field reads in rawjson, no re-encoding,
+// a batched-gossip test node, buffer reuse):
+//
+//	rate=100 broadcast   22 -> 90-118 sim/cpu   1.66M -> 0.23M allocs/run
+//	rate=10 broadcast    75 -> 240-400 sim/cpu  1.04M -> 0.08M allocs/run
+//	routing              42-58k -> ~280k msgs/cpu-s, 66 -> 5.5 allocs/msg
 
 import (
 	"bytes"

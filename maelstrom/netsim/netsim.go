@@ -330,10 +330,16 @@ func (n *Net) Send(src, dest string, body json.RawMessage) (int64, error) {
 
 	ep.mu.Lock()
 	ep.q.push(it)
+	// The delivery goroutine is idle, waiting for the head's deadline, or
+	// busy delivering (and then looks at the queue again): only a new head
+	// needs waking it. Behind a 100 ms head most messages are not one.
+	newHead := ep.q[0].seq == it.seq
 	ep.mu.Unlock()
-	select {
-	case ep.wake <- struct{}{}:
-	default:
+	if newHead {
+		select {
+		case ep.wake <- struct{}{}:
+		default:
+		}
 	}
 	return m.ID, nil
 }
