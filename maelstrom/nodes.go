@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
-	"github.com/distsys-curriculum/distsys/maelstrom/internal/rawjson"
+	"github.com/distsys-curriculum/distsys/internal/rawjson"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
 )
 

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -104,8 +103,8 @@ type header struct {
 // replyError turns an error reply into an *RPCError. Any body with type
 // "error" is an error, whatever its code, including 0 (timeout).
 func replyError(m Message) error {
-	var h header
-	if err := json.Unmarshal(m.Body, &h); err != nil {
+	h, err := decodeHeader(m.Body, false)
+	if err != nil {
 		return NewRPCError(Crash, fmt.Sprintf("undecodable reply from %s: %v", m.Src, err))
 	}
 	if h.Type != "error" {

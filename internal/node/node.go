@@ -349,12 +349,11 @@ func readLine(r *bufio.Reader, buf []byte) (line []byte, tooLong bool, err error
 // dispatch routes one input line. It runs on the read loop, so it only
 // decodes and hands off.
 func (n *Node) dispatch(line []byte) {
-	var msg Message
-	if err := json.Unmarshal(line, &msg); err != nil {
+	msg, err := decodeMessage(line)
+	if err != nil {
 		n.Logger().Warn("skipping input line that is not a JSON message", "err", err, "line", truncate(line))
 		return
 	}
-	var h header
 	switch {
 	case msg.Src == "":
 		n.Logger().Warn("skipping message without src", "line", truncate(line))
@@ -363,7 +362,8 @@ func (n *Node) dispatch(line []byte) {
 		n.Logger().Warn("skipping message whose body is not a JSON object", "line", truncate(line))
 		return
 	}
-	if err := json.Unmarshal(msg.Body, &h); err != nil {
+	h, err := decodeHeader(msg.Body, true) // the line decoded: body is valid JSON
+	if err != nil {
 		n.Logger().Warn("skipping message with malformed reserved body fields (type, msg_id, in_reply_to, code)", "err", err, "line", truncate(line))
 		return
 	}
@@ -570,8 +570,7 @@ func (n *Node) finishInit() {
 	n.held = nil
 	n.mu.Unlock()
 	for _, msg := range held {
-		var h header
-		_ = json.Unmarshal(msg.Body, &h) // already validated by dispatch
+		h, _ := decodeHeader(msg.Body, true) // already validated by dispatch
 		n.mu.Lock()
 		fn := n.handlers[h.Type]
 		n.mu.Unlock()
@@ -583,8 +582,8 @@ func (n *Node) finishInit() {
 // Reply answers req with body, setting in_reply_to to req's msg_id. An
 // *RPCError body becomes an error reply.
 func (n *Node) Reply(req Message, body any) error {
-	var h header
-	if err := json.Unmarshal(req.Body, &h); err != nil {
+	h, err := decodeHeader(req.Body, false)
+	if err != nil {
 		return fmt.Errorf("reply to %s: request body: %w", req.Src, err)
 	}
 	raw, err := marshalBody(body)

@@ -86,15 +86,11 @@ func RunStage(t *testing.T, st stages.Stage, prog func(nodeArgs []string) progra
 // report, failing t only when the stage cannot run at all.
 func Grade(t *testing.T, st stages.Stage, prog func(nodeArgs []string) program.Program) *maelstrom.Report {
 	t.Helper()
-	opts, err := maelstrom.ParseArgs(st.GraderArgs)
-	if err != nil {
-		t.Fatalf("stage %s: %v", st.Name, err)
-	}
-	opts.StoreDir = ""
-	if !opts.SeedSet {
-		opts.Seed = Seed
-	}
-	var rep *maelstrom.Report
+	opts := options(t, st)
+	var (
+		rep *maelstrom.Report
+		err error
+	)
 	synctest.Test(t, func(t *testing.T) {
 		rep, err = maelstrom.Run(context.Background(), opts, maelstrom.InProcess{Program: prog(st.NodeArgs), Args: st.NodeArgs})
 	})
@@ -118,20 +114,28 @@ func GradeBinary(t *testing.T, stagesFile, binPath string) {
 		t.Fatalf("%s has no stage marked ci=yes", stagesFile)
 	}
 	st := all[i]
-	opts, err := maelstrom.ParseArgs(st.GraderArgs)
-	if err != nil {
-		t.Fatalf("stage %s: %v", st.Name, err)
-	}
-	opts.StoreDir = ""
+	opts := options(t, st)
 	opts.TimeLimit = min(opts.TimeLimit, CITimeLimit)
-	if !opts.SeedSet {
-		opts.Seed = Seed
-	}
 	rep, err := maelstrom.Run(context.Background(), opts, maelstrom.Binary{Path: binPath, Args: st.NodeArgs})
 	if err != nil {
 		t.Fatalf("stage %s: %v", st.Name, err)
 	}
 	check(t, st, rep)
+}
+
+// options reads a stage's grader arguments for a test run: nothing stored,
+// and the fixed Seed unless the stage gives its own.
+func options(t *testing.T, st stages.Stage) maelstrom.Options {
+	t.Helper()
+	opts, err := maelstrom.ParseArgs(st.GraderArgs)
+	if err != nil {
+		t.Fatalf("stage %s: %v", st.Name, err)
+	}
+	opts.StoreDir = ""
+	if !opts.SeedSet {
+		opts.Seed = Seed
+	}
+	return opts
 }
 
 // Verdict reports whether rep meets the stage's expectation, and why not.

@@ -84,11 +84,18 @@ func (e *Error) String() string {
 
 // String renders an op for humans, e.g. `12.345s n3 p7 ok read [1 2 3]`.
 func (o Op) String() string {
+	return o.Format(func(v any) string { return fmt.Sprint(v) })
+}
+
+// Format renders an op as String does, with its value rendered by value:
+// reports pass a JSON rendering, so that pointers inside values read as
+// numbers rather than addresses.
+func (o Op) Format(value func(any) string) string {
 	s := fmt.Sprintf("%.3fs", o.Time.Seconds())
 	if o.Node != "" {
 		s += " " + o.Node
 	}
-	s += fmt.Sprintf(" p%d %s %s %v", o.Process, o.Type, o.F, o.Value)
+	s += fmt.Sprintf(" p%d %s %s %s", o.Process, o.Type, o.F, value(o.Value))
 	if o.Error != nil {
 		s += " (" + o.Error.String() + ")"
 	}

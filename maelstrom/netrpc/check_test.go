@@ -301,7 +301,8 @@ func TestServerMixingStreamIdsIsInvalid(t *testing.T) {
 }
 
 func TestServerDyingOnGarbageIsInvalid(t *testing.T) {
-	// The server dies on the garbage; a new connection finds nobody, or a
-	// slow request in progress is cut off, whichever the run sees first.
-	expectInvalid(t, &flawedServer{dieOnGarbage: true}, "stopped answering new connections", "the server closed it")
+	// The server dies on the garbage; a new connection finds nobody, a
+	// slow request in progress is cut off, or a call cannot connect
+	// (Unavailable), whichever the run sees first.
+	expectInvalid(t, &flawedServer{dieOnGarbage: true}, "stopped answering new connections", "the server closed it", "Unavailable")
 }

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/distsys-curriculum/distsys/maelstrom/internal/rawjson"
+	"github.com/distsys-curriculum/distsys/internal/rawjson"
 )
 
 // ErrTimeout is returned by Client.RPC when no reply came in time.

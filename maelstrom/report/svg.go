@@ -108,17 +108,7 @@ func compactValue(v any) string {
 // opString renders an op like history.Op.String, but with the value as
 // JSON: the history's %v prints pointers in values (lin-kv's KV) as <nil>
 // or addresses, which means nothing to a learner.
-func opString(o history.Op) string {
-	s := seconds(o.Time)
-	if o.Node != "" {
-		s += " " + o.Node
-	}
-	s += fmt.Sprintf(" p%d %s %s %s", o.Process, o.Type, o.F, compactValue(o.Value))
-	if o.Error != nil {
-		s += " (" + o.Error.String() + ")"
-	}
-	return s
-}
+func opString(o history.Op) string { return o.Format(compactValue) }
 
 // niceStep picks a 1-2-5 step of at least min.
 func niceStep(min float64) float64 {

@@ -18,9 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/internal/rawjson"
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
-	"github.com/distsys-curriculum/distsys/maelstrom/internal/rawjson"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
 )
 

@@ -1,11 +1,8 @@
 package messenger
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +10,7 @@ import (
 	"testing/synctest"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/node/nodetest"
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
@@ -20,40 +18,20 @@ import (
 // client plays the grader: it writes lines to the node and reads its
 // replies, one at a time.
 type client struct {
-	t    *testing.T
-	in   *program.Pipe
-	out  *bufio.Reader
-	errp *program.Pipe
-	done chan error
+	t *testing.T
+	*nodetest.Conn
 }
 
 func run(t *testing.T, args ...string) *client {
 	t.Helper()
-	c := &client{t: t, in: program.NewPipe(), errp: program.NewPipe(), done: make(chan error, 1)}
-	out := program.NewPipe()
-	c.out = bufio.NewReader(out)
-	go func() {
-		c.done <- node.Program(Configure)(context.Background(), program.IO{
-			Stdin: c.in, Stdout: out, Stderr: c.errp, Args: args,
-		})
-		out.Close()
-		c.errp.Close()
-	}()
-	return c
-}
-
-func (c *client) line(s string) {
-	c.t.Helper()
-	if _, err := c.in.Write([]byte(s + "\n")); err != nil {
-		c.t.Fatal(err)
-	}
+	return &client{t: t, Conn: nodetest.Start(t, node.Program(Configure), args, nil)}
 }
 
 // reply reads one line and checks it is an envelope from n1 to dest with
 // exactly the given body (compared as JSON).
 func (c *client) reply(dest, wantBody string) {
 	c.t.Helper()
-	line, err := c.out.ReadString('\n')
+	line, err := c.ReadLine()
 	if err != nil {
 		c.t.Fatalf("no reply (want %s): %v", wantBody, err)
 	}
@@ -82,7 +60,7 @@ func (c *client) reply(dest, wantBody string) {
 // errorReply checks for an error reply with the given code.
 func (c *client) errorReply(dest string, inReplyTo, code int) {
 	c.t.Helper()
-	line, err := c.out.ReadString('\n')
+	line, err := c.ReadLine()
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -104,28 +82,27 @@ func (c *client) errorReply(dest string, inReplyTo, code int) {
 
 func (c *client) init() {
 	c.t.Helper()
-	c.line(`{"id":0,"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}`)
+	c.Line(`{"id":0,"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}`)
 	c.reply("c0", `{"type":"init_ok","in_reply_to":1}`)
 }
 
 func (c *client) finish() (stderr string) {
 	c.t.Helper()
-	c.in.Close()
-	if err := <-c.done; err != nil {
+	rest, logs, err := c.Close()
+	if err != nil {
 		c.t.Fatalf("node failed: %v", err)
 	}
-	if rest, _ := io.ReadAll(c.out); len(rest) > 0 {
+	if rest != "" {
 		c.t.Fatalf("unexpected output: %s", rest)
 	}
-	logs, _ := io.ReadAll(c.errp)
-	return string(logs)
+	return logs
 }
 
 func TestInitStage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := run(t, "--stage", "init")
 		c.init()
-		c.line(`{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":1,"echo":"hi"}}`)
+		c.Line(`{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":1,"echo":"hi"}}`)
 		c.errorReply("c1", 1, node.NotSupported)
 		c.finish()
 	})
@@ -136,7 +113,7 @@ func TestEchoStage(t *testing.T) {
 		c := run(t) // echo is the default stage
 		c.init()
 		for i, payload := range []string{`"Please echo 35"`, `42`, `{"nested":[1,2,{"k":null}]}`, `""`} {
-			c.line(fmt.Sprintf(`{"id":%d,"src":"c1","dest":"n1","body":{"type":"echo","msg_id":%d,"echo":%s}}`, i+1, i+2, payload))
+			c.Line(fmt.Sprintf(`{"id":%d,"src":"c1","dest":"n1","body":{"type":"echo","msg_id":%d,"echo":%s}}`, i+1, i+2, payload))
 			c.reply("c1", fmt.Sprintf(`{"type":"echo_ok","in_reply_to":%d,"echo":%s}`, i+2, payload))
 		}
 		c.finish()
@@ -147,13 +124,13 @@ func TestErrorsStage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := run(t, "--stage=errors")
 		c.init()
-		c.line(`{"src":"c1","dest":"n1","body":{"type":"frobnicate","msg_id":2}}`)
+		c.Line(`{"src":"c1","dest":"n1","body":{"type":"frobnicate","msg_id":2}}`)
 		c.errorReply("c1", 2, node.NotSupported)
-		c.line(`{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":3}}`)
+		c.Line(`{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":3}}`)
 		c.errorReply("c1", 3, node.MalformedRequest)
-		c.line(`{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":4,"echo":`) // cut short
-		c.line(`hello from a stray print`)
-		c.line(`{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":5,"echo":"still serving"}}`)
+		c.Line(`{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":4,"echo":`) // cut short
+		c.Line(`hello from a stray print`)
+		c.Line(`{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":5,"echo":"still serving"}}`)
 		c.reply("c1", `{"type":"echo_ok","in_reply_to":5,"echo":"still serving"}`)
 		if logs := c.finish(); strings.Count(logs, "skipping input line") != 2 {
 			t.Fatalf("want both bad lines logged on stderr, got:\n%s", logs)

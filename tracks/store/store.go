@@ -34,6 +34,9 @@ type Options struct {
 	// Lease serves reads from the leader's lease instead of a ReadIndex
 	// round (--read lease).
 	Lease bool
+	// Local is the counter-example (--read local): every node reads its
+	// own map at once, however stale.
+	Local bool
 	// Deadline bounds how long a node works on one client request; it
 	// stays below the lin-kv client timeout (1 s) so that the client gets
 	// an answer, even if only "timeout".
@@ -51,7 +54,7 @@ func DefaultOptions() Options {
 	}
 }
 
-const usage = "usage: store [--read index|lease] [--tick D] [--election-ticks E] [--heartbeat-ticks H] [--snapshot-every N]"
+const usage = "usage: store [--read index|lease|local] [--tick D] [--election-ticks E] [--heartbeat-ticks H] [--snapshot-every N]"
 
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
@@ -59,7 +62,7 @@ func ParseArgs(args []string) (Options, error) {
 	fs := flag.NewFlagSet("store", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	o.Raft.RegisterFlags(fs)
-	read := fs.String("read", "index", "how reads are made linearizable: index (ReadIndex) or lease (leader lease; assumes bounded clock drift)")
+	read := fs.String("read", "index", "how reads are made linearizable: index (ReadIndex), lease (leader lease; assumes bounded clock drift) or local (counter-example: not linearizable)")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one client request")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("store: %w (%s)", err, usage)
@@ -71,8 +74,10 @@ func ParseArgs(args []string) (Options, error) {
 	case "index":
 	case "lease":
 		o.Lease, o.Raft.LeaseRead = true, true
+	case "local":
+		o.Local = true
 	default:
-		return o, fmt.Errorf("store: --read %q: want index or lease", *read)
+		return o, fmt.Errorf("store: --read %q: want index, lease or local", *read)
 	}
 	return o, nil
 }
@@ -92,7 +97,7 @@ func Configure(n *node.Node) error {
 func Setup(n *node.Node, o Options) *raftnode.Driver {
 	kv := newKV()
 	d := raftnode.New(n, o.Raft, kv)
-	s := &server{n: n, d: d, kv: kv, deadline: o.Deadline}
+	s := &server{n: n, d: d, kv: kv, deadline: o.Deadline, local: o.Local}
 	node.HandleTyped(n, "read", s.read)
 	node.HandleTyped(n, "write", s.write)
 	node.HandleTyped(n, "cas", s.cas)
@@ -104,6 +109,7 @@ type server struct {
 	d        *raftnode.Driver
 	kv       *kv
 	deadline time.Duration
+	local    bool
 }
 
 type request struct {
@@ -118,6 +124,14 @@ func (s *server) read(_ node.Message, req request) (any, error) {
 	ctx, cancel := context.WithTimeout(s.n.Context(), s.deadline)
 	defer cancel()
 	key := canonical(req.Key)
+	if s.local {
+		var v json.RawMessage
+		s.d.View(func() { v = s.kv.get(key) })
+		return struct {
+			Type  string          `json:"type"`
+			Value json.RawMessage `json:"value"`
+		}{"read_ok", v}, nil
+	}
 	// The read function runs inside the driver once the state machine has
 	// applied the read index, so it sees a linearizable state.
 	raw, err := s.d.Read(ctx, func() any { return s.kv.get(key) })

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
-	"github.com/distsys-curriculum/distsys/maelstrom/internal/rawjson"
+	"github.com/distsys-curriculum/distsys/internal/rawjson"
 )
 
 // Msg is a received message. Body is decoded for handlers unless they ask
