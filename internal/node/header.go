@@ -66,7 +66,6 @@ func plainInt(v []byte) (int, bool) {
 	return int(x), true
 }
 
-
 var messageKeys = [...][]byte{[]byte("src"), []byte("dest"), []byte("body")}
 
 // decodeMessage decodes an input line exactly as json.Unmarshal into a

@@ -1,8 +1,9 @@
 // Package rawjson reads the top level of JSON messages without decoding
-// them: the grader's hot paths (routing a node's line, matching a reply,
-// reading a broadcast's value list) need a few fields out of bodies that
-// may carry thousands of values, and encoding/json would scan and copy
-// all of them several times.
+// them. The grader's hot paths (routing a node's line, matching a reply,
+// reading a broadcast's value list) and the node runtime's (routing on a
+// body's header) need a few fields out of bodies that may carry thousands
+// of values, and encoding/json would scan and copy all of them several
+// times.
 //
 // Every function is a fast path for the common, plain shape: it reports
 // ok=false on anything unusual (escaped keys, numbers that are not plain
