@@ -39,6 +39,7 @@ flags (defaults as in Maelstrom):
   --key-count N               txn and kafka keys (10)
   --max-txn-length N          txn workloads (4)
   --max-writes-per-key N      txn and kafka (16)
+  --recovery-time S           quiet seconds after healing, before final reads (10)
   --seed N                    replay a run: same operations and fault schedule (random by default; printed in the summary)
   --store DIR                 where results go (store)
   --log-stderr                echo node stderr to the console

@@ -295,17 +295,7 @@ func describe(v *checker.Violation) string {
 
 // opString renders an op with its value as JSON, so that pointers inside
 // values (lin-kv's KV) read as numbers.
-func opString(o history.Op) string {
-	s := fmt.Sprintf("%.3fs", o.Time.Seconds())
-	if o.Node != "" {
-		s += " " + o.Node
-	}
-	s += fmt.Sprintf(" p%d %s %s %s", o.Process, o.Type, o.F, jsonString(o.Value))
-	if o.Error != nil {
-		s += " (" + o.Error.String() + ")"
-	}
-	return s
-}
+func opString(o history.Op) string { return o.Format(jsonString) }
 
 func jsonString(v any) string {
 	b, err := json.Marshal(v)

@@ -168,18 +168,12 @@ type MalformedError struct{ Reason string }
 
 func (e *MalformedError) Error() string { return "malformed response: " + e.Reason }
 
-var errorNames = map[int]string{
-	0: "timeout", 1: "node-not-found", 10: "not-supported", 11: "temporarily-unavailable",
-	12: "malformed-request", 13: "crash", 14: "abort", 20: "key-does-not-exist",
-	21: "key-already-exists", 22: "precondition-failed", 30: "txn-conflict",
-}
-
 // definite codes mean the operation certainly did not happen.
 var definite = map[int]bool{1: true, 10: true, 11: true, 12: true, 14: true, 20: true, 21: true, 22: true, 30: true}
 
 // ErrorName is Maelstrom's name for an error code ("unknown" otherwise).
 func ErrorName(code int) string {
-	if n, ok := errorNames[code]; ok {
+	if n, ok := history.ErrorName(code); ok {
 		return n
 	}
 	return "unknown"
