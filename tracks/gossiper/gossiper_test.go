@@ -1,7 +1,6 @@
 package gossiper
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/node/nodetest"
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"pgregory.net/rapid"
 )
@@ -100,9 +100,8 @@ func TestStoreVectorCountsGaplessPrefix(t *testing.T) {
 
 // peer plays the grader and the other nodes around one node under test.
 type peer struct {
-	t   *testing.T
-	in  *program.Pipe
-	out *bufio.Reader
+	t *testing.T
+	*nodetest.Conn
 }
 
 type envelope struct {
@@ -118,31 +117,13 @@ func (e envelope) typ() string {
 
 func start(t *testing.T, id string, ids []string, args ...string) *peer {
 	t.Helper()
-	p := &peer{t: t, in: program.NewPipe()}
-	out := program.NewPipe()
-	p.out = bufio.NewReader(out)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = node.Program(Configure)(ctx, program.IO{Stdin: p.in, Stdout: out, Args: args})
-		out.Close()
-	}()
-	t.Cleanup(func() { cancel(); p.in.Close(); <-done })
+	p := &peer{t: t, Conn: nodetest.Start(t, node.Program(Configure), args, nil)}
 	idsJSON, _ := json.Marshal(ids)
-	p.send("c0", id, fmt.Sprintf(`{"type":"init","msg_id":1,"node_id":%q,"node_ids":%s}`, id, idsJSON))
+	p.Send("c0", id, fmt.Sprintf(`{"type":"init","msg_id":1,"node_id":%q,"node_ids":%s}`, id, idsJSON))
 	if e := p.expect("init_ok", "c0"); e.Dest != "c0" {
 		t.Fatalf("init answered with %v", e)
 	}
 	return p
-}
-
-func (p *peer) send(src, dest, body string) {
-	p.t.Helper()
-	line := fmt.Sprintf(`{"src":%q,"dest":%q,"body":%s}`+"\n", src, dest, body)
-	if _, err := p.in.Write([]byte(line)); err != nil {
-		p.t.Fatal(err)
-	}
 }
 
 // expect reads until a message of type typ to dest, skipping the periodic
@@ -150,7 +131,7 @@ func (p *peer) send(src, dest, body string) {
 func (p *peer) expect(typ, dest string) envelope {
 	p.t.Helper()
 	for range 100 {
-		line, err := p.out.ReadString('\n')
+		line, err := p.ReadLine()
 		if err != nil {
 			p.t.Fatalf("no %s to %s: %v", typ, dest, err)
 		}
@@ -182,16 +163,16 @@ func entries(t *testing.T, e envelope) []Entry {
 func TestGossipBatchesAndRepairsOnlyWhatWasLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := start(t, "n1", []string{"n0", "n1", "n2"}, "--strategy", "gossip", "--batch", "100ms", "--sync", "1s")
-		p.send("c1", "n1", `{"type":"broadcast","msg_id":2,"message":5}`)
+		p.Send("c1", "n1", `{"type":"broadcast","msg_id":2,"message":5}`)
 		first := p.expect("gossip", "n0") // sent before the reply
 		p.expect("broadcast_ok", "c1")
 		if got, want := entries(t, first), []Entry{{"n1", 1, 5}}; !slices.Equal(got, want) {
 			t.Fatalf("first message %v, want %v at once", got, want)
 		}
 		sent := time.Now()
-		p.send("c1", "n1", `{"type":"broadcast","msg_id":3,"message":6}`)
+		p.Send("c1", "n1", `{"type":"broadcast","msg_id":3,"message":6}`)
 		p.expect("broadcast_ok", "c1")
-		p.send("c1", "n1", `{"type":"broadcast","msg_id":4,"message":9}`)
+		p.Send("c1", "n1", `{"type":"broadcast","msg_id":4,"message":9}`)
 		p.expect("broadcast_ok", "c1")
 		batch := p.expect("gossip", "n0")
 		if got, want := entries(t, batch), []Entry{{"n1", 2, 6}, {"n1", 3, 9}}; !slices.Equal(got, want) || time.Since(sent) < 100*time.Millisecond {
@@ -201,7 +182,7 @@ func TestGossipBatchesAndRepairsOnlyWhatWasLost(t *testing.T) {
 			t.Fatal("a gossip batch asks for an acknowledgement")
 		}
 		// Values from the root are not sent back to it.
-		p.send("n0", "n1", `{"type":"gossip","entries":[{"o":"n2","s":1,"v":7}]}`)
+		p.Send("n0", "n1", `{"type":"gossip","entries":[{"o":"n2","s":1,"v":7}]}`)
 		digest := p.expect("sync", "n0")
 		var d syncMsg
 		raw, _ := json.Marshal(digest.Body)
@@ -213,19 +194,19 @@ func TestGossipBatchesAndRepairsOnlyWhatWasLost(t *testing.T) {
 		// that arrives now, even one sync tick before the repair, is still
 		// travelling, and not offered as a repair.
 		p.expect("sync", "n0")
-		p.send("c1", "n1", `{"type":"broadcast","msg_id":5,"message":8}`)
+		p.Send("c1", "n1", `{"type":"broadcast","msg_id":5,"message":8}`)
 		if got := entries(t, p.expect("gossip", "n0")); !slices.Equal(got, []Entry{{"n1", 4, 8}}) {
 			t.Fatalf("push of value 8: %v", got)
 		}
 		p.expect("sync", "n0")
-		p.send("n0", "n1", `{"type":"sync","vector":{"n1":1,"n2":1},"stable":{}}`)
+		p.Send("n0", "n1", `{"type":"sync","vector":{"n1":1,"n2":1},"stable":{}}`)
 		repair := p.expect("gossip", "n0")
 		if got, want := entries(t, repair), []Entry{{"n1", 2, 6}, {"n1", 3, 9}}; !slices.Equal(got, want) {
 			t.Fatalf("repair %v, want only the lost %v", got, want)
 		}
 		// The root holds something stable this node lacks: it answers with
 		// its own digest, marked as a reply.
-		p.send("n0", "n1", `{"type":"sync","vector":{"n0":1},"stable":{"n0":1}}`)
+		p.Send("n0", "n1", `{"type":"sync","vector":{"n0":1},"stable":{"n0":1}}`)
 		back := p.expect("sync", "n0")
 		if string(back.Body["reply"]) != "true" {
 			t.Fatalf("answer to a digest showing a gap: %v, want a reply digest", back.Body)
@@ -239,9 +220,9 @@ func TestGossipBatchesAndRepairsOnlyWhatWasLost(t *testing.T) {
 func TestFloodAcknowledgesForwardsAndRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := start(t, "n1", []string{"n0", "n1", "n2"}, "--strategy", "flood", "--retry", "500ms")
-		p.send("c1", "n1", `{"type":"topology","msg_id":2,"topology":{"n0":["n1"],"n1":["n0","n2"],"n2":["n1"]}}`)
+		p.Send("c1", "n1", `{"type":"topology","msg_id":2,"topology":{"n0":["n1"],"n1":["n0","n2"],"n2":["n1"]}}`)
 		p.expect("topology_ok", "c1")
-		p.send("n0", "n1", `{"type":"gossip","msg_id":9,"entries":[{"o":"n0","s":1,"v":3}]}`)
+		p.Send("n0", "n1", `{"type":"gossip","msg_id":9,"entries":[{"o":"n0","s":1,"v":3}]}`)
 		ack := p.expect("gossip_ok", "n0")
 		if string(ack.Body["in_reply_to"]) != "9" {
 			t.Fatalf("ack %v", ack.Body)
@@ -255,12 +236,12 @@ func TestFloodAcknowledgesForwardsAndRetries(t *testing.T) {
 		if !slices.Equal(entries(t, again), []Entry{{"n0", 1, 3}}) || time.Since(start) < 500*time.Millisecond {
 			t.Fatalf("resend %v after %v", again.Body, time.Since(start))
 		}
-		p.send("n2", "n1", fmt.Sprintf(`{"type":"gossip_ok","in_reply_to":%s}`, again.Body["msg_id"]))
+		p.Send("n2", "n1", fmt.Sprintf(`{"type":"gossip_ok","in_reply_to":%s}`, again.Body["msg_id"]))
 		// Acknowledged: nothing more goes to n2, and nothing ever went back to n0.
 		time.Sleep(2 * time.Second)
-		p.send("c1", "n1", `{"type":"read","msg_id":3}`)
+		p.Send("c1", "n1", `{"type":"read","msg_id":3}`)
 		for {
-			line, err := p.out.ReadString('\n')
+			line, err := p.ReadLine()
 			if err != nil {
 				t.Fatal(err)
 			}

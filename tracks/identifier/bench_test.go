@@ -10,8 +10,7 @@ import (
 func BenchmarkGenerate(b *testing.B) {
 	for _, strategy := range Strategies() {
 		b.Run(strategy, func(b *testing.B) {
-			s, kill := startNode(b, b.TempDir(), "--strategy", strategy)
-			defer kill()
+			s := startNode(b, b.TempDir(), "--strategy", strategy)
 			s.init()
 			i := 2
 			for b.Loop() {

@@ -1,7 +1,6 @@
 package identifier
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,39 +8,28 @@ import (
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/node/nodetest"
 	"github.com/distsys-curriculum/distsys/internal/program"
 )
 
 // nodeUnderTest is one node run on pipes, with the test as its client.
 type nodeUnderTest struct {
-	t   testing.TB
-	in  *program.Pipe
-	out *bufio.Reader
+	t testing.TB
+	*nodetest.Conn
 }
 
-func startNode(t testing.TB, dataDir string, args ...string) (*nodeUnderTest, func()) {
+// startNode runs a node on dataDir; Kill is the in-process SIGKILL, and
+// the test's cleanup kills a node the test left running.
+func startNode(t testing.TB, dataDir string, args ...string) *nodeUnderTest {
 	t.Helper()
-	s := &nodeUnderTest{t: t, in: program.NewPipe()}
-	out := program.NewPipe()
-	s.out = bufio.NewReader(out)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- node.Program(Configure)(ctx, program.IO{Stdin: s.in, Stdout: out, Args: args,
-			Env: map[string]string{program.EnvDataDir: dataDir}})
-		out.Close()
-	}()
-	// kill is the in-process SIGKILL: cancel, then close stdin.
-	kill := func() { cancel(); s.in.Close(); <-done }
-	return s, kill
+	env := map[string]string{program.EnvDataDir: dataDir}
+	return &nodeUnderTest{t: t, Conn: nodetest.Start(t, node.Program(Configure), args, env)}
 }
 
 func (s *nodeUnderTest) call(body string) map[string]json.RawMessage {
 	s.t.Helper()
-	if _, err := fmt.Fprintf(s.in, `{"src":"c1","dest":"n1","body":%s}`+"\n", body); err != nil {
-		s.t.Fatal(err)
-	}
-	line, err := s.out.ReadString('\n')
+	s.Send("c1", "n1", body)
+	line, err := s.ReadLine()
 	if err != nil {
 		s.t.Fatalf("no reply to %s: %v", body, err)
 	}
@@ -86,7 +74,7 @@ func TestStrategiesAcrossRestart(t *testing.T) {
 			seen := map[string]bool{}
 			repeated := false
 			for life := range 2 {
-				s, kill := startNode(t, dir, "--strategy", strategy)
+				s := startNode(t, dir, "--strategy", strategy)
 				s.init()
 				for i := range 5 {
 					id := s.generate(i + 2)
@@ -101,7 +89,7 @@ func TestStrategiesAcrossRestart(t *testing.T) {
 					}
 					seen[id] = true
 				}
-				kill()
+				s.Kill()
 			}
 			if want := strategy == "counter"; repeated != want {
 				t.Fatalf("repeated an id after a restart: %v, want %v", repeated, want)
@@ -122,8 +110,7 @@ func TestConfigureRejectsBadArguments(t *testing.T) {
 // counter-durable cannot keep its promise without a data directory, and
 // says so at init rather than issuing ids it may repeat.
 func TestDurableCounterNeedsADataDirectory(t *testing.T) {
-	s, kill := startNode(t, "", "--strategy", "counter-durable")
-	defer kill()
+	s := startNode(t, "", "--strategy", "counter-durable")
 	b := s.call(`{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}`)
 	if string(b["type"]) != `"error"` || !strings.Contains(string(b["text"]), "data directory") {
 		t.Fatalf("init without a data directory answered %v", b)
