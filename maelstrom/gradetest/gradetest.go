@@ -7,6 +7,7 @@ package gradetest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func RunStagesThen(t *testing.T, stagesFile string, prog func(nodeArgs []string)
 
 // Stage returns the stage called name from stagesFile, failing t when
 // there is none.
-func Stage(t *testing.T, stagesFile, name string) stages.Stage {
+func Stage(t testing.TB, stagesFile, name string) stages.Stage {
 	t.Helper()
 	all, err := stages.Load(stagesFile)
 	if err != nil {
@@ -123,19 +124,49 @@ func GradeBinary(t *testing.T, stagesFile, binPath string) {
 	check(t, st, rep)
 }
 
-// options reads a stage's grader arguments for a test run: nothing stored,
-// and the fixed Seed unless the stage gives its own.
+// options reads a stage's grader arguments for a test run, failing t when
+// they do not parse.
 func options(t *testing.T, st stages.Stage) maelstrom.Options {
 	t.Helper()
+	opts, err := Options(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts
+}
+
+// Options reads a stage's grader arguments for a test run: nothing stored,
+// and the fixed Seed unless the stage gives its own.
+func Options(st stages.Stage) (maelstrom.Options, error) {
 	opts, err := maelstrom.ParseArgs(st.GraderArgs)
 	if err != nil {
-		t.Fatalf("stage %s: %v", st.Name, err)
+		return opts, fmt.Errorf("stage %s: %w", st.Name, err)
 	}
 	opts.StoreDir = ""
 	if !opts.SeedSet {
 		opts.Seed = Seed
 	}
-	return opts
+	return opts, nil
+}
+
+// GradeOutsideTest grades one stage in-process under virtual time where
+// there is no *testing.T to fail, as in benchmarks that print tables of the
+// grader's figures. A crash is returned as an error.
+func GradeOutsideTest(st stages.Stage, prog program.Program) (*maelstrom.Report, error) {
+	opts, err := Options(st)
+	if err != nil {
+		return nil, err
+	}
+	var rep *maelstrom.Report
+	// synctest needs a *testing.T only to report failures of its own; the
+	// grading reports everything through rep and err.
+	synctest.Test(&testing.T{}, func(*testing.T) {
+		rep, err = maelstrom.Run(context.Background(), opts, maelstrom.InProcess{Program: prog, Args: st.NodeArgs})
+	})
+	if err == nil && rep.Crash != nil {
+		err = fmt.Errorf("stage %s crashed: %s", st.Name, rep.Crash)
+	}
+	return rep, err
 }
 
 // Verdict reports whether rep meets the stage's expectation, and why not.

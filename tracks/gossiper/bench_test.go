@@ -1,17 +1,14 @@
 package gossiper
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"testing/synctest"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
 	"github.com/distsys-curriculum/distsys/maelstrom"
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
-	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
 
 // benchStrategies are the rows of the strategy table: each strategy with
@@ -47,35 +44,11 @@ func measure(rep *maelstrom.Report) figures {
 	return f
 }
 
-// gradeInBubble runs one grading under virtual time outside a test.
-func gradeInBubble(graderArgs, nodeArgs []string) (*maelstrom.Report, error) {
-	opts, err := maelstrom.ParseArgs(graderArgs)
-	if err != nil {
-		return nil, err
-	}
-	opts.StoreDir = ""
-	if !opts.SeedSet {
-		opts.Seed = gradetest.Seed
-	}
-	var rep *maelstrom.Report
-	synctest.Test(&testing.T{}, func(*testing.T) {
-		rep, err = maelstrom.Run(context.Background(), opts, maelstrom.InProcess{Program: node.Program(Configure), Args: nodeArgs})
-	})
-	if err == nil && rep.Crash != nil {
-		err = fmt.Errorf("crash: %s", rep.Crash)
-	}
-	return rep, err
-}
-
 // BenchmarkStrategies grades every strategy on stages b, c, d (= e) and d
 // with partitions, in-process under virtual time, and prints the table of
 // the grader's figures that README.md shows. Run it with
 // `make bench-gossiper`.
 func BenchmarkStrategies(b *testing.B) {
-	all, err := stages.Load("stages.tsv")
-	if err != nil {
-		b.Fatal(err)
-	}
 	var out strings.Builder
 	for range b.N {
 		out.Reset()
@@ -83,11 +56,9 @@ func BenchmarkStrategies(b *testing.B) {
 		fmt.Fprintf(&out, "|---|---|---:|---:|---:|---|\n")
 		for _, s := range benchStrategies {
 			for _, name := range benchStages {
-				st, err := stages.Find(all, name)
-				if err != nil {
-					b.Fatal(err)
-				}
-				rep, err := gradeInBubble(st.GraderArgs, strings.Fields(s.args))
+				st := gradetest.Stage(b, "stages.tsv", name)
+				st.NodeArgs = strings.Fields(s.args)
+				rep, err := gradetest.GradeOutsideTest(st, node.Program(Configure))
 				if err != nil {
 					b.Fatalf("%s on stage %s: %v", s.name, name, err)
 				}
