@@ -34,7 +34,8 @@ flags (defaults as in Maelstrom):
   --nemesis LIST              faults, comma separated: ` + strings.Join(nemesis.Names, ", ") + `
   --nemesis-interval S        mean seconds between fault steps (10)
   --topology T                broadcast: ` + strings.Join(workload.Topologies, ", ") + ` (grid)
-  --availability A            total, or the fraction of operations that must succeed
+  --availability A            total, or the fraction of operations that must succeed; majority[:F]:
+                              that fraction (0.9) of ops sent to majority-side nodes during partitions
   --consistency-models L      txn workloads (strict-serializable)
   --key-count N               txn and kafka keys (10)
   --max-txn-length N          txn workloads (4)

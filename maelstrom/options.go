@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
 	"github.com/distsys-curriculum/distsys/maelstrom/workload"
@@ -36,7 +37,7 @@ type Options struct {
 	Nemesis           []string
 	NemesisInterval   time.Duration
 	Topology          string
-	Availability      string // "", "total" or a fraction 0..1
+	Availability      string // "", "total", a fraction 0..1, "majority" or "majority:F"
 	LogStderr         bool
 	ConsistencyModels []string
 	KeyCount          int
@@ -293,11 +294,8 @@ func (o Options) Validate() error {
 	if _, err := workload.Topology(o.Topology, []string{"n0"}); err != nil {
 		return &UsageError{Msg: "--topology: " + err.Error()}
 	}
-	if o.Availability != "" && o.Availability != "total" {
-		f, err := strconv.ParseFloat(o.Availability, 64)
-		if err != nil || f < 0 || f > 1 {
-			return usagef("--availability %q: want total or a fraction between 0 and 1", o.Availability)
-		}
+	if _, _, err := checker.ParseAvailabilityGoal(o.Availability); err != nil {
+		return usagef("--availability %q: want total, a fraction between 0 and 1, majority or majority:F", o.Availability)
 	}
 	if o.IDOrder != "" && o.IDOrder != "per-node" {
 		return usagef("--id-order %q: the only order unique-ids can check is per-node", o.IDOrder)

@@ -140,7 +140,7 @@ func (r *run) analyse(rep *Report) {
 	rep.Results = []checker.Result{
 		r.inst.Check(h),
 		checker.Stats(h),
-		checker.Availability(h, r.opts.Availability),
+		checker.AvailabilityOf(h, r.opts.Availability, r.ids),
 		protocolResult(rep),
 		{Checker: "net", Valid: checker.Valid, Details: rep.Net,
 			Summary: fmt.Sprintf("%d messages, %.2f per op (%.2f between servers)", rep.Net.All.MsgCount, rep.MsgsPerOp, rep.ServerMsgsPerOp)},

@@ -3,7 +3,6 @@ package checker
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -102,73 +101,6 @@ func errorSuffix(o *history.Op) string {
 		return ""
 	}
 	return " (" + o.Error.String() + ")"
-}
-
-// AvailabilityDetails is Availability's evidence.
-type AvailabilityDetails struct {
-	OKFraction float64 `json:"ok-fraction"`
-	OKCount    int     `json:"ok-count"`
-	Count      int     `json:"count"`
-	Goal       string  `json:"goal,omitempty"`
-}
-
-// Availability measures the fraction of client invocations that completed
-// :ok. spec is Maelstrom's --availability: "" (no goal: always valid),
-// "total" (every op must succeed), or a fraction between 0 and 1.
-func Availability(h history.History, spec string) Result {
-	res := Result{Checker: "availability", Valid: Valid}
-	var d AvailabilityDetails
-	var firstBad *op
-	for _, p := range clientOps(h) {
-		d.Count++
-		if p.outcome() == history.OK {
-			d.OKCount++
-		} else if firstBad == nil {
-			p := p
-			firstBad = &p
-		}
-	}
-	if d.Count > 0 {
-		d.OKFraction = float64(d.OKCount) / float64(d.Count)
-	}
-	d.Goal = spec
-	res.Details = d
-	var goal float64
-	switch spec {
-	case "":
-		res.Summary = fmt.Sprintf("ok fraction %.4f (%d of %d); no availability goal set", d.OKFraction, d.OKCount, d.Count)
-		return res
-	case "total":
-		goal = 1
-	default:
-		g, err := strconv.ParseFloat(spec, 64)
-		if err != nil || g < 0 || g > 1 {
-			res.Valid = Unknown
-			res.Summary = fmt.Sprintf("availability goal %q is neither \"total\" nor a fraction between 0 and 1", spec)
-			return res
-		}
-		goal = g
-	}
-	if d.Count == 0 {
-		res.Valid = Unknown
-		res.Summary = fmt.Sprintf("no client operations, so the availability goal %s cannot be judged", spec)
-		return res
-	}
-	if d.OKFraction >= goal {
-		res.Summary = fmt.Sprintf("ok fraction %.4f (%d of %d) meets the goal %s", d.OKFraction, d.OKCount, d.Count, spec)
-		return res
-	}
-	res.Valid = Invalid
-	res.Summary = fmt.Sprintf("ok fraction %.4f (%d of %d) is below the availability goal %s", d.OKFraction, d.OKCount, d.Count, spec)
-	if firstBad != nil {
-		o := firstBad.observed()
-		res.Violations = append(res.Violations, Violation{
-			What: "unavailable", Node: firstBad.node(), Op: o, Value: o.Value, Time: o.Time,
-			Detail: fmt.Sprintf("the first op that did not succeed was %s %s, invoked at %s, ending %s at %s%s", firstBad.invoke.F, where(firstBad.node(), firstBad.invoke.Process), at(firstBad.invoke.Time), firstBad.outcome(), at(o.Time), errorSuffix(o)),
-		})
-		res.Summary += "; " + res.Violations[0].Detail
-	}
-	return res
 }
 
 // Latencies summarises, per kind of operation, the latency of ops that
