@@ -276,26 +276,12 @@ func appendEnvelope(b []byte, m netsim.Message) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, m.ID, 10)
 	b = append(b, `,"src":`...)
-	b = appendJSONString(b, m.Src)
+	b = rawjson.AppendString(b, m.Src)
 	b = append(b, `,"dest":`...)
-	b = appendJSONString(b, m.Dest)
+	b = rawjson.AppendString(b, m.Dest)
 	b = append(b, `,"body":`...)
 	b = append(b, m.Body...)
 	return append(b, "}\n"...)
-}
-
-// appendJSONString appends s as a JSON string; ids are plain ASCII, so
-// encoding/json is needed only for anything else.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // envelope is what a node may print: exactly src, dest, body and an

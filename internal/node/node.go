@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/internal/rawjson"
 )
 
 // MaxLineBytes is the longest input line accepted; longer lines are logged
@@ -716,9 +717,9 @@ func (n *Node) sendRaw(dest string, body []byte) error {
 	// flush), so a send allocates nothing unless the line is huge.
 	line := n.w.AvailableBuffer()
 	line = append(line, `{"src":`...)
-	line = appendJSONString(line, src)
+	line = rawjson.AppendString(line, src)
 	line = append(line, `,"dest":`...)
-	line = appendJSONString(line, dest)
+	line = rawjson.AppendString(line, dest)
 	line = append(line, `,"body":`...)
 	line = append(line, body...)
 	line = append(line, "}\n"...)
@@ -770,18 +771,6 @@ func setField(obj []byte, key string, v int) ([]byte, error) {
 	}
 	m[key] = json.RawMessage(strconv.Itoa(v))
 	return json.Marshal(m)
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			b, _ := json.Marshal(s)
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }
 
 func truncate(b []byte) string {

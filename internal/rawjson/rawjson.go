@@ -329,3 +329,18 @@ func Members(b []byte) (map[string]json.RawMessage, bool) {
 	}
 	return m, true
 }
+
+// AppendString appends s as a JSON string, byte for byte what
+// encoding/json would write. Node ids and message types are plain ASCII,
+// so the fast path copies them; anything else goes through encoding/json.
+func AppendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}

@@ -105,3 +105,12 @@ func TestNonASCIILeftToEncodingJSON(t *testing.T) {
 		t.Error("Members took an invalid UTF-8 key")
 	}
 }
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "n0", "c12", "lin-kv", `a"b`, `a\b`, "tab\there", "<&>", "é", "\x00", "\u2028", "\xff"} {
+		want, _ := json.Marshal(s)
+		if got := AppendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("AppendString(%q) = %s, want x%s", s, got, want)
+		}
+	}
+}

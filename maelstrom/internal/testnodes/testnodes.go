@@ -116,27 +116,15 @@ type Node struct {
 // SendRaw writes a message whose body is already encoded.
 func (n *Node) SendRaw(dest string, body []byte) {
 	b := append(n.line[:0], `{"src":`...)
-	b = appendString(b, n.ID)
+	b = rawjson.AppendString(b, n.ID)
 	b = append(b, `,"dest":`...)
-	b = appendString(b, dest)
+	b = rawjson.AppendString(b, dest)
 	b = append(b, `,"body":`...)
 	b = append(b, body...)
 	b = append(b, "}\n"...)
 	n.line = b
 	n.out.Write(b)
 	n.out.Flush()
-}
-
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // NextMsgID returns a fresh msg_id.
