@@ -53,18 +53,27 @@ func (c *cluster) logMarker(n *node, text string) {
 	}
 }
 
+// process looks up a node and reads its current process and whether the
+// nemesis killed it.
+func (e *faultEnv) process(id string) (n *node, p *proc, killed bool, err error) {
+	n = e.r.cl.nodes[id]
+	if n == nil {
+		return nil, nil, false, fmt.Errorf("no node %q", id)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n, n.p, n.killed, nil
+}
+
 // Pause stops a node: SIGSTOP for a process, a closed program.Gate for an
 // in-process node (its runtime stops handling input and firing timers).
 // Either way the runner also holds the node's input and output until
 // Resume, so messages to it queue up and are delivered afterwards.
 func (e *faultEnv) Pause(_ context.Context, id string) error {
-	n := e.r.cl.nodes[id]
-	if n == nil {
-		return fmt.Errorf("no node %q", id)
+	n, p, killed, err := e.process(id)
+	if err != nil {
+		return err
 	}
-	n.mu.Lock()
-	p, killed := n.p, n.killed
-	n.mu.Unlock()
 	if p == nil || killed {
 		return fmt.Errorf("node %s is down", id)
 	}
@@ -79,14 +88,10 @@ func (e *faultEnv) Pause(_ context.Context, id string) error {
 
 // Resume continues a paused node (SIGCONT); what queued up is delivered.
 func (e *faultEnv) Resume(_ context.Context, id string) error {
-	n := e.r.cl.nodes[id]
-	if n == nil {
-		return fmt.Errorf("no node %q", id)
+	n, p, killed, err := e.process(id)
+	if err != nil {
+		return err
 	}
-	n.mu.Lock()
-	p, killed := n.p, n.killed
-	n.mu.Unlock()
-	var err error
 	if p != nil && !killed {
 		// A node killed while paused has nothing to continue: the kill
 		// ended the pause (and its restart, if any, began unpaused).
