@@ -24,6 +24,56 @@ type LinkTraffic struct {
 	Dest   string           `json:"dest"`
 	Count  int64            `json:"count"`
 	ByType map[string]int64 `json:"by_type"`
+	// Sends are the link's messages in the order sent, for the windowed
+	// heartbeat budget (not written to results.json).
+	Sends []Send `json:"-"`
+}
+
+// Send is one message on a link: when it was sent, its body type and the
+// length of its "entries" array (0 when it has none).
+type Send struct {
+	At      time.Duration
+	Type    string
+	Entries int
+}
+
+// HeartbeatTypes are the body types that are heartbeats wherever they
+// appear; EmptyAppendTypes are the append types that are heartbeats when
+// they carry no entries. A link from a leader to a follower that carries
+// none of these types (a node with its own message names) has every
+// message counted.
+var (
+	HeartbeatTypes   = []string{"raft_heartbeat", "heartbeat"}
+	EmptyAppendTypes = []string{"raft_append", "append_entries"}
+)
+
+// heartbeats keeps the sends that count against the heartbeat budget: the
+// heartbeats and empty appends when the link uses the known names, else all.
+func heartbeats(sends []Send) []Send {
+	known := slices.ContainsFunc(sends, func(s Send) bool {
+		return slices.Contains(HeartbeatTypes, s.Type) || slices.Contains(EmptyAppendTypes, s.Type)
+	})
+	if !known {
+		return sends
+	}
+	var out []Send
+	for _, s := range sends {
+		if slices.Contains(HeartbeatTypes, s.Type) || (slices.Contains(EmptyAppendTypes, s.Type) && s.Entries == 0) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// HeartbeatRate is one follower's heartbeat traffic from its leader: the
+// most messages the leader sent it in any window of ElectionLimits.Window
+// while healthy, and where that window starts.
+type HeartbeatRate struct {
+	Leader   string        `json:"leader"`
+	Follower string        `json:"follower"`
+	Max      int           `json:"max"`  // messages in the busiest window
+	Rate     float64       `json:"rate"` // Max per second
+	At       time.Duration `json:"at"`   // start of the busiest window
 }
 
 // ElectionLimits are the election checker's bounds.
@@ -31,10 +81,15 @@ type ElectionLimits struct {
 	// Failover bounds the time from a heal (no fault active any more) to a
 	// leader that a majority follows. Default 2 s.
 	Failover time.Duration
-	// PerLinkRate bounds the messages per second any node sends any one
-	// peer, averaged over the run: with no client commands the leader's
-	// traffic to a follower is its heartbeats. Default 10.
-	PerLinkRate float64
+	// HeartbeatRate bounds the heartbeats per second the leader sends each
+	// follower while healthy (no fault active, from the leader's
+	// establishment on), counted in sliding windows of Window: its
+	// HeartbeatTypes and EmptyAppendTypes without entries, or every message
+	// on a link that uses none of those names. Default 10.
+	HeartbeatRate float64
+	// Window is the length of the sliding window the heartbeats are
+	// counted in. Default 1 s.
+	Window time.Duration
 }
 
 // Failover is one healthy window's way to a leader.
@@ -57,9 +112,14 @@ type ElectionDetails struct {
 	FailoverP50 time.Duration      `json:"failover_p50"`
 	FailoverMax time.Duration      `json:"failover_max"`
 	Traffic     []LinkTraffic      `json:"traffic"`
-	BusiestRate float64            `json:"busiest_rate"` // messages/s on the busiest link
+	BusiestRate float64            `json:"busiest_rate"` // messages/s on the busiest link, over the run
 	Busiest     string             `json:"busiest"`      // "n1->n2"
 	TypeRates   map[string]float64 `json:"type_rates"`   // messages/s per body type, all links
+	// Heartbeats is, per leader and follower, the busiest window of the
+	// leader's messages to that follower while healthy; MaxHeartbeat is
+	// the busiest of them.
+	Heartbeats   []HeartbeatRate `json:"heartbeats"`
+	MaxHeartbeat HeartbeatRate   `json:"max_heartbeat"`
 }
 
 type poll struct {
@@ -74,15 +134,19 @@ type poll struct {
 // node's own claim and the leader its followers name), a leader followed by
 // a majority within limits.Failover of every heal (and of the start), no
 // new term while the network stays healthy once that leader is
-// established, and at most limits.PerLinkRate messages per second from any
-// node to any one peer. nodes are the cluster's ids; duration is the
-// length of the run the traffic was counted over.
+// established, and at most limits.HeartbeatRate heartbeats per second from
+// the leader to each follower in any window of limits.Window while healthy.
+// nodes are the cluster's ids; duration is the length of the run the
+// traffic was counted over.
 func Election(h history.History, nodes []string, traffic []LinkTraffic, duration time.Duration, limits ElectionLimits) Result {
 	if limits.Failover <= 0 {
 		limits.Failover = 2 * time.Second
 	}
-	if limits.PerLinkRate <= 0 {
-		limits.PerLinkRate = 10
+	if limits.HeartbeatRate <= 0 {
+		limits.HeartbeatRate = 10
+	}
+	if limits.Window <= 0 {
+		limits.Window = time.Second
 	}
 	res := Result{Checker: "election", Valid: Valid}
 	d := ElectionDetails{Leaders: map[int64]string{}, TypeRates: map[string]float64{}}
@@ -146,6 +210,14 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 		end = h[len(h)-1].Time
 	}
 	var took []time.Duration
+	// The spans in which an established leader's messages to its followers
+	// are heartbeats: from its establishment to the window's end (or to the
+	// election that ended it).
+	type span struct {
+		leader   string
+		from, to time.Duration
+	}
+	var spans []span
 	// end+1: the last window includes the run's last poll.
 	for _, w := range HealthyWindows(h, end+1) {
 		f := Failover{Healed: w.From}
@@ -162,6 +234,7 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 					add(Violation{What: "election while healthy", Node: p.node, Op: &op, Value: p.st.Term, Time: p.at,
 						Detail: fmt.Sprintf("%s is in term %d at %s, but %s had led term %d with a majority since %s and no fault was active: a follower timed out although the leader was reachable (heartbeats too rare for the election timeout?), or a node disrupted a healthy leader (pre-vote and check-quorum prevent that).",
 							p.node, p.st.Term, at(p.at), est.node, est.st.Term, at(est.at))})
+					spans[len(spans)-1].to = p.at
 					break
 				}
 				continue
@@ -175,6 +248,7 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 				est = poll{node: l, at: p.at, st: ElectionStatus{Role: "leader", Term: t, Leader: l}}
 				f.Elected, f.Took, f.Term, f.Leader = p.at, p.at-w.From, t, l
 				took = append(took, f.Took)
+				spans = append(spans, span{leader: l, from: p.at, to: w.To})
 			}
 		}
 		if !established {
@@ -198,25 +272,65 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 		d.FailoverMax = took[len(took)-1]
 	}
 
-	// 4. The heartbeat budget, busiest link first.
+	// 4. The heartbeat budget: per follower, the leader's messages in
+	// sliding windows while healthy. The per-link totals over the run are
+	// kept for the summary and results.json.
 	d.Traffic = traffic
 	if duration > 0 {
-		byRate := slices.Clone(traffic)
-		sort.SliceStable(byRate, func(i, j int) bool { return byRate[i].Count > byRate[j].Count })
-		for _, l := range byRate {
+		for _, l := range traffic {
 			rate := float64(l.Count) / duration.Seconds()
 			for t, c := range l.ByType {
 				d.TypeRates[t] += float64(c) / duration.Seconds()
 			}
-			if rate > d.BusiestRate {
+			if rate > d.BusiestRate || d.Busiest == "" {
 				d.BusiestRate, d.Busiest = rate, l.Src+"->"+l.Dest
 			}
-			if rate > limits.PerLinkRate {
-				add(Violation{What: "heartbeat budget exceeded", Node: l.Src, Value: fmt.Sprintf("%.1f/s", rate), Time: duration,
-					Detail: fmt.Sprintf("%s sent %s %d messages in %.1fs, %.1f per second (%s); the budget is %.0f per second per peer. A leader only needs to heartbeat a few times per election timeout.",
-						l.Src, l.Dest, l.Count, duration.Seconds(), rate, typeRates(l.ByType, duration), limits.PerLinkRate)})
+		}
+	}
+	links := map[[2]string]LinkTraffic{}
+	for _, l := range traffic {
+		links[[2]string{l.Src, l.Dest}] = l
+	}
+	best := map[[2]string]int{} // leader, follower -> index in d.Heartbeats
+	var over *Violation
+	for _, sp := range spans {
+		for _, f := range nodes {
+			if f == sp.leader {
+				continue
+			}
+			k := [2]string{sp.leader, f}
+			var in []Send
+			for _, s := range heartbeats(links[k].Sends) {
+				if s.At >= sp.from && s.At < sp.to {
+					in = append(in, s)
+				}
+			}
+			n, start, first := busiestWindow(in, limits.Window, limits.HeartbeatRate)
+			i, seen := best[k]
+			if !seen {
+				i = len(d.Heartbeats)
+				best[k] = i
+				d.Heartbeats = append(d.Heartbeats, HeartbeatRate{Leader: sp.leader, Follower: f, At: sp.from})
+			}
+			if n > d.Heartbeats[i].Max {
+				d.Heartbeats[i].Max, d.Heartbeats[i].At = n, start
+				d.Heartbeats[i].Rate = float64(n) / limits.Window.Seconds()
+			}
+			if first >= 0 && (over == nil || in[first].At < over.Time) {
+				w := windowOf(in, first, limits.Window)
+				over = &Violation{What: "heartbeat budget exceeded", Node: sp.leader, Value: fmt.Sprintf("%d in %v", len(w), limits.Window), Time: w[0].At,
+					Detail: fmt.Sprintf("leader %s sent follower %s %d messages in the %v from %s (%s) while no fault was active; the budget is %.0f heartbeats per second per follower. A leader only needs to heartbeat a few times per election timeout.",
+						sp.leader, f, len(w), limits.Window, at(w[0].At), windowTypes(w), limits.HeartbeatRate)}
 			}
 		}
+	}
+	for _, hb := range d.Heartbeats {
+		if hb.Max > d.MaxHeartbeat.Max {
+			d.MaxHeartbeat = hb
+		}
+	}
+	if over != nil {
+		add(*over)
 	}
 	res.Details = d
 	res.Violations = vs
@@ -226,8 +340,12 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 			skipped++
 		}
 	}
-	stats := fmt.Sprintf("%d polls, %d terms with a leader, failover p50 %s max %s over %d healthy window(s) (%d too short to judge), busiest link %s %.1f msgs/s",
-		d.Polls, len(d.Leaders), msText(d.FailoverP50), msText(d.FailoverMax), len(took), skipped, d.Busiest, d.BusiestRate)
+	maxHB := "no heartbeats counted"
+	if m := d.MaxHeartbeat; m.Max > 0 {
+		maxHB = fmt.Sprintf("max heartbeats %d in %v (%s->%s from %s)", m.Max, limits.Window, m.Leader, m.Follower, at(m.At))
+	}
+	stats := fmt.Sprintf("%d polls, %d terms with a leader, failover p50 %s max %s over %d healthy window(s) (%d too short to judge), %s, busiest link %s %.1f msgs/s",
+		d.Polls, len(d.Leaders), msText(d.FailoverP50), msText(d.FailoverMax), len(took), skipped, maxHB, d.Busiest, d.BusiestRate)
 	switch {
 	case len(vs) > 0:
 		res.Valid = Invalid
@@ -286,15 +404,56 @@ func describeLatest(latest map[string]ElectionStatus) string {
 	return "last seen " + strings.Join(parts, ", ")
 }
 
-func typeRates(by map[string]int64, d time.Duration) string {
+// busiestWindow finds, in sends ordered by time, the most sends in any
+// window [t, t+w) and where it starts, and the index of the first send that
+// starts a window with more than rate*w sends (-1 if none).
+func busiestWindow(sends []Send, w time.Duration, rate float64) (most int, start time.Duration, first int) {
+	first = -1
+	budget := rate * w.Seconds()
+	j := 0
+	for i := range sends {
+		for j < len(sends) && sends[j].At < sends[i].At+w {
+			j++
+		}
+		n := j - i
+		if n > most {
+			most, start = n, sends[i].At
+		}
+		if first < 0 && float64(n) > budget {
+			first = i
+		}
+	}
+	return most, start, first
+}
+
+// windowOf is the sends in the window of length w starting at sends[i].
+func windowOf(sends []Send, i int, w time.Duration) []Send {
+	j := i
+	for j < len(sends) && sends[j].At < sends[i].At+w {
+		j++
+	}
+	return sends[i:j]
+}
+
+// windowTypes counts sends by body type, busiest first.
+func windowTypes(sends []Send) string {
+	by := map[string]int{}
+	for _, s := range sends {
+		by[s.Type]++
+	}
 	types := make([]string, 0, len(by))
 	for t := range by {
 		types = append(types, t)
 	}
-	sort.Slice(types, func(i, j int) bool { return by[types[i]] > by[types[j]] })
+	sort.Slice(types, func(i, j int) bool {
+		if by[types[i]] != by[types[j]] {
+			return by[types[i]] > by[types[j]]
+		}
+		return types[i] < types[j]
+	})
 	var parts []string
 	for _, t := range types {
-		parts = append(parts, fmt.Sprintf("%s %.1f/s", t, float64(by[t])/d.Seconds()))
+		parts = append(parts, fmt.Sprintf("%s %d", t, by[t]))
 	}
 	return strings.Join(parts, ", ")
 }

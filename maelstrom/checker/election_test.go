@@ -1,6 +1,8 @@
 package checker
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,15 +92,103 @@ func TestElectionWhileHealthy(t *testing.T) {
 	}
 }
 
+// link is a link's traffic: one message of type typ every every ms from
+// from ms to before to ms.
+func link(src, dest, typ string, from, to, every int) LinkTraffic {
+	l := LinkTraffic{Src: src, Dest: dest, ByType: map[string]int64{}}
+	for ms := from; ms < to; ms += every {
+		l.Sends = append(l.Sends, Send{At: msT(ms), Type: typ})
+		l.Count++
+		l.ByType[typ]++
+	}
+	return l
+}
+
 func TestElectionHeartbeatBudget(t *testing.T) {
 	traffic := []LinkTraffic{
-		{Src: "n1", Dest: "n0", Count: 20, ByType: map[string]int64{"raft_heartbeat": 20}},
-		{Src: "n1", Dest: "n2", Count: 250, ByType: map[string]int64{"raft_heartbeat": 250}},
+		link("n1", "n0", "raft_heartbeat", 0, 5000, 150),
+		link("n1", "n2", "raft_heartbeat", 0, 5000, 20),
 	}
 	res := Election(healthy().h, fiveNodes, traffic, 5*time.Second, ElectionLimits{})
 	v := mustInvalid(t, res, "heartbeat budget exceeded")
-	if v.Node != "n1" || !strings.Contains(v.Detail, "n2") || !strings.Contains(v.Detail, "raft_heartbeat 50.0/s") {
-		t.Fatalf("violation %+v should name n1 -> n2 at 50/s", v)
+	// Counted from the leader's establishment at 600 ms, in 1 s windows.
+	if v.Node != "n1" || v.Time != msT(600) || v.Value != "50 in 1s" || !strings.Contains(v.Detail, "follower n2") || !strings.Contains(v.Detail, "raft_heartbeat 50") {
+		t.Fatalf("violation %+v should name n1 -> n2, 50 messages in the window from 600ms", v)
+	}
+	d := res.Details.(ElectionDetails)
+	if d.MaxHeartbeat.Follower != "n2" || d.MaxHeartbeat.Max != 50 || d.MaxHeartbeat.Rate != 50 {
+		t.Fatalf("max heartbeat %+v, want n1->n2 50 per second", d.MaxHeartbeat)
+	}
+	for _, hb := range d.Heartbeats {
+		if hb.Follower == "n0" && hb.Max != 7 {
+			t.Fatalf("n1->n0 every 150 ms: busiest window %+v, want 7", hb)
+		}
+	}
+}
+
+// A burst within one second exceeds the budget even when the average over
+// the run is well under it.
+func TestElectionHeartbeatBurst(t *testing.T) {
+	burst := link("n1", "n3", "raft_append", 2000, 2600, 50) // 12 in 600 ms
+	traffic := []LinkTraffic{link("n1", "n0", "raft_heartbeat", 0, 5000, 150), burst}
+	res := Election(healthy().h, fiveNodes, traffic, 5*time.Second, ElectionLimits{})
+	v := mustInvalid(t, res, "heartbeat budget exceeded")
+	if v.Time != msT(2000) || v.Value != "12 in 1s" || !strings.Contains(v.Detail, "follower n3") || !strings.Contains(v.Detail, "raft_append 12") {
+		t.Fatalf("violation %+v should name n1 -> n3, 12 messages in the window from 2s", v)
+	}
+}
+
+// Only the established leader's messages to its followers while healthy
+// count: not before the first election, not during a fault, not a
+// follower's answers.
+func TestElectionHeartbeatHealthyOnly(t *testing.T) {
+	b := &builder{}
+	for ms := 600; ms <= 5000; ms += 400 {
+		if ms == 3400 {
+			b.nemesis("start-partition", 3000).nemesis("stop-partition", 3500)
+			ms = 3600
+		}
+		b.polls(ms, follower(1, "n1"), leader(1), follower(1, "n1"), follower(1, "n1"), follower(1, "n1"))
+	}
+	traffic := []LinkTraffic{
+		link("n1", "n0", "raft_heartbeat", 0, 600, 20),       // before the first election
+		link("n1", "n2", "raft_heartbeat", 3000, 3500, 20),   // during the partition
+		link("n2", "n1", "raft_heartbeat_resp", 0, 5000, 20), // a follower's answers
+		link("n3", "n4", "raft_prevote", 0, 5000, 20),        // not the leader
+	}
+	res := Election(b.h, fiveNodes, traffic, 5*time.Second, ElectionLimits{})
+	if res.Valid != Valid {
+		t.Fatalf("%s: %s %+v", res.Valid, res.Summary, res.Violations)
+	}
+	// The stricter bound catches the partition's burst once it is healthy.
+	traffic[1] = link("n1", "n2", "raft_heartbeat", 3000, 4000, 20)
+	v := mustInvalid(t, Election(b.h, fiveNodes, traffic, 5*time.Second, ElectionLimits{}), "heartbeat budget exceeded")
+	if v.Time != msT(3600) || !strings.Contains(v.Detail, "follower n2") {
+		t.Fatalf("violation %+v should be n1 -> n2 from the re-establishment at 3.6s", v)
+	}
+}
+
+// On a link that uses the Raft core's names only heartbeats and empty
+// appends count; appends with entries (a follower catching up) do not. A
+// link with other names (a node in another language) has every message
+// counted.
+func TestElectionHeartbeatTypes(t *testing.T) {
+	catchUp := link("n1", "n2", "raft_append", 1000, 1600, 50)
+	for i := range catchUp.Sends {
+		catchUp.Sends[i].Entries = 3
+	}
+	hb := link("n1", "n2", "raft_heartbeat", 600, 5000, 150)
+	catchUp.Sends = append(catchUp.Sends, hb.Sends...)
+	slices.SortStableFunc(catchUp.Sends, func(a, b Send) int { return cmp.Compare(a.At, b.At) })
+	traffic := []LinkTraffic{catchUp}
+	res := Election(healthy().h, fiveNodes, traffic, 5*time.Second, ElectionLimits{})
+	if res.Valid != Valid {
+		t.Fatalf("appends with entries were counted as heartbeats: %s %+v", res.Summary, res.Violations)
+	}
+	traffic = append(traffic, link("n1", "n3", "ping", 1000, 2000, 80)) // 13 in 1 s
+	v := mustInvalid(t, Election(healthy().h, fiveNodes, traffic, 5*time.Second, ElectionLimits{}), "heartbeat budget exceeded")
+	if !strings.Contains(v.Detail, "follower n3") || !strings.Contains(v.Detail, "ping 13") {
+		t.Fatalf("violation %+v should count n1 -> n3's own message type", v)
 	}
 }
 

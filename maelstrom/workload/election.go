@@ -75,10 +75,13 @@ func (*election) Invoke(ctx context.Context, c Caller, _ int, _ Invocation) Comp
 	return ok(st)
 }
 
-// ObserveMessage counts node-to-node traffic by link and body type.
+// ObserveMessage counts node-to-node traffic by link and body type, and
+// keeps each message's time, type and number of entries for the windowed
+// heartbeat budget.
 func (w *election) ObserveMessage(at time.Duration, src, dest string, body json.RawMessage) {
 	var b struct {
-		Type string `json:"type"`
+		Type    string            `json:"type"`
+		Entries []json.RawMessage `json:"entries"`
 	}
 	_ = json.Unmarshal(body, &b)
 	w.mu.Lock()
@@ -91,6 +94,7 @@ func (w *election) ObserveMessage(at time.Duration, src, dest string, body json.
 	}
 	l.Count++
 	l.ByType[b.Type]++
+	l.Sends = append(l.Sends, checker.Send{At: at, Type: b.Type, Entries: len(b.Entries)})
 	w.last = max(w.last, at)
 }
 
@@ -104,6 +108,8 @@ func (w *election) traffic() []checker.LinkTraffic {
 		for t, n := range l.ByType {
 			c.ByType[t] = n
 		}
+		c.Sends = slices.Clone(l.Sends)
+		sort.SliceStable(c.Sends, func(i, j int) bool { return c.Sends[i].At < c.Sends[j].At })
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool {

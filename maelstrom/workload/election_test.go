@@ -47,6 +47,9 @@ func TestElectionCountsTrafficPerLink(t *testing.T) {
 	if len(got) != 2 || got[0].Src != "n0" || got[0].Count != 2 || got[0].ByType["raft_heartbeat"] != 2 || got[1].Count != 1 {
 		t.Fatalf("traffic %+v", got)
 	}
+	if s := got[0].Sends; len(s) != 2 || s[0] != (checker.Send{At: 10, Type: "raft_heartbeat"}) || s[1].At != 20 {
+		t.Fatalf("sends n0->n1 %+v, want the two heartbeats at 10 and 20", s)
+	}
 }
 
 func TestLogReplies(t *testing.T) {
