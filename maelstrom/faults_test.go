@@ -212,19 +212,11 @@ func (pauseN1) Stop(ctx context.Context, env nemesis.Env) (string, any, error) {
 // A pause longer than the client timeout makes requests to the paused
 // node time out; after the resume it serves again.
 func TestLongPauseTimesOutThenServes(t *testing.T) {
-	opts, err := ParseArgs([]string{"-w", "unique-ids", "--node-count", "2", "--time-limit", "30", "--rate", "20",
-		"--nemesis-interval", "8", "--seed", "3"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.StoreDir = ""
-	opts.Faults = []nemesis.Fault{pauseN1{}}
-	var rep *Report
-	synctest.Test(t, func(t *testing.T) {
-		rep, err = Run(context.Background(), opts, InProcess{Program: testnodes.UniqueIDs(false)})
-	})
-	if err != nil || rep.Crash != nil {
-		t.Fatalf("run: %v\n%s", err, rep.Summary())
+	rep := gradeWithFaults(t, testnodes.UniqueIDs(false), []nemesis.Fault{pauseN1{}},
+		"-w", "unique-ids", "--node-count", "2", "--time-limit", "30", "--rate", "20",
+		"--nemesis-interval", "8", "--seed", "3")
+	if rep.Crash != nil {
+		t.Fatalf("run crashed\n%s", rep.Summary())
 	}
 	paused := faultWindows(rep.History, "pause", "resume", rep.SimDuration)["n1"]
 	var timeouts, okAfter int
@@ -304,19 +296,8 @@ func TestRestartThatFailsEndsTheRun(t *testing.T) {
 		}
 		return testnodes.Echo(false)(ctx, pio)
 	}
-	opts, err := ParseArgs([]string{"-w", "echo", "--node-count", "2", "--time-limit", "30", "--nemesis-interval", "3", "--seed", "2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.StoreDir = ""
-	opts.Faults = []nemesis.Fault{killN1{}}
-	var rep *Report
-	synctest.Test(t, func(t *testing.T) {
-		rep, err = Run(context.Background(), opts, InProcess{Program: prog})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := gradeWithFaults(t, prog, []nemesis.Fault{killN1{}},
+		"-w", "echo", "--node-count", "2", "--time-limit", "30", "--nemesis-interval", "3", "--seed", "2")
 	if rep.Crash == nil || rep.ExitCode() != 255 || rep.Crash.Node != "n1" ||
 		!strings.Contains(rep.Crash.What, "did not come back after the nemesis restarted it: did not answer init") {
 		t.Fatalf("exit %d, crash %+v; want n1 reported as not coming back\n%s", rep.ExitCode(), rep.Crash, rep.Summary())

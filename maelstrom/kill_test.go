@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"testing"
-	"testing/synctest"
 
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
@@ -24,19 +23,11 @@ func (killN1) Stop(ctx context.Context, env nemesis.Env) (string, any, error) {
 }
 
 func TestKillAndRestartInProcess(t *testing.T) {
-	opts, err := ParseArgs([]string{"-w", "unique-ids", "--node-count", "2", "--time-limit", "30", "--rate", "20",
-		"--nemesis-interval", "5", "--seed", "3"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.StoreDir = ""
-	opts.Faults = []nemesis.Fault{killN1{}}
-	var rep *Report
-	synctest.Test(t, func(t *testing.T) {
-		rep, err = Run(context.Background(), opts, InProcess{Program: testnodes.UniqueIDs(false)})
-	})
-	if err != nil || rep.Crash != nil {
-		t.Fatalf("run: %v\n%s", err, rep.Summary())
+	rep := gradeWithFaults(t, testnodes.UniqueIDs(false), []nemesis.Fault{killN1{}},
+		"-w", "unique-ids", "--node-count", "2", "--time-limit", "30", "--rate", "20",
+		"--nemesis-interval", "5", "--seed", "3")
+	if rep.Crash != nil {
+		t.Fatalf("run crashed\n%s", rep.Summary())
 	}
 	var restarts, okAfterRestart, infoOnN1 int
 	restarted := false

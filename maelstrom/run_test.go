@@ -10,10 +10,18 @@ import (
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/internal/testnodes"
+	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
 )
 
 // grade runs args against prog in-process under virtual time.
 func grade(t *testing.T, prog program.Program, args ...string) *Report {
+	t.Helper()
+	return gradeWithFaults(t, prog, nil, args...)
+}
+
+// gradeWithFaults is grade with a fixed fault list in place of --nemesis,
+// for tests that script which node fails and when.
+func gradeWithFaults(t *testing.T, prog program.Program, faults []nemesis.Fault, args ...string) *Report {
 	t.Helper()
 	opts, err := ParseArgs(args)
 	if err != nil {
@@ -22,6 +30,9 @@ func grade(t *testing.T, prog program.Program, args ...string) *Report {
 	opts.StoreDir = ""
 	if opts.Seed == 0 {
 		opts.Seed = 42
+	}
+	if faults != nil {
+		opts.Faults = faults
 	}
 	var rep *Report
 	synctest.Test(t, func(t *testing.T) {
