@@ -60,6 +60,9 @@ type Options struct {
 	// ±ClockSkew, drift up to ±ClockDrift ppm (0: the nemesis defaults).
 	ClockSkew  time.Duration
 	ClockDrift float64
+	// WorkloadFlags are the values of flags that belong to a workload
+	// (workload.Spec.Flags), by name without dashes.
+	WorkloadFlags map[string]string
 
 	// Faults are added to the --nemesis faults: faults a track defines for
 	// itself, or a test's scripted fault.
@@ -248,6 +251,13 @@ func (o *Options) set(name, val string, hasVal bool) error {
 	case "--recovery-time":
 		o.RecoveryTime, err = secs()
 	default:
+		if bare := strings.TrimLeft(name, "-"); strings.HasPrefix(name, "--") && len(workload.FlagOwners(bare)) > 0 {
+			if o.WorkloadFlags == nil {
+				o.WorkloadFlags = map[string]string{}
+			}
+			o.WorkloadFlags[bare] = val
+			return nil
+		}
 		return usagef("unknown flag %s (see `maelstrom help`)", name)
 	}
 	return err
@@ -268,6 +278,9 @@ func (o Options) Validate() error {
 	spec, err := workload.Lookup(o.Workload)
 	if err != nil {
 		return &UsageError{Msg: "--workload: " + err.Error()}
+	}
+	if _, err := spec.FlagValues(o.WorkloadFlags); err != nil {
+		return &UsageError{Msg: err.Error()}
 	}
 	if o.NodeCount < 1 {
 		return usagef("--node-count must be at least 1")

@@ -129,11 +129,15 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 			return nil, fmt.Errorf("create store directory: %w", err)
 		}
 	}
+	flags, err := spec.FlagValues(opts.WorkloadFlags)
+	if err != nil {
+		return nil, &UsageError{Msg: err.Error()}
+	}
 	r.inst, err = spec.New(workload.Params{
 		NodeIDs: r.ids, Concurrency: threads, Rand: rng(1), Topology: opts.Topology,
 		KeyCount: opts.KeyCount, MaxTxnLength: opts.MaxTxnLength, MaxWritesPerKey: opts.MaxWritesPerKey,
 		ConsistencyModels: opts.ConsistencyModels, Latency: opts.Latency, OutDir: outDir, IDOrder: opts.IDOrder,
-		Timestamps: opts.Timestamps, Network: r.net,
+		Timestamps: opts.Timestamps, Network: r.net, Flags: flags,
 	})
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
@@ -148,6 +152,13 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 				_, _ = r.net.Send(name, m.Src, reply) // the asker may be gone
 			}
 		})
+	}
+
+	if sp, ok := r.inst.(workload.ServiceProvider); ok {
+		for _, name := range sp.Services() {
+			send := func(dest string, body json.RawMessage) { _, _ = r.net.Send(name, dest, body) }
+			r.net.Register(name, func(m netsim.Message) { sp.HandleService(name, m.Src, m.Body, send) })
+		}
 	}
 
 	// Faults that talk to nodes (the clock fault) send from this endpoint;

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
@@ -22,6 +23,19 @@ type StdinWriter interface {
 // every start of a node, restarts included.
 type NodeEnver interface {
 	NodeEnv(node string) map[string]string
+}
+
+// ServiceProvider is implemented by instances that run service endpoints
+// of their own inside the grader, addressed like Maelstrom's lin-kv: a slow
+// backing store that counts its calls, an origin server, backends. The
+// runner registers each name in Services on the network (services are
+// never partitioned) and calls HandleService for every message sent to it,
+// from the network's delivery goroutine: it must not block. send delivers
+// a message from that endpoint with the usual latency; to answer after a
+// delay, call send later (time.AfterFunc runs under virtual time too).
+type ServiceProvider interface {
+	Services() []string
+	HandleService(service, src string, body json.RawMessage, send func(dest string, body json.RawMessage))
 }
 
 // Crash is what the runner knows about a node that died during the run.

@@ -93,3 +93,7 @@ func (w *linKV) Invoke(ctx context.Context, c Caller, _ int, inv Invocation) Com
 }
 
 func (w *linKV) Check(h history.History) checker.Result { return checkLinearizable(h, w.p.OutDir) }
+
+// LinKV returns the lin-kv workload's spec, for workloads (and tests) that
+// drive a key-value store the same way under another name.
+func LinKV() Spec { return linKVSpec() }

@@ -39,6 +39,18 @@ type Params struct {
 	IDOrder           string      // unique-ids: "per-node" adds the per-node-increasing check
 	Timestamps        string      // clocks: the timestamp kind demanded ("" infers it)
 	Network           NetworkView // the run's network, for workloads whose checks read it
+	// Flags holds the values of the workload's own flags (Spec.Flags), by
+	// name without dashes; a flag not given has its default.
+	Flags map[string]string
+}
+
+// Flag is a command-line flag that belongs to one workload, e.g. the queue
+// workload's delivery guarantee. The grader accepts it only with that
+// workload and lists it in `maelstrom test --help`.
+type Flag struct {
+	Name    string // without the leading dashes
+	Default string
+	Usage   string
 }
 
 // Caller is a client bound to one node: RPC sends a request body (without
@@ -112,7 +124,10 @@ type Spec struct {
 	// ConcurrencyMultipleOf, if above zero, is a function of node count the
 	// concurrency must be a multiple of (lin-kv: 2n).
 	ConcurrencyMultipleOf func(nodes int) int
-	New                   func(p Params) (Instance, error)
+	// Flags are the workload's own flags; their values reach New in
+	// Params.Flags.
+	Flags []Flag
+	New   func(p Params) (Instance, error)
 }
 
 // RPCTimeout returns the spec's timeout for a latency.
@@ -123,14 +138,70 @@ func (s Spec) RPCTimeout(latency time.Duration) time.Duration {
 	return s.Timeout(latency)
 }
 
+// registered holds the workloads added with Register, in order.
+var registered []func() Spec
+
+// Register adds a workload. Each workload file of a track's workload calls
+// it from init, so that adding a workload touches no shared list.
+func Register(spec func() Spec) { registered = append(registered, spec) }
+
 func specs() []Spec {
-	return []Spec{
+	out := []Spec{
 		echoSpec(), uniqueIDsSpec(), broadcastSpec(), gSetSpec(),
 		counterSpec("g-counter", false), counterSpec("pn-counter", true),
 		linKVSpec(), txnSpec("txn-rw-register"), txnSpec("txn-list-append"), kafkaSpec(), clocksSpec(),
 		electionSpec(), errorsSpec(), netRPCSpec(),
 		raftLogSpec(),
 	}
+	for _, s := range registered {
+		out = append(out, s())
+	}
+	return out
+}
+
+// FlagOwners returns the workloads that declare a flag (name without
+// dashes), sorted.
+func FlagOwners(name string) []string {
+	var out []string
+	for _, s := range specs() {
+		for _, f := range s.Flags {
+			if f.Name == name {
+				out = append(out, s.Name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// FlagUsage lists every workload flag, one "  --name V   usage (workload)"
+// line each, for the help text.
+func FlagUsage() string {
+	var b strings.Builder
+	for _, s := range specs() {
+		for _, f := range s.Flags {
+			line := fmt.Sprintf("  --%s V", f.Name)
+			fmt.Fprintf(&b, "%-30s%s: %s (%s)\n", line, s.Name, f.Usage, f.Default)
+		}
+	}
+	return b.String()
+}
+
+// FlagValues resolves a spec's flags: the given values over the defaults.
+// A given flag the spec does not declare is an error.
+func (s Spec) FlagValues(given map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range s.Flags {
+		out[f.Name] = f.Default
+	}
+	for name, v := range given {
+		if _, ok := out[name]; !ok {
+			owners := FlagOwners(name)
+			return nil, fmt.Errorf("--%s belongs to the %s workload, not %s", name, strings.Join(owners, ", "), s.Name)
+		}
+		out[name] = v
+	}
+	return out, nil
 }
 
 // Names lists the known workloads, sorted.
