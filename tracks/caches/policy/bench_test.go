@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/dgraph-io/ristretto/v2"
-	lru "github.com/hashicorp/golang-lru/v2"
 	arc "github.com/hashicorp/golang-lru/arc/v2"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/distsys-curriculum/distsys/internal/zipf"
 )

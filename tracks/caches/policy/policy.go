@@ -1,6 +1,6 @@
 // Package policy holds the caches track's eviction policies, free of I/O
 // and of the wall clock: LRU, LFU (O(1) per operation), TTL expiry over
-// LRU, and W-TinyLFU. Each is a bounded map from keys to values that
+// any of them, and W-TinyLFU. Each is a bounded map from keys to values that
 // decides, when full, which entry to give up.
 //
 // The cache nodes of the track (package caches) keep their entries in one

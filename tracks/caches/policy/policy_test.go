@@ -170,7 +170,7 @@ func TestTTLMatchesModel(t *testing.T) {
 		capacity := rapid.IntRange(1, 8).Draw(t, "cap")
 		now := time.Unix(0, 0)
 		ttl := 10 * time.Millisecond
-		c := NewTTL[int, int](capacity, ttl, func() time.Time { return now })
+		c := NewTTL(NewLRU[int, Timed[int]](capacity), ttl, func() time.Time { return now })
 		m := &ttlModel{lruModel: lruModel{cap: capacity, vals: map[int]int{}}, expires: map[int]time.Time{}, now: &now, ttl: ttl}
 		// Time moves between operations: wrap the model so each call may
 		// advance the shared clock first.
@@ -197,7 +197,7 @@ func (m tickingModel) get(k int) (int, bool) { return m.ttlModel.get(k) }
 
 func TestSetFromCountsFromTheAsk(t *testing.T) {
 	now := time.Unix(100, 0)
-	c := NewTTL[string, int](4, time.Second, func() time.Time { return now })
+	c := NewTTL(NewLRU[string, Timed[int]](4), time.Second, func() time.Time { return now })
 	asked := now
 	now = now.Add(300 * time.Millisecond) // the answer took 300 ms
 	c.SetFrom("k", 1, asked)
