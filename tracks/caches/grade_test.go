@@ -45,7 +45,7 @@ var sweep = flag.Int("sweep", 0, "grade every stage over this many seeds and pri
 // how many seeds it met its expectation and the mean hit ratio: the table
 // in the lesson.
 //
-//	go test -run TestSweep -sweep 20 -v ./tracks/caches/
+//	go test -run TestSweep -v ./tracks/caches/ -sweep=20
 func TestSweep(t *testing.T) {
 	if *sweep == 0 {
 		t.Skip("run with -sweep N")
