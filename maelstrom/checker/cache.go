@@ -180,7 +180,8 @@ func Cache(h history.History, b CacheBackend, o CacheOptions) Result {
 			bound = "the stage's TTL allows " + at(o.TTL)
 		}
 		res.Violations = append(res.Violations, Violation{
-			What: "stale read", Node: p.node(), Op: p.completion, Value: kv, Time: p.invoke.Time,
+			What: "stale read", Node: p.node(), Op: p.completion, Time: p.invoke.Time,
+			Value: map[string]any{"key": kv.Key, "read": kv.Value, "acknowledged": *nv},
 			Detail: fmt.Sprintf("key %d: a read %s began at %s and returned %s (version %d), but the write of %d (version %d) had been acknowledged %s at %s, before the read began; the value read had been replaced at the backing store at %s, %s earlier (%s)",
 				kv.Key, where(p.node(), p.invoke.Process), at(p.invoke.Time), readVal, got, *nv, newest.version,
 				where(nw.node(), nw.invoke.Process), at(nw.completion.Time), at(replaced.Applied), at(stale), bound),
