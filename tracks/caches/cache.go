@@ -48,9 +48,12 @@ type Cache struct {
 	entries policy.Cache[int64, Entry]
 	ttl     *policy.TTL[int64, Entry] // entries, when entries expire
 	leases  map[int64]*Lease
-	floor   map[int64]int64
-	now     func() time.Time
-	stats   CacheStats
+	// floor keeps one version per key ever written or invalidated here:
+	// fine for the workload's few hundred keys; a cache for unbounded key
+	// spaces would drop floors once no lease older than them is out.
+	floor map[int64]int64
+	now   func() time.Time
+	stats CacheStats
 }
 
 // CacheStats count what a Cache did, for tests and logs.

@@ -2,24 +2,38 @@ package policy
 
 // LFU evicts the least frequently used entry, the least recently used
 // among equals, in O(1) per operation (Shah, Mitra and Matani, "An O(1)
-// algorithm for implementing the LFU cache eviction scheme", 2010): one
-// recency list per access count, and the smallest count with a non-empty
-// list kept at hand. An access moves an entry from list f to list f+1;
-// since a new entry always enters list 1, the smallest count is either
-// unchanged, f+1 (when list f was the smallest and emptied), or 1.
+// algorithm for implementing the LFU cache eviction scheme", 2010). Entries
+// with the same access count share a bucket, a recency list; the buckets
+// form a list of their own in increasing count order. An access moves an
+// entry from its bucket (count f) to the next one if that bucket's count
+// is f+1, or to a new bucket inserted right after. A new entry goes to the
+// first bucket if its count is 1, or to a new first bucket. The victim is
+// always the least recent entry of the first bucket. Nothing is searched.
 //
 // Counts live only while the entry is cached ("in-cache LFU"): an evicted
 // key that comes back starts again at 1.
 type LFU[K comparable, V any] struct {
-	cap     int
-	items   map[K]*entry[K, V]
-	lists   map[int]*list[K, V] // by access count; empty lists are dropped
-	minFreq int
+	cap   int
+	items map[K]*lfuEntry[K, V]
+	root  bucket[K, V] // sentinel of the bucket list: root.next has the smallest count
+}
+
+type lfuEntry[K comparable, V any] struct {
+	entry[K, V]
+	b *bucket[K, V]
+}
+
+type bucket[K comparable, V any] struct {
+	count      int
+	entries    list[K, V]
+	prev, next *bucket[K, V]
 }
 
 // NewLFU returns an LFU cache holding at most capacity entries.
 func NewLFU[K comparable, V any](capacity int) *LFU[K, V] {
-	return &LFU[K, V]{cap: max(capacity, 1), items: make(map[K]*entry[K, V], capacity), lists: map[int]*list[K, V]{}}
+	c := &LFU[K, V]{cap: max(capacity, 1), items: make(map[K]*lfuEntry[K, V], capacity)}
+	c.root.next, c.root.prev = &c.root, &c.root
+	return c
 }
 
 func (c *LFU[K, V]) Get(key K) (V, bool) {
@@ -39,15 +53,18 @@ func (c *LFU[K, V]) Set(key K, value V) {
 		return
 	}
 	if len(c.items) >= c.cap {
-		l := c.lists[c.minFreq]
-		victim := l.back()
-		c.unlink(victim)
+		first := c.root.next
+		victim := first.entries.back()
+		c.unlink(c.items[victim.key])
 		delete(c.items, victim.key)
 	}
-	e := &entry[K, V]{key: key, value: value, freq: 1}
+	e := &lfuEntry[K, V]{entry: entry[K, V]{key: key, value: value, freq: 1}}
 	c.items[key] = e
-	c.link(e)
-	c.minFreq = 1
+	b := c.root.next
+	if b == &c.root || b.count != 1 {
+		b = c.insertAfter(&c.root, 1)
+	}
+	c.link(e, b)
 }
 
 func (c *LFU[K, V]) Delete(key K) bool {
@@ -57,18 +74,6 @@ func (c *LFU[K, V]) Delete(key K) bool {
 	}
 	c.unlink(e)
 	delete(c.items, key)
-	if c.lists[c.minFreq] == nil && len(c.items) > 0 {
-		// Deletion is the one move that can empty the smallest list
-		// without an obvious successor; Set resets minFreq to 1 and
-		// touch to f+1, so only here do we search. The number of
-		// distinct counts is small (at most √(2·total accesses)).
-		c.minFreq = 0
-		for f := range c.lists {
-			if c.minFreq == 0 || f < c.minFreq {
-				c.minFreq = f
-			}
-		}
-	}
 	return true
 }
 
@@ -82,29 +87,37 @@ func (c *LFU[K, V]) Freq(key K) int {
 	return 0
 }
 
-func (c *LFU[K, V]) touch(e *entry[K, V]) {
-	f := e.freq
-	c.unlink(e)
-	e.freq++
-	c.link(e)
-	if c.minFreq == f && c.lists[f] == nil {
-		c.minFreq = f + 1
+// touch moves e from its bucket (count f) to the bucket of count f+1.
+func (c *LFU[K, V]) touch(e *lfuEntry[K, V]) {
+	b := e.b
+	nb := b.next
+	if nb == &c.root || nb.count != b.count+1 {
+		nb = c.insertAfter(b, b.count+1)
 	}
+	c.unlink(e) // may drop b, never nb
+	e.freq = nb.count
+	c.link(e, nb)
 }
 
-func (c *LFU[K, V]) link(e *entry[K, V]) {
-	l := c.lists[e.freq]
-	if l == nil {
-		l = new(list[K, V]).init()
-		c.lists[e.freq] = l
-	}
-	l.pushFront(e)
+func (c *LFU[K, V]) insertAfter(at *bucket[K, V], count int) *bucket[K, V] {
+	b := &bucket[K, V]{count: count, prev: at, next: at.next}
+	b.entries.init()
+	at.next.prev = b
+	at.next = b
+	return b
 }
 
-func (c *LFU[K, V]) unlink(e *entry[K, V]) {
-	l := c.lists[e.freq]
-	l.remove(e)
-	if l.n == 0 {
-		delete(c.lists, e.freq)
+func (c *LFU[K, V]) link(e *lfuEntry[K, V], b *bucket[K, V]) {
+	e.b = b
+	b.entries.pushFront(&e.entry)
+}
+
+// unlink takes e out of its bucket and drops the bucket if it empties.
+func (c *LFU[K, V]) unlink(e *lfuEntry[K, V]) {
+	b := e.b
+	b.entries.remove(&e.entry)
+	e.b = nil
+	if b.entries.n == 0 {
+		b.prev.next, b.next.prev = b.next, b.prev
 	}
 }
