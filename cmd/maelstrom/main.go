@@ -15,6 +15,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/maelstrom"
 	"github.com/distsys-curriculum/distsys/maelstrom/grade"
+	"github.com/distsys-curriculum/distsys/maelstrom/serve"
 )
 
 func main() {
@@ -26,6 +27,8 @@ func main() {
 		code = grade.Main(ctx, args[1:], os.Stdout, os.Stderr)
 	case "merge-results":
 		code = grade.MergeMain(args[1:], os.Stdout, os.Stderr)
+	case "serve":
+		code = serve.Main(ctx, args[1:], os.Stdout, os.Stderr)
 	default:
 		code = maelstrom.Main(ctx, args, os.Stdout, os.Stderr)
 	}
