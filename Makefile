@@ -32,8 +32,11 @@ $(addprefix track-,$(TRACKS)): track-%:
 	BIN=$(BIN) MAELSTROM=$(MAELSTROM) JOBS=$(JOBS) scripts/grade-track.sh $* $(STAGE)
 
 # make start-<name> DIR=path [LANG=go|python]: a starter node for the track.
+# LANG counts only from the command line: the environment's LANG is a locale.
 $(addprefix start-,$(TRACKS)): start-%:
-	@scripts/start-track.sh $* "$(DIR)" "$(or $(LANG),go)"
+	@if [ ! -f tracks/$*/stages.tsv ]; then \
+	  echo "track $* is not built yet (see the status table in README.md)" >&2; exit 2; fi
+	@$(GO) run ./cmd/starter $* "$(DIR)" "$(if $(filter command line,$(origin LANG)),$(LANG),go)"
 
 # make grade: grade submissions (binaries or directories) against a track's
 # stages; Gradescope results.json and JUnit XML per submission in OUT.
