@@ -43,7 +43,7 @@ var Tracks = []Track{
 	{Name: "messenger", Stage: "echo", Passes: []string{"init"}, Section: "The protocol by example", Types: []string{"echo"}},
 	{Name: "identifier", Stage: "counter", Section: "The protocol", Types: []string{"generate"}},
 	{Name: "gossiper", Stage: "a", Section: "The protocol", Types: []string{"topology", "broadcast", "read"}},
-	{Name: "timekeeper", Stage: "wall-unskewed", Section: "The clocks workload", Types: []string{"event", "send", "log"}},
+	{Name: "timekeeper", Stage: "wall-unskewed", Section: "The `clocks` workload", Types: []string{"event", "send", "log"}},
 	{Name: "networker", Stage: "rpc", Section: "The protocol (what a server in any language must speak)",
 		Exit: "serve the networker RPC protocol on the TCP address in the NETRPC_ADDR environment variable"},
 	{Name: "counter", Stage: "naive", Section: "The protocol", Types: []string{"add", "read"}},
