@@ -96,7 +96,8 @@ store="$out/store"
 rm -rf "$store"
 "$out/bin/maelstrom" test -w echo --bin "$out/bin/messenger" --node-count 1 --time-limit 1 --rate 10 --store "$store" -- --stage echo >/dev/null || true
 "$out/bin/maelstrom" test -w errors --bin "$out/bin/messenger" --node-count 1 --time-limit 1 --rate 10 --store "$store" -- --stage errors >/dev/null || true
-"$out/bin/maelstrom" test -w errors --bin "$out/bin/messenger" --node-count 1 --time-limit 1 --rate 10 --store "$store" -- --stage echo >/dev/null || true
+# The init stage's node answers no echo: every echo fails, the run is invalid.
+"$out/bin/maelstrom" test -w echo --bin "$out/bin/messenger" --node-count 1 --time-limit 1 --rate 10 --store "$store" -- --stage init >/dev/null || true
 "$out/bin/maelstrom" serve --store "$store" --port 0 >"$out/serve.log" 2>&1 &
 serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null; rm -rf "$profile"' EXIT
@@ -117,7 +118,7 @@ if [ -n "$url" ]; then
   check serve '[ "$rows" -eq 3 ]' "the index shows $rows runs, want 3"
   check serve 'grep -q "3 of 3 runs" "$out/serve-index.dom.html"' "the index lacks its count"
   check serve '[ "$invalid_rows" -eq 1 ] && [ "$other_rows" -eq 0 ]' "the verdict filter shows $invalid_rows invalid and $other_rows valid runs, want 1 and 0"
-  check serve 'grep -q "protocol-errors" "$out/serve-invalid.dom.html"' "the invalid run shows no first violation"
+  check serve 'grep -q "echo mismatch" "$out/serve-invalid.dom.html"' "the invalid run shows no first violation"
   report=$(grep -o 'href="/runs/[^"]*report.html"' "$out/serve-index.dom.html" | head -n 1 | sed 's/^href="\/\(.*\)"$/\1/')
   check serve '[ -n "$report" ] && timeout 180 "$browser" "${flags[@]}" --virtual-time-budget=10000 --dump-dom "$url$report" 2>/dev/null | grep -q "<body data-ready=\"1\""' "the index's report link did not render a report"
   check serve '[ -s "$out/serve-index.png" ]' "no screenshot of the index"
