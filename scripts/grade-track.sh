@@ -73,7 +73,12 @@ reason_ok() {
 # Stages graded alone even when JOBS > 1.
 alone=" "
 if [ "$jobs" -gt 1 ]; then
-  alone=" $("$maelstrom" grade --track "$track" --tracks-dir "$root/tracks" --plan | awk 'NR > 1 && $4 == "alone" {print $2}' | tr '\n' ' ')"
+  if plan=$("$maelstrom" grade --track "$track" --tracks-dir "$root/tracks" --plan); then
+    alone=" $(awk 'NR > 1 && $4 == "alone" {print $2}' <<<"$plan" | tr '\n' ' ')"
+  else
+    echo "cannot tell which stages must run alone; grading one stage at a time" >&2
+    jobs=1
+  fi
 fi
 
 tmp=$(mktemp -d)
