@@ -1,6 +1,8 @@
 # The curriculum's entry points. See README.md.
 #
-#   make track-<name> [STAGE=s] [BIN=path] [MAELSTROM=launcher]   grade a track
+#   make track-<name> [STAGE=s] [BIN=path] [MAELSTROM=launcher] [JOBS=n]   grade a track
+#   make start-<name> DIR=path [LANG=go|python]                    write a starter node
+#   make grade TRACK=t[,t] SUBMISSIONS="a b" [STAGE=s] [OUT=dir] [JOBS=n]   grade a class
 #   make test                                                      every test + CI gradings
 #   make build | lint | bench | bench-grader | bench-gossiper | bench-networker | bench-caches
 
@@ -11,7 +13,7 @@ CMDS      := $(patsubst cmd/%/,%,$(wildcard cmd/*/))
 # Packages tested under the race detector: the runtime and the grader.
 RACE_PKGS := ./internal/... ./maelstrom/...
 
-.PHONY: build test test-unit test-grade lint bench bench-grader bench-gossiper bench-networker bench-caches clean tracks $(addprefix track-,$(TRACKS))
+.PHONY: grade build test test-unit test-grade lint bench bench-grader bench-gossiper bench-networker bench-caches clean tracks $(addprefix track-,$(TRACKS)) $(addprefix start-,$(TRACKS))
 
 build:
 	@mkdir -p bin
@@ -27,7 +29,21 @@ $(addprefix track-,$(TRACKS)): track-%:
 	@if [ ! -f tracks/$*/stages.tsv ]; then \
 	  echo "track $* is not built yet (see the status table in README.md)" >&2; exit 2; fi
 	@$(MAKE) --no-print-directory build
-	BIN=$(BIN) MAELSTROM=$(MAELSTROM) scripts/grade-track.sh $* $(STAGE)
+	BIN=$(BIN) MAELSTROM=$(MAELSTROM) JOBS=$(JOBS) scripts/grade-track.sh $* $(STAGE)
+
+# make start-<name> DIR=path [LANG=go|python]: a starter node for the track.
+# LANG counts only from the command line: the environment's LANG is a locale.
+$(addprefix start-,$(TRACKS)): start-%:
+	@if [ ! -f tracks/$*/stages.tsv ]; then \
+	  echo "track $* is not built yet (see the status table in README.md)" >&2; exit 2; fi
+	@$(GO) run ./cmd/starter $* "$(DIR)" "$(if $(filter command line,$(origin LANG)),$(LANG),go)"
+
+# make grade: grade submissions (binaries or directories) against a track's
+# stages; Gradescope results.json and JUnit XML per submission in OUT.
+grade: build
+	@if [ -z "$(TRACK)" ] || [ -z "$(SUBMISSIONS)" ]; then \
+	  echo 'usage: make grade TRACK=name[,name] SUBMISSIONS="path..." [STAGE=s] [OUT=dir] [JOBS=n]' >&2; exit 2; fi
+	bin/maelstrom grade --track $(TRACK) $(if $(STAGE),--stage $(STAGE)) --out $(or $(OUT),grades) --jobs $(or $(JOBS),1) $(SUBMISSIONS)
 
 test: test-unit test-grade
 

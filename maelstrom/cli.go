@@ -17,6 +17,9 @@ import (
 func Usage() string {
 	return `usage: maelstrom test -w WORKLOAD --bin PATH [flags] [-- node args...]
        maelstrom invalid-checkers RESULTS.json   (the checkers a stored run failed, one per line)
+       maelstrom grade --track T SUBMISSION...   (grade submissions; see maelstrom grade --help)
+       maelstrom merge-results PATH...           (combine graded results into a class table)
+       maelstrom serve [--store DIR]             (browse past runs over HTTP on localhost)
        maelstrom help
 
 Runs the nodes at PATH, drives them with WORKLOAD and checks the outcome.
@@ -66,7 +69,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return invalidCheckersMain(args[1:], stdout, stderr)
 	}
 	if args[0] != "test" {
-		fmt.Fprintf(stderr, "unknown command %q; the commands are test and help\n", args[0])
+		fmt.Fprintf(stderr, "unknown command %q; the commands are test, grade, merge-results, serve, invalid-checkers and help\n", args[0])
 		return 254
 	}
 	for _, a := range args[1:] {

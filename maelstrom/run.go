@@ -124,8 +124,8 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 
 	outDir := ""
 	if opts.StoreDir != "" {
-		outDir = runDir(opts.StoreDir, opts.Workload, time.Now())
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
+		var err error
+		if outDir, err = makeRunDir(opts.StoreDir, opts.Workload, time.Now()); err != nil {
 			return nil, fmt.Errorf("create store directory: %w", err)
 		}
 	}

@@ -3,7 +3,9 @@ package maelstrom
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +74,23 @@ func (r *Report) reportInput() report.Input {
 // runDir is store/<workload>/<YYYYMMDDTHHMMSS.mmmZ>.
 func runDir(store, workload string, t time.Time) string {
 	return filepath.Join(store, workload, t.UTC().Format("20060102T150405.000Z"))
+}
+
+// makeRunDir creates a new run directory. Runs that start in the same
+// millisecond (stages graded side by side) take the next free one rather
+// than share a directory.
+func makeRunDir(store, workload string, t time.Time) (string, error) {
+	if err := os.MkdirAll(filepath.Join(store, workload), 0o755); err != nil {
+		return "", err
+	}
+	for {
+		dir := runDir(store, workload, t)
+		err := os.Mkdir(dir, 0o755)
+		if !errors.Is(err, fs.ErrExist) {
+			return dir, err
+		}
+		t = t.Add(time.Millisecond)
+	}
 }
 
 // store writes results.json, history.jsonl, history.txt, messages.jsonl,

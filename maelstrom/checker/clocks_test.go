@@ -2,7 +2,9 @@ package checker
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -252,6 +254,41 @@ func TestClocksLogAgreesWithClientsAndNetwork(t *testing.T) {
 			wantViolation(t, log, Invalid, tc.parts...)
 		})
 	}
+}
+
+// A node that puts its send event's id anywhere but a top-level "event"
+// string has every receipt unmatched: one violation names the field and
+// counts the receipts, instead of one "never delivered" per receipt.
+func TestClocksMessagesWithoutEventFieldReportedOnce(t *testing.T) {
+	r := newClockRun("n0", "n1")
+	for i := range 30 {
+		id := fmt.Sprintf("s%d", i)
+		r.send("n0", "n1", id, strconv.Itoa(2*i+1), 100+10*i, false)
+		r.recv("n1", "r"+id, strconv.Itoa(2*i+2), id)
+	}
+	var unlabelled []ClockMessage
+	for _, m := range r.msgs {
+		m.Event, m.Problem = "", `no top-level "event" field (its body has payload, type)`
+		unlabelled = append(unlabelled, m)
+	}
+	_, log, _ := r.check(ClockLamport, func(p *ClockParams) { p.Messages, p.Unlabelled = nil, unlabelled })
+	v := wantViolation(t, log, Invalid, "without its send event id", `no top-level "event" field`,
+		"30 node-to-node message(s)", "30 receipt(s) and 30 send(s)", `n1's recv event "rs0" of send "s0"`)
+	if len(log.Violations) != 1 {
+		t.Errorf("%d violations, want the one that explains them all; second: %s", len(log.Violations), log.Violations[1].Detail)
+	}
+	if strings.Contains(log.Summary, "never delivered") || v.Node != "n0" {
+		t.Errorf("summary %q, node %s", log.Summary, v.Node)
+	}
+
+	// Receipts between nodes whose messages were labelled still count
+	// one by one.
+	r = lamportRun("3")
+	r.msgs[0].Delivered = -1
+	_, log, _ = r.check(ClockLamport, func(p *ClockParams) {
+		p.Unlabelled = []ClockMessage{{ID: 9, Src: "n2", Dest: "n0", Delivered: -1, Problem: "x"}}
+	})
+	wantViolation(t, log, Invalid, "never delivered", `"r"`)
 }
 
 func TestClocksCycleAndMissingLogAreUnknown(t *testing.T) {

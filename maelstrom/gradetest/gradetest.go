@@ -9,14 +9,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/maelstrom"
-	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
 
@@ -171,31 +169,11 @@ func GradeOutsideTest(st stages.Stage, prog program.Program) (*maelstrom.Report,
 
 // Verdict reports whether rep meets the stage's expectation, and why not.
 func Verdict(st stages.Stage, rep *maelstrom.Report) (bool, string) {
+	crash := ""
 	if rep.Crash != nil {
-		return false, "the run crashed: " + rep.Crash.String()
+		crash = rep.Crash.String()
 	}
-	if st.ExpectPass {
-		if rep.Valid != checker.Valid {
-			return false, "expected valid, got " + string(rep.Valid)
-		}
-		return true, ""
-	}
-	if rep.Valid != checker.Invalid {
-		return false, "expected invalid (a teaching counter-example), got " + string(rep.Valid)
-	}
-	if len(st.InvalidBy) == 0 {
-		return true, ""
-	}
-	var by []string
-	for _, res := range rep.Results {
-		if res.Valid == checker.Invalid {
-			if slices.Contains(st.InvalidBy, res.Checker) {
-				return true, ""
-			}
-			by = append(by, res.Checker)
-		}
-	}
-	return false, "expected invalid by " + strings.Join(st.InvalidBy, " or ") + ", but invalid by " + strings.Join(by, ", ")
+	return st.Judge(crash, rep.Valid, rep.Results)
 }
 
 func check(t *testing.T, st stages.Stage, rep *maelstrom.Report) {

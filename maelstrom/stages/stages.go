@@ -18,7 +18,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 )
 
 // Stage is one graded step of a track.
@@ -117,4 +120,36 @@ func Find(all []Stage, name string) (Stage, error) {
 		names = append(names, s.Name)
 	}
 	return Stage{}, fmt.Errorf("no stage %q (stages: %s)", name, strings.Join(names, ", "))
+}
+
+// Judge reports whether a run met the stage's expectation, and why not:
+// crash describes a crash ("" for none), valid is the run's verdict and
+// results its checkers' verdicts. Every way of grading a stage (the
+// tracks' tests, `maelstrom grade`) asks this one function.
+func (s Stage) Judge(crash string, valid checker.Validity, results []checker.Result) (bool, string) {
+	if crash != "" {
+		return false, "the run crashed: " + crash
+	}
+	if s.ExpectPass {
+		if valid != checker.Valid {
+			return false, "expected valid, got " + string(valid)
+		}
+		return true, ""
+	}
+	if valid != checker.Invalid {
+		return false, "expected invalid (a teaching counter-example), got " + string(valid)
+	}
+	if len(s.InvalidBy) == 0 {
+		return true, ""
+	}
+	var by []string
+	for _, res := range results {
+		if res.Valid == checker.Invalid {
+			if slices.Contains(s.InvalidBy, res.Checker) {
+				return true, ""
+			}
+			by = append(by, res.Checker)
+		}
+	}
+	return false, "expected invalid by " + strings.Join(s.InvalidBy, " or ") + ", but invalid by " + strings.Join(by, ", ")
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -163,43 +164,61 @@ func (w *clocks) analyse(h history.History) []checker.Result {
 			w.results = []checker.Result{a, b}
 			return
 		}
+		labelled, unlabelled := clockMessages(w.p.Network.Journal(), w.p.NodeIDs)
 		w.results = checkClocks(h, checker.ClockParams{
-			Nodes:     w.p.NodeIDs,
-			Kind:      w.p.Timestamps,
-			Messages:  clockMessages(w.p.Network.Journal(), w.p.NodeIDs),
-			Start:     w.p.Network.Start(),
-			SkewBound: clockSkewBound(h, w.p.Latency),
-			Tolerance: clockTolerance,
+			Nodes:      w.p.NodeIDs,
+			Kind:       w.p.Timestamps,
+			Messages:   labelled,
+			Unlabelled: unlabelled,
+			Start:      w.p.Network.Start(),
+			SkewBound:  clockSkewBound(h, w.p.Latency),
+			Tolerance:  clockTolerance,
 		})
 	})
 	return w.results
 }
 
-// clockMessages picks the node-to-node messages that carry an event id.
-func clockMessages(journal []netsim.Event, nodes []string) []checker.ClockMessage {
-	var out []checker.ClockMessage
-	at := map[int64]int{}
+// clockMessages picks the node-to-node messages that carry an event id,
+// and, apart, those that do not: a node that names its send event
+// elsewhere in the body (nested, or under another key) has its receipts
+// reported once, as that, rather than as messages never delivered.
+func clockMessages(journal []netsim.Event, nodes []string) (labelled, unlabelled []checker.ClockMessage) {
+	type at struct {
+		list *[]checker.ClockMessage
+		i    int
+	}
+	where := map[int64]at{}
 	for _, e := range journal {
 		switch e.Kind {
 		case "send":
 			if !slices.Contains(nodes, e.Src) || !slices.Contains(nodes, e.Dest) {
 				continue
 			}
-			var b struct {
-				Event *string `json:"event"`
+			m := checker.ClockMessage{ID: e.ID, Src: e.Src, Dest: e.Dest, Sent: e.Time, Delivered: -1}
+			var b map[string]json.RawMessage
+			if json.Unmarshal(e.Body, &b) != nil {
+				continue // not JSON: reported as a protocol error
 			}
-			if json.Unmarshal(e.Body, &b) != nil || b.Event == nil {
+			raw, ok := b["event"]
+			if ok && json.Unmarshal(raw, &m.Event) == nil {
+				where[e.ID] = at{&labelled, len(labelled)}
+				labelled = append(labelled, m)
 				continue
 			}
-			at[e.ID] = len(out)
-			out = append(out, checker.ClockMessage{ID: e.ID, Src: e.Src, Dest: e.Dest, Event: *b.Event, Sent: e.Time, Delivered: -1})
+			keys := slices.Sorted(maps.Keys(b))
+			m.Problem = fmt.Sprintf("no top-level \"event\" field (its body has %s)", strings.Join(keys, ", "))
+			if ok {
+				m.Problem = fmt.Sprintf("\"event\" is %s, not a string event id", raw)
+			}
+			where[e.ID] = at{&unlabelled, len(unlabelled)}
+			unlabelled = append(unlabelled, m)
 		case "recv":
-			if i, ok := at[e.ID]; ok {
-				out[i].Delivered = e.Time
+			if w, ok := where[e.ID]; ok {
+				(*w.list)[w.i].Delivered = e.Time
 			}
 		}
 	}
-	return out
+	return labelled, unlabelled
 }
 
 // clockSkewBound is the farthest any node's clock was from true time,

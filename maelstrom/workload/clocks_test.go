@@ -22,9 +22,19 @@ func TestClockMessagesPairSendsWithDeliveries(t *testing.T) {
 		ev(2, "send", 1, "n0", "n1", `{"type":"stamp","event":"n0-1","ts":1}`),
 		ev(3, "send", 2, "n1", "n0", `{"type":"stamp","event":"n1-1","ts":1}`), // dropped
 		ev(4, "send", 3, "nemesis", "n0", `{"type":"maelstrom_clock","offset_ns":5,"event":"x"}`),
+		ev(5, "send", 4, "n0", "n1", `{"type":"stamp","payload":{"event":"n0-2"}}`),
+		ev(6, "send", 5, "n1", "n0", `{"type":"stamp","event":{"id":"n1-2"}}`),
 		ev(12, "recv", 1, "n0", "n1", `{"type":"stamp","event":"n0-1","ts":1}`),
+		ev(15, "recv", 4, "n0", "n1", `{"type":"stamp","payload":{"event":"n0-2"}}`),
 	}
-	got := clockMessages(journal, []string{"n0", "n1"})
+	got, unlabelled := clockMessages(journal, []string{"n0", "n1"})
+	wantUn := []checker.ClockMessage{
+		{ID: 4, Src: "n0", Dest: "n1", Sent: ms(5), Delivered: ms(15), Problem: `no top-level "event" field (its body has payload, type)`},
+		{ID: 5, Src: "n1", Dest: "n0", Sent: ms(6), Delivered: -1, Problem: `"event" is {"id":"n1-2"}, not a string event id`},
+	}
+	if len(unlabelled) != 2 || unlabelled[0] != wantUn[0] || unlabelled[1] != wantUn[1] {
+		t.Errorf("unlabelled = %+v\nwant %+v", unlabelled, wantUn)
+	}
 	want := []checker.ClockMessage{
 		{ID: 1, Src: "n0", Dest: "n1", Event: "n0-1", Sent: ms(2), Delivered: ms(12)},
 		{ID: 2, Src: "n1", Dest: "n0", Event: "n1-1", Sent: ms(3), Delivered: -1},
