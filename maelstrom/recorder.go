@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
 )
 
@@ -25,6 +26,10 @@ type recorder struct {
 	protocol       []ProtocolError
 	protoCount     int
 	late           map[string]int // node -> replies to closed clients
+	// spoofCount counts lines dropped because their src was not the node
+	// that printed them; firstSpoof is the first.
+	spoofCount int
+	firstSpoof *ProtocolError
 	ok, fail, info int
 }
 
@@ -38,7 +43,7 @@ func (r *recorder) add(op history.Op) history.Op {
 	op.Index = len(r.h)
 	op.Time = r.since()
 	r.h = append(r.h, op)
-	if op.Process >= 0 {
+	if op.Process >= 0 && !checker.Bookkeeping(op.F) {
 		switch op.Type {
 		case history.OK:
 			r.ok++
@@ -63,6 +68,18 @@ func (r *recorder) protocolError(node, line, msg string) {
 			line = line[:500] + "..."
 		}
 		r.protocol = append(r.protocol, ProtocolError{Node: node, Time: r.since(), Line: line, Message: msg})
+	}
+}
+
+func (r *recorder) spoof(node, line, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.spoofCount++
+	if r.firstSpoof == nil {
+		if len(line) > 500 {
+			line = line[:500] + "..."
+		}
+		r.firstSpoof = &ProtocolError{Node: node, Time: r.since(), Line: line, Message: msg}
 	}
 }
 

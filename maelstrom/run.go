@@ -107,15 +107,17 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	}
 	threads, _ := opts.Threads()
 	r := &run{opts: opts, spec: spec, threads: threads, timeout: spec.RPCTimeout(opts.Latency)}
-	for i := range opts.NodeCount {
-		r.ids = append(r.ids, fmt.Sprintf("n%d", i))
-	}
+	r.ids = opts.IDs()
 	rng := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(opts.Seed, stream)) }
 	var err error
 	// The journal feeds the store (messages.jsonl, report.html) and the
 	// checks of workloads that read it (Spec.Journal).
-	r.net, err = netsim.New(netsim.Config{Latency: opts.Latency, Dist: netsim.Dist(opts.LatencyDist), Seed: opts.Seed,
-		NoJournal: opts.StoreDir == "" && !spec.Journal})
+	dist := netsim.Dist(opts.LatencyDist)
+	if opts.Latency == 0 {
+		dist = netsim.Constant // as Maelstrom, which ignores the distribution then
+	}
+	r.net, err = netsim.New(netsim.Config{Latency: opts.Latency, Dist: dist, Seed: opts.Seed,
+		NoJournal: opts.StoreDir == "" && !spec.Journal, Log: netLogger(opts)})
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
@@ -200,6 +202,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		cancel()
 	}
 	r.fail = setCrash
+	r.cl.fail = setCrash
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -272,6 +275,20 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	return rep, nil
 }
 
+// netLogger prints messages as they are sent or delivered, for
+// --log-net-send and --log-net-recv.
+func netLogger(o Options) func(netsim.Event) {
+	if (!o.LogNetSend && !o.LogNetRecv) || o.Stderr == nil {
+		return nil
+	}
+	w := o.Stderr
+	return func(e netsim.Event) {
+		if (e.Kind == "send" && o.LogNetSend) || (e.Kind == "recv" && o.LogNetRecv) {
+			fmt.Fprintf(w, "%9.3fs %-4s %s -> %s %s\n", e.Time.Seconds(), e.Kind, e.Src, e.Dest, e.Body)
+		}
+	}
+}
+
 // initAll sends init to every node from fresh clients c0..c(N-1).
 func (r *run) initAll(ctx context.Context) *Crash {
 	callers := make([]*caller, len(r.ids))
@@ -311,6 +328,9 @@ func (r *run) initNode(ctx context.Context, c *caller, id string) *Crash {
 	if _, err := workload.Decode(raw, "init_ok", workload.Field{Name: "node_id", Optional: true}); err != nil {
 		return n.crashReport(fmt.Sprintf("answered init with %s: %v", string(raw), err))
 	}
+	n.mu.Lock()
+	n.inited = true
+	n.mu.Unlock()
 	return nil
 }
 
