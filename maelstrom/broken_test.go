@@ -286,3 +286,23 @@ func deepPanic(depth, i int) error {
 	seen[i]++ // a learner's off-by-everything index
 	return nil
 }
+
+// A node flooding stderr: the log keeps its first 8 MiB, a long line is
+// cut, and the summary says what was dropped.
+func TestStderrFloodIsCut(t *testing.T) {
+	prog := func(ctx context.Context, pio program.IO) error {
+		line := strings.Repeat("x", 1023) + "\n"
+		for range 10 << 10 { // 10 MiB
+			if _, err := io.WriteString(pio.Stderr, line); err != nil {
+				return err
+			}
+		}
+		io.WriteString(pio.Stderr, strings.Repeat("y", 1<<20)+"\n")
+		return testnodes.Echo(false)(ctx, pio)
+	}
+	rep := grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "2")
+	wantVerdict(t, rep, checker.Valid, "WARNINGS", "node n0 wrote more to stderr than the grader keeps")
+	if len(rep.nodeLogs["n0"]) > maxLogBytes || rep.StderrDropped["n0"] < 2<<20 {
+		t.Fatalf("log %d bytes, dropped %d", len(rep.nodeLogs["n0"]), rep.StderrDropped["n0"])
+	}
+}

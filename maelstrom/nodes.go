@@ -378,6 +378,13 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 			}
 			return line, errLineTooLong
 		}
+		if len(line)+len(frag) > cap(line) && len(line) > 0 {
+			// Double, where append grows large slices by a quarter: a
+			// long line then costs at most twice its length in garbage.
+			grown := make([]byte, len(line), min(2*(len(line)+len(frag)), max+1+br.Size()))
+			copy(grown, line)
+			line = grown
+		}
 		line = append(line, frag...)
 		if err != bufio.ErrBufferFull {
 			return line, err

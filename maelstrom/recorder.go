@@ -21,15 +21,15 @@ type ProtocolError struct {
 type recorder struct {
 	since func() time.Duration
 
-	mu             sync.Mutex
-	h              history.History
-	protocol       []ProtocolError
-	protoCount     int
-	late           map[string]int // node -> replies to closed clients
+	mu         sync.Mutex
+	h          history.History
+	protocol   []ProtocolError
+	protoCount int
+	late       map[string]int // node -> replies to closed clients
 	// spoofCount counts lines dropped because their src was not the node
 	// that printed them; firstSpoof is the first.
-	spoofCount int
-	firstSpoof *ProtocolError
+	spoofCount     int
+	firstSpoof     *ProtocolError
 	ok, fail, info int
 }
 
