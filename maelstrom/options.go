@@ -190,7 +190,7 @@ func ParseArgs(args []string) (Options, error) {
 		if !knownFlag(name) {
 			return o, usagef("unknown flag %s (see `maelstrom help`)", name)
 		}
-		if !hasVal && !switches[name] {
+		if !hasVal && !switches[name] && !workload.IsSwitch(strings.TrimPrefix(name, "--")) {
 			if i+1 >= len(args) {
 				return o, usagef("%s needs a value", name)
 			}
@@ -347,6 +347,9 @@ func (o *Options) set(name, val string, hasVal bool) error {
 		if bare := strings.TrimLeft(name, "-"); strings.HasPrefix(name, "--") && len(workload.FlagOwners(bare)) > 0 {
 			if o.WorkloadFlags == nil {
 				o.WorkloadFlags = map[string]string{}
+			}
+			if !hasVal && workload.IsSwitch(bare) {
+				val = "true"
 			}
 			o.WorkloadFlags[bare] = val
 			return nil
