@@ -114,16 +114,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	nodes := Binary{Path: opts.Bin, Args: opts.NodeArgs, Limits: opts.NodeLimits, NoLimits: opts.NodeLimits == Limits{}}
+	return repeat(ctx, opts, stdout, func(o Options) int { return runOnce(ctx, o, nodes, stdout, stderr) })
+}
+
+// repeat runs the test --test-count times, each with the next seed, and
+// stops at the first run that does not pass; it returns that run's exit
+// code, or 0.
+func repeat(ctx context.Context, opts Options, stdout io.Writer, run func(Options) int) int {
 	count := max(opts.TestCount, 1)
-	code := 0
 	for i := range count {
 		if count > 1 {
 			fmt.Fprintf(stdout, "=== test %d of %d (seed %d)\n", i+1, count, opts.Seed)
 		}
-		code = runOnce(ctx, opts, nodes, stdout, stderr)
-		if code != 0 || ctx.Err() != nil {
+		if code := run(opts); code != 0 || ctx.Err() != nil {
 			if count > 1 {
-				fmt.Fprintf(stdout, "stopped at test %d of %d, which did not pass\n", i+1, count)
+				fmt.Fprintf(stdout, "stopped at test %d of %d, which did not pass (exit %d)\n", i+1, count, code)
 			}
 			return code
 		}
@@ -132,7 +137,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if count > 1 {
 		fmt.Fprintf(stdout, "all %d tests passed\n", count)
 	}
-	return code
+	return 0
 }
 
 // Commands are the commands of the command line tool.
