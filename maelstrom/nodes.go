@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/internal/rawjson"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
@@ -321,26 +323,60 @@ func (c *cluster) startNode(n *node) error {
 // process exited.
 const drainTimeout = 2 * time.Second
 
+// startAll starts every node at once; if one cannot be started, those
+// that were are killed and the first error is returned.
+func (c *cluster) startAll() error {
+	var g errgroup.Group
+	for _, id := range c.ids {
+		g.Go(func() error { return c.startNode(c.nodes[id]) })
+	}
+	err := g.Wait()
+	if err != nil {
+		_ = c.killAll()
+	}
+	return err
+}
+
+// killAll kills every node at once (the end of a run) and says which did
+// not exit in time.
+func (c *cluster) killAll() error {
+	var g errgroup.Group
+	for _, id := range c.ids {
+		g.Go(func() error {
+			if !c.kill(c.nodes[id]) {
+				return fmt.Errorf("node %s did not exit within %v of being killed", id, killWait)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// killWait bounds how long kill waits for a node to exit.
+const killWait = 5 * time.Second
+
 // kill stops a node and everything it started and waits for it to exit
-// (at most 5 s).
-func (c *cluster) kill(n *node) {
+// (at most killWait); it reports whether the node exited.
+func (c *cluster) kill(n *node) bool {
 	n.mu.Lock()
 	p, exited := n.p, n.exited
 	n.killed = true
 	n.mu.Unlock()
 	if p == nil {
-		return
+		return true
 	}
 	// SIGKILL ends a stopped process too; the held messages are lost.
 	n.gate.Resume()
 	// The endpoint stays: messages to a dead node are lost, as they would
 	// be on a real network, until it restarts and registers again.
 	p.kill()
-	t := time.NewTimer(5 * time.Second)
+	t := time.NewTimer(killWait)
 	defer t.Stop()
 	select {
 	case <-exited:
+		return true
 	case <-t.C:
+		return false
 	}
 }
 

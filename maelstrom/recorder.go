@@ -30,6 +30,7 @@ type recorder struct {
 	// that printed them; firstSpoof is the first.
 	spoofCount     int
 	firstSpoof     *ProtocolError
+	warnings       []string // about the run itself
 	ok, fail, info int
 }
 
@@ -81,6 +82,13 @@ func (r *recorder) spoof(node, line, msg string) {
 		}
 		r.firstSpoof = &ProtocolError{Node: node, Time: r.since(), Line: line, Message: msg}
 	}
+}
+
+// warn keeps a warning about the run itself (the summary lists it).
+func (r *recorder) warn(msg string) {
+	r.mu.Lock()
+	r.warnings = append(r.warnings, msg)
+	r.mu.Unlock()
 }
 
 func (r *recorder) lateReply(node, client string) {

@@ -117,6 +117,7 @@ func (r *run) analyse(rep *Report) {
 	rep.ProtocolErrors = append([]ProtocolError(nil), r.rec.protocol...)
 	rep.ProtocolErrorCount = r.rec.protoCount
 	rep.SpoofedLines, rep.FirstSpoofed = r.rec.spoofCount, r.rec.firstSpoof
+	rep.Warnings = append(rep.Warnings, r.rec.warnings...)
 	if len(r.rec.late) > 0 {
 		rep.LateReplies = map[string]int{}
 		for k, v := range r.rec.late {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
 	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
@@ -216,18 +218,12 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	for _, id := range r.ids {
 		n := &node{id: id, dataDir: dataRoot + string(os.PathSeparator) + id}
 		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
-			for _, started := range r.cl.nodes {
-				r.cl.kill(started)
-			}
-			return nil, err
-		}
-		if err := r.cl.startNode(n); err != nil {
-			for _, started := range r.cl.nodes {
-				r.cl.kill(started)
-			}
 			return nil, err
 		}
 		r.cl.nodes[id] = n
+	}
+	if err := r.cl.startAll(); err != nil {
+		return nil, err
 	}
 	stopProgress := r.progress()
 
@@ -256,8 +252,8 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		default:
 		}
 	}
-	for _, id := range r.ids {
-		r.cl.kill(r.cl.nodes[id])
+	if err := r.cl.killAll(); err != nil {
+		r.rec.warn(err.Error())
 	}
 	cancel()
 	<-watchDone
@@ -295,17 +291,18 @@ func (r *run) initAll(ctx context.Context) *Crash {
 	for i, id := range r.ids {
 		callers[i] = r.newClient(id, initTimeout)
 	}
+	// Every node's outcome is kept, and the first node's in id order
+	// reported, so that a seed names the same node every time.
 	crashes := make([]*Crash, len(r.ids))
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	for i, id := range r.ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			defer callers[i].c.Close()
 			crashes[i] = r.initNode(ctx, callers[i], id)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	for _, c := range crashes {
 		if c != nil {
 			return c
@@ -376,24 +373,11 @@ func (r *run) main(ctx context.Context) *Crash {
 			c.c.Close()
 		}
 	}()
-	var setupErr error
-	var wg sync.WaitGroup
-	var mu sync.Mutex
+	var setup errgroup.Group
 	for i, id := range r.ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.inst.Setup(ctx, id, setupClients[i]); err != nil {
-				mu.Lock()
-				if setupErr == nil {
-					setupErr = err
-				}
-				mu.Unlock()
-			}
-		}()
+		setup.Go(func() error { return r.inst.Setup(ctx, id, setupClients[i]) })
 	}
-	wg.Wait()
-	if setupErr != nil && ctx.Err() == nil {
+	if setupErr := setup.Wait(); setupErr != nil && ctx.Err() == nil {
 		// As in Maelstrom, a node that fails setup (e.g. never answers
 		// topology) aborts the run.
 		id := setupNode(setupErr, r.ids)
@@ -581,8 +565,12 @@ func (e *faultEnv) Kill(_ context.Context, id string) error {
 		return fmt.Errorf("no node %q", id)
 	}
 	e.r.net.SetDown(id, true) // from now on messages to it are lost
-	e.r.cl.kill(n)
+	exited := e.r.cl.kill(n)
 	e.r.cl.logMarker(n, fmt.Sprintf("killed by the nemesis at %.3fs", e.r.net.Since().Seconds()))
+	if !exited {
+		// The restart goes ahead: the nemesis schedule is the run's.
+		e.r.rec.warn(fmt.Sprintf("node %s did not exit within %v of being killed by the nemesis", id, killWait))
+	}
 	return nil
 }
 
