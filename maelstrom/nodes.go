@@ -455,7 +455,7 @@ func (c *cluster) lineTooLong(n *node, start []byte) {
 	msg := fmt.Sprintf("node %s printed a line longer than %d MiB on stdout without a newline, more than any message may be; the grader read no further and ended the run (does the node print a huge value, or forget the newline after each message?)", n.id, MaxLineBytes>>20)
 	c.rec.protocolError(n.id, string(start[:min(len(start), 200)]), msg)
 	if c.fail != nil {
-		cr := n.crashReport(msg)
+		cr := n.crashReport(strings.TrimPrefix(msg, "node "+n.id+" "))
 		cr.LastStdout = string(start[:min(len(start), 200)]) + "..."
 		c.fail(cr)
 	}
@@ -564,7 +564,7 @@ func (c *cluster) spoofed(n *node, src string, line []byte) {
 	if !inited && c.fail != nil {
 		msg += ". It did so before answering init, so the grader ended the run: does --bin echo its input back (like cat) instead of answering it?"
 		c.rec.spoof(n.id, string(line), msg)
-		cr := n.crashReport(msg)
+		cr := n.crashReport(strings.TrimPrefix(msg, "node "+n.id+" "))
 		cr.LastStdout = string(line)
 		c.fail(cr)
 		return

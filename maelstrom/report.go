@@ -324,7 +324,7 @@ func (r *Report) Summary() string {
 		}
 		b.WriteString("\n")
 	}
-	if r.RequestedRate > 0 {
+	if r.RequestedRate > 0 && (r.DeliveredRate > 0 || r.Crash == nil) {
 		fmt.Fprintf(&b, "rate: requested %g ops/s, delivered %.1f ops/s\n", r.RequestedRate, r.DeliveredRate)
 	}
 	fmt.Fprintf(&b, "\nmessages: %d (%.2f per op; %.2f per op between servers), %d dropped by partitions or dead nodes\n",
