@@ -154,8 +154,7 @@ func TestCatAsNodeEndsQuickly(t *testing.T) {
 // MiB of it, no more, and the summary says why the run ended.
 func TestHugeLineBoundsGraderMemory(t *testing.T) {
 	const lineMiB = 128
-	script := filepath.Join(t.TempDir(), "huge.sh")
-	require.NoError(t, os.WriteFile(script, []byte(fmt.Sprintf("#!/bin/sh\nhead -c %d /dev/zero | tr '\\0' a\nsleep 30\n", lineMiB<<20)), 0o755))
+	bin := buildTestNode(t)
 	opts, err := ParseArgs([]string{"-w", "echo", "--node-count", "1", "--time-limit", "5"})
 	require.NoError(t, err)
 	opts.StoreDir = ""
@@ -163,7 +162,7 @@ func TestHugeLineBoundsGraderMemory(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	rep, err := Run(context.Background(), opts, Binary{Path: script})
+	rep, err := Run(context.Background(), opts, Binary{Path: bin, Args: []string{"hugeline", strconv.Itoa(lineMiB)}})
 	require.NoError(t, err)
 	runtime.ReadMemStats(&after)
 	require.NotNil(t, rep.Crash, "no crash report:\n%s", rep.Summary())

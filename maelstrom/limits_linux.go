@@ -35,3 +35,17 @@ func applyLimits(pid int, l Limits) error {
 	}
 	return set(unix.RLIMIT_NPROC, "processes", l.Processes)
 }
+
+// waitExited returns when process pid has exited, without reaping it: as
+// a zombie it keeps its pid, which is also its group's id, so the group
+// can still be signalled without any risk of reaching a stranger that
+// got the pid afterwards.
+func waitExited(pid int) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}

@@ -78,11 +78,11 @@ type proc struct {
 	stdin  io.WriteCloser
 	stdout io.Reader
 	stderr io.Reader
-	// wait returns when the node's own process (or program) has exited;
-	// it does not wait for the output pipes.
+	// wait returns when the node's own process (or program) has exited,
+	// and for a process, after killing everything it left behind in its
+	// group; it does not wait for the output pipes.
 	wait func() error
-	// kill ends the node and everything it started; it is also called
-	// after the node exited by itself, to end what it left behind.
+	// kill ends the node and everything it started.
 	kill func()
 	// release frees the pipes once the readers are done or gave up.
 	release func()
@@ -141,8 +141,27 @@ func (b Binary) start(id, dataDir string, extraEnv map[string]string) (*proc, er
 	// process holding them (a wrapper's child) is gone: the runner waits
 	// for the process alone, kills its group, then closes the pipes.
 	files := []io.Closer{stdin, stdout.(io.Closer), stderr.(io.Closer)}
+	// Signals go to the group only while its leader is not reaped, so
+	// that its id cannot have been handed to another process meanwhile.
+	var mu sync.Mutex
+	reaped := false
+	signal := func(f func(int) error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if reaped {
+			return nil
+		}
+		return f(pid)
+	}
 	return &proc{stdin: stdin, stdout: stdout, stderr: stderr,
 		wait: func() error {
+			waitExited(pid)
+			// Whatever the node started dies with it (a wrapper script's
+			// child), whether it was killed or exited by itself.
+			mu.Lock()
+			_ = killGroup(pid)
+			reaped = true
+			mu.Unlock()
 			st, err := cmd.Process.Wait()
 			if err != nil {
 				return err
@@ -152,14 +171,14 @@ func (b Binary) start(id, dataDir string, extraEnv map[string]string) (*proc, er
 			}
 			return nil
 		},
-		kill: func() { _ = killGroup(pid) },
+		kill: func() { _ = signal(killGroup) },
 		release: func() {
 			for _, f := range files {
 				_ = f.Close()
 			}
 		},
-		pause:  func() error { return stopGroup(pid) },
-		resume: func() error { return continueGroup(pid) }}, nil
+		pause:  func() error { return signal(stopGroup) },
+		resume: func() error { return signal(continueGroup) }}, nil
 }
 
 func (p InProcess) start(id, dataDir string, extraEnv map[string]string) (*proc, error) {
@@ -287,10 +306,7 @@ func (c *cluster) startNode(n *node) error {
 	go c.readStdout(n, p.stdout, gate)
 	go c.readStderr(n, p.stderr)
 	go func() {
-		err := p.wait()
-		// Whatever the node started dies with it (a wrapper script's
-		// child), whether it was killed or exited by itself.
-		p.kill()
+		err := p.wait() // for a process, its group is killed too
 		// The readers drain what the node printed before it exited. A
 		// process that left the node's group may hold the pipes open, so
 		// they get a bounded time before the pipes are closed under them.
