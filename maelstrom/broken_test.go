@@ -2,11 +2,13 @@ package maelstrom
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/internal/testnodes"
 )
@@ -52,7 +54,7 @@ func TestCounters(t *testing.T) {
 }
 
 func TestGarbageOnStdout(t *testing.T) {
-	rep := grade(t, testnodes.EchoGarbage(), "-w", "echo", "--node-count", "2", "--time-limit", "3")
+	rep := grade(t, testnodes.EchoGarbage(), "-w", "echo", "--node-count", "2", "--time-limit", "3", "--strict-protocol")
 	wantVerdict(t, rep, checker.Invalid, "not well-formed JSON", "got an echo, replying")
 	pe := rep.ProtocolErrors[0]
 	if pe.Node == "" || pe.Line != "got an echo, replying" {
@@ -129,8 +131,80 @@ func TestMalformedEnvelope(t *testing.T) {
 			return nil
 		}}
 	})
-	rep := grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "2")
+	rep := grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "2", "--strict-protocol")
 	wantVerdict(t, rep, checker.Invalid, "first problem (protocol)", `unknown field "extra"`, `invalid destination "n7"`)
+}
+
+// By default a malformed line is reported prominently but, as in
+// Maelstrom, does not make the run invalid: Jepsen's own Ruby pn_counter
+// demo replies with "src": null when a peer's message races its init.
+func TestProtocolErrorsReportedNotJudgedByDefault(t *testing.T) {
+	prog := testnodes.Program(func() testnodes.Handlers {
+		return testnodes.Handlers{Handle: func(n *testnodes.Node, m testnodes.Msg) error {
+			n.Raw(`{"src":null,"dest":"` + m.Src + `","body":{"type":"echo_ok","in_reply_to":0}}`)
+			n.Reply(m, map[string]any{"type": "echo_ok", "echo": m.Body["echo"]})
+			return nil
+		}}
+	})
+	rep := grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "2")
+	wantVerdict(t, rep, checker.Valid, "WARNINGS", "src must be a non-empty string", `"src":null`, "--strict-protocol")
+	res, _ := rep.Result("protocol")
+	if res.Valid != checker.Valid || len(res.Warnings) != 1 || rep.ProtocolErrorCount == 0 || len(rep.Warnings) == 0 {
+		t.Fatalf("protocol %+v, %d errors, warnings %q", res, rep.ProtocolErrorCount, rep.Warnings)
+	}
+	rep = grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "2", "--strict-protocol")
+	wantVerdict(t, rep, checker.Invalid, "first problem (protocol)", "src must be a non-empty string")
+}
+
+// A node may speak only as itself: a line claiming another node, a client
+// or a service as its src is dropped and counted, never routed.
+func TestSpoofedSourceDropped(t *testing.T) {
+	for _, src := range []string{"n1", "c0", "lin-kv"} {
+		prog := testnodes.Program(func() testnodes.Handlers {
+			return testnodes.Handlers{Handle: func(n *testnodes.Node, m testnodes.Msg) error {
+				if n.ID == "n0" {
+					n.Raw(`{"src":"` + src + `","dest":"n1","body":{"type":"echo","echo":"loop","msg_id":1}}`)
+				}
+				n.Reply(m, map[string]any{"type": "echo_ok", "echo": m.Body["echo"]})
+				return nil
+			}}
+		})
+		rep := grade(t, prog, "-w", "echo", "--node-count", "2", "--time-limit", "2")
+		wantVerdict(t, rep, checker.Valid, "src was not the node", `with src "`+src+`"`, "WARNINGS")
+		if rep.SpoofedLines == 0 || rep.FirstSpoofed == nil || rep.FirstSpoofed.Node != "n0" {
+			t.Fatalf("src %s: spoofed %d, first %+v", src, rep.SpoofedLines, rep.FirstSpoofed)
+		}
+		for _, e := range rep.journal {
+			if e.Src == src && e.Dest == "n1" && e.Kind == "send" && strings.Contains(string(e.Body), "loop") {
+				t.Fatalf("src %s: the spoofed line was routed: %+v", src, e)
+			}
+		}
+		rep = grade(t, prog, "-w", "echo", "--node-count", "2", "--time-limit", "2", "--strict-protocol")
+		wantVerdict(t, rep, checker.Invalid, "first problem (protocol): message not from its node")
+	}
+}
+
+// A node that echoes its input (as cat does) sends init back as if from
+// the client: the run ends at once with a clear reason, not in a storm of
+// messages until init times out.
+func TestEchoingNodeEndsRunAtOnce(t *testing.T) {
+	cat := func(_ context.Context, pio program.IO) error {
+		_, err := io.Copy(pio.Stdout, pio.Stdin)
+		return err
+	}
+	rep := grade(t, cat, "-w", "echo", "--node-count", "1", "--time-limit", "10")
+	if rep.Crash == nil || rep.ExitCode() != 255 {
+		t.Fatalf("exit %d, want 255 with a crash report\n%s", rep.ExitCode(), rep.Summary())
+	}
+	s := rep.Summary()
+	for _, want := range []string{`src "c0"`, "before answering init", "like cat"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if rep.SimDuration > time.Second || rep.Net.All.MsgCount > 5 || rep.SpoofedLines != 1 {
+		t.Fatalf("ran %v with %d messages and %d spoofed lines; want an immediate end\n%s", rep.SimDuration, rep.Net.All.MsgCount, rep.SpoofedLines, s)
+	}
 }
 
 func TestProgressLines(t *testing.T) {
@@ -211,4 +285,24 @@ func deepPanic(depth, i int) error {
 	var seen []int64
 	seen[i]++ // a learner's off-by-everything index
 	return nil
+}
+
+// A node flooding stderr: the log keeps its first 8 MiB, a long line is
+// cut, and the summary says what was dropped.
+func TestStderrFloodIsCut(t *testing.T) {
+	prog := func(ctx context.Context, pio program.IO) error {
+		line := strings.Repeat("x", 1023) + "\n"
+		for range 10 << 10 { // 10 MiB
+			if _, err := io.WriteString(pio.Stderr, line); err != nil {
+				return err
+			}
+		}
+		io.WriteString(pio.Stderr, strings.Repeat("y", 1<<20)+"\n")
+		return testnodes.Echo(false)(ctx, pio)
+	}
+	rep := grade(t, prog, "-w", "echo", "--node-count", "1", "--time-limit", "2")
+	wantVerdict(t, rep, checker.Valid, "WARNINGS", "node n0 wrote more to stderr than the grader keeps")
+	if len(rep.nodeLogs["n0"]) > maxLogBytes || rep.StderrDropped["n0"] < 2<<20 {
+		t.Fatalf("log %d bytes, dropped %d", len(rep.nodeLogs["n0"]), rep.StderrDropped["n0"])
+	}
 }

@@ -23,12 +23,16 @@ func Usage() string {
        maelstrom help
 
 Runs the nodes at PATH, drives them with WORKLOAD and checks the outcome.
+Each node process runs in a process group of its own: kill, pause and the
+end of the run reach everything it started. A node's stdout line may be at
+most 16 MiB; the grader keeps the first 8 MiB of each node's stderr.
 Exit code: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 crash.
 
 flags (defaults as in Maelstrom):
   -w, --workload NAME         ` + strings.Join(workload.Names(), ", ") + ` (lin-kv)
   --bin PATH                  the node executable (required)
   --node-count N              nodes n0..n(N-1) (5)
+  --nodes IDS                 explicit node ids, comma separated (n1,n2,n3); sets the node count
   --time-limit S              seconds of client operations (60)
   --rate R                    mean operations per second over all clients (5; 0: none)
   --concurrency C             clients: a number, or Kn for K per node (1n)
@@ -46,7 +50,15 @@ flags (defaults as in Maelstrom):
   --recovery-time S           quiet seconds after healing, before final reads (10)
   --seed N                    replay a run: same operations and fault schedule (random by default; printed in the summary)
   --store DIR                 where results go (store)
+  --test-count N              repeat the test N times (next seeds), stopping at the first that does not pass (1)
   --log-stderr                echo node stderr to the console
+  --log-net-send              print every message as it is sent
+  --log-net-recv              print every message as it is delivered
+  --strict-protocol           a line a node prints that is not a valid message from that node fails
+                              the run (by default it is dropped and reported, as Maelstrom does)
+  --node-memory MB            each node process's address space limit (8192; 0: the grader's own)
+  --node-open-files N         each node process's open file limit (4096; 0: the grader's own)
+  --node-processes N          process limit of each node (RLIMIT_NPROC, counted per user; 4096; 0: none)
   --id-order per-node         unique-ids: also check each node's ids strictly increase
   --timestamps K              clocks: demand wall, lamport, vector or hlc timestamps (inferred)
   --clock-skew MS             clock nemesis: offsets up to ±MS (300)
@@ -69,7 +81,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return invalidCheckersMain(args[1:], stdout, stderr)
 	}
 	if args[0] != "test" {
-		fmt.Fprintf(stderr, "unknown command %q; the commands are test, grade, merge-results, serve, invalid-checkers and help\n", args[0])
+		fmt.Fprintf(stderr, "unknown command %q; the commands are %s\n", args[0], strings.Join(Commands, ", "))
 		return 254
 	}
 	for _, a := range args[1:] {
@@ -104,7 +116,38 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			opts.ProgressEvery, opts.ProgressTerminal = time.Second, true
 		}
 	}
-	rep, err := Run(ctx, opts, Binary{Path: opts.Bin, Args: opts.NodeArgs})
+	nodes := Binary{Path: opts.Bin, Args: opts.NodeArgs, Limits: opts.NodeLimits, NoLimits: opts.NodeLimits == Limits{}}
+	return repeat(ctx, opts, stdout, func(o Options) int { return runOnce(ctx, o, nodes, stdout, stderr) })
+}
+
+// repeat runs the test --test-count times, each with the next seed, and
+// stops at the first run that does not pass; it returns that run's exit
+// code, or 0.
+func repeat(ctx context.Context, opts Options, stdout io.Writer, run func(Options) int) int {
+	count := max(opts.TestCount, 1)
+	for i := range count {
+		if count > 1 {
+			fmt.Fprintf(stdout, "=== test %d of %d (seed %d)\n", i+1, count, opts.Seed)
+		}
+		if code := run(opts); code != 0 || ctx.Err() != nil {
+			if count > 1 {
+				fmt.Fprintf(stdout, "stopped at test %d of %d, which did not pass (exit %d)\n", i+1, count, code)
+			}
+			return code
+		}
+		opts.Seed++
+	}
+	if count > 1 {
+		fmt.Fprintf(stdout, "all %d tests passed\n", count)
+	}
+	return 0
+}
+
+// Commands are the commands of the command line tool.
+var Commands = []string{"test", "grade", "merge-results", "serve", "invalid-checkers", "help"}
+
+func runOnce(ctx context.Context, opts Options, nodes Nodes, stdout, stderr io.Writer) int {
+	rep, err := Run(ctx, opts, nodes)
 	var ue *UsageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "maelstrom: %v\n", err)

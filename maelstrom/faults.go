@@ -248,7 +248,7 @@ func (r *run) judgeCrash(rep *Report, h history.History) bool {
 	res := cj.JudgeCrash(h, crashInfo(rep.Crash, rep.Crash.Time))
 	// Stats and availability would only echo the crash: the ops it cut
 	// short never succeeded.
-	rep.Results = []checker.Result{res, protocolResult(rep)}
+	rep.Results = []checker.Result{res, protocolResult(rep, r.opts.StrictProtocol)}
 	rep.Valid = checker.Valid
 	for _, x := range rep.Results {
 		rep.Valid = checker.Worst(rep.Valid, x.Valid)

@@ -14,6 +14,7 @@ package maelstrom
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,13 +23,16 @@ import (
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
+	"github.com/distsys-curriculum/distsys/maelstrom/services"
 	"github.com/distsys-curriculum/distsys/maelstrom/workload"
 )
 
 // Options are the flags of `maelstrom test`.
 type Options struct {
-	Workload          string
-	NodeCount         int
+	Workload  string
+	NodeCount int
+	// NodeIDs are the nodes' ids (--nodes); empty means n0..n(NodeCount-1).
+	NodeIDs           []string
 	TimeLimit         time.Duration
 	Rate              float64 // total mean ops/s; 0 means no client ops
 	Concurrency       string  // "N" or "Kn" (K × node count)
@@ -60,6 +64,18 @@ type Options struct {
 	// ±ClockSkew, drift up to ±ClockDrift ppm (0: the nemesis defaults).
 	ClockSkew  time.Duration
 	ClockDrift float64
+	// StrictProtocol makes a line a node printed that is not a valid
+	// message (malformed, unroutable, or not from that node) fail the run;
+	// by default it is reported and dropped, as Maelstrom does.
+	StrictProtocol bool
+	// LogNetSend and LogNetRecv print every message as it is sent or
+	// delivered, on Stderr.
+	LogNetSend, LogNetRecv bool
+	// TestCount repeats the test (the command line stops at the first
+	// run that does not pass); 0 and 1 both mean once.
+	TestCount int
+	// NodeLimits bound each node process (Binary); all zero means none.
+	NodeLimits Limits
 	// WorkloadFlags are the values of flags that belong to a workload
 	// (workload.Spec.Flags), by name without dashes.
 	WorkloadFlags map[string]string
@@ -76,16 +92,28 @@ type Options struct {
 	ProgressTerminal bool
 }
 
-// DefaultOptions are Maelstrom's defaults, except that nodes are always
-// n0..n(N-1) (N = 5 unless --node-count is given).
+// DefaultOptions are Maelstrom's defaults: nodes n0..n(N-1), N = 5 unless
+// --node-count or --nodes is given.
 func DefaultOptions() Options {
 	return Options{
 		Workload: "lin-kv", NodeCount: 5, TimeLimit: 60 * time.Second, Rate: 5,
 		Concurrency: "1n", LatencyDist: "constant", NemesisInterval: 10 * time.Second,
 		Topology: "grid", ConsistencyModels: []string{"strict-serializable"},
 		KeyCount: 10, MaxTxnLength: 4, MaxWritesPerKey: 16, StoreDir: "store",
-		RecoveryTime: 10 * time.Second,
+		RecoveryTime: 10 * time.Second, NodeLimits: DefaultLimits(),
 	}
+}
+
+// IDs are the node ids of a run: --nodes, or n0..n(N-1).
+func (o Options) IDs() []string {
+	if len(o.NodeIDs) > 0 {
+		return o.NodeIDs
+	}
+	ids := make([]string, o.NodeCount)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("n%d", i)
+	}
+	return ids
 }
 
 // UsageError is a problem with the arguments (exit code 254).
@@ -144,6 +172,7 @@ func checkDashes(arg string) error {
 // after "--", or after the first positional argument, go to the nodes.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
+	nodeCountSet := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if err := checkDashes(a); err != nil {
@@ -158,8 +187,10 @@ func ParseArgs(args []string) (Options, error) {
 			break
 		}
 		name, val, hasVal := strings.Cut(a, "=")
-		boolFlag := name == "--log-stderr"
-		if !hasVal && !boolFlag {
+		if !knownFlag(name) {
+			return o, usagef("unknown flag %s (see `maelstrom help`)", name)
+		}
+		if !hasVal && !switches[name] && !workload.IsSwitch(strings.TrimPrefix(name, "--")) {
 			if i+1 >= len(args) {
 				return o, usagef("%s needs a value", name)
 			}
@@ -169,8 +200,45 @@ func ParseArgs(args []string) (Options, error) {
 		if err := o.set(name, val, hasVal); err != nil {
 			return o, err
 		}
+		nodeCountSet = nodeCountSet || name == "--node-count"
+	}
+	if len(o.NodeIDs) > 0 {
+		if nodeCountSet && o.NodeCount != len(o.NodeIDs) {
+			return o, usagef("--node-count %d but --nodes lists %d nodes; give one of them", o.NodeCount, len(o.NodeIDs))
+		}
+		o.NodeCount = len(o.NodeIDs)
 	}
 	return o, o.Validate()
+}
+
+// switches are the flags that take no value (--flag=false turns one off).
+var switches = map[string]bool{"--log-stderr": true, "--log-net-send": true, "--log-net-recv": true, "--strict-protocol": true}
+
+// flagNames are the flags of `maelstrom test` besides workload flags.
+var flagNames = []string{"-w", "--workload", "--bin", "--node-count", "--nodes", "--time-limit", "--rate", "--concurrency",
+	"--latency", "--latency-dist", "--nemesis", "--nemesis-interval", "--topology", "--availability", "--log-stderr",
+	"--log-net-send", "--log-net-recv", "--consistency-models", "--key-count", "--max-txn-length", "--max-writes-per-key",
+	"--seed", "--store", "--store-dir", "--id-order", "--timestamps", "--clock-skew", "--clock-drift", "--recovery-time",
+	"--test-count", "--strict-protocol", "--node-memory", "--node-open-files", "--node-processes"}
+
+func knownFlag(name string) bool {
+	if slices.Contains(flagNames, name) {
+		return true
+	}
+	bare := strings.TrimLeft(name, "-")
+	return strings.HasPrefix(name, "--") && len(workload.FlagOwners(bare)) > 0
+}
+
+// switchValue reads a switch: present alone, or =true / =false.
+func switchValue(name, val string, hasVal bool) (bool, error) {
+	if !hasVal {
+		return true, nil
+	}
+	b, err := strconv.ParseBool(val)
+	if err != nil {
+		return false, usagef("%s=%s: a switch takes no value, or =true / =false", name, val)
+	}
+	return b, nil
 }
 
 func (o *Options) set(name, val string, hasVal bool) error {
@@ -221,7 +289,32 @@ func (o *Options) set(name, val string, hasVal bool) error {
 	case "--availability":
 		o.Availability = val
 	case "--log-stderr":
-		o.LogStderr = !hasVal || val == "true"
+		o.LogStderr, err = switchValue(name, val, hasVal)
+	case "--log-net-send":
+		o.LogNetSend, err = switchValue(name, val, hasVal)
+	case "--log-net-recv":
+		o.LogNetRecv, err = switchValue(name, val, hasVal)
+	case "--strict-protocol":
+		o.StrictProtocol, err = switchValue(name, val, hasVal)
+	case "--nodes":
+		o.NodeIDs = splitList(val)
+		if len(o.NodeIDs) == 0 {
+			err = usagef("--nodes %q: want node ids separated by commas, e.g. n1,n2,n3", val)
+		}
+	case "--test-count":
+		o.TestCount, err = integer()
+	case "--node-memory":
+		var mb float64
+		mb, err = num()
+		o.NodeLimits.Memory = uint64(mb * (1 << 20))
+	case "--node-open-files":
+		var n int
+		n, err = integer()
+		o.NodeLimits.OpenFiles = uint64(n)
+	case "--node-processes":
+		var n int
+		n, err = integer()
+		o.NodeLimits.Processes = uint64(n)
 	case "--consistency-models":
 		o.ConsistencyModels = splitList(val)
 	case "--key-count":
@@ -255,12 +348,35 @@ func (o *Options) set(name, val string, hasVal bool) error {
 			if o.WorkloadFlags == nil {
 				o.WorkloadFlags = map[string]string{}
 			}
+			if !hasVal && workload.IsSwitch(bare) {
+				val = "true"
+			}
 			o.WorkloadFlags[bare] = val
 			return nil
 		}
 		return usagef("unknown flag %s (see `maelstrom help`)", name)
 	}
 	return err
+}
+
+// validIDs checks --nodes: distinct ids that cannot be mistaken for a
+// client (c...), a service or the nemesis endpoint.
+func validIDs(ids []string) error {
+	seen := map[string]bool{}
+	for _, id := range ids {
+		switch {
+		case seen[id]:
+			return usagef("--nodes: %q is listed twice", id)
+		case netsim.IsClient(id):
+			return usagef("--nodes: %q starts with c, which names clients; node ids usually start with n", id)
+		case slices.Contains(services.Names, id) || id == nemesis.ControlSource:
+			return usagef("--nodes: %q is the name of a service of the grader", id)
+		case strings.ContainsAny(id, " \t\"\\"):
+			return usagef("--nodes: %q: ids must not contain spaces or quotes", id)
+		}
+		seen[id] = true
+	}
+	return nil
 }
 
 func splitList(s string) []string {
@@ -294,12 +410,13 @@ func (o Options) Validate() error {
 			return usagef("--concurrency %s gives %d clients; %s needs a multiple of %d (2 × node count): use --concurrency 2n", o.Concurrency, threads, o.Workload, m)
 		}
 	}
-	dist, err := netsim.ParseDist(o.LatencyDist)
-	if err != nil {
+	// Without --latency every distribution is 0 ms: Maelstrom ignores
+	// --latency-dist then, and so does the grader (run.go).
+	if _, err := netsim.ParseDist(o.LatencyDist); err != nil {
 		return &UsageError{Msg: "--latency-dist: " + err.Error()}
 	}
-	if dist == netsim.Exponential && o.Latency == 0 {
-		return usagef("--latency-dist exponential needs --latency above 0")
+	if err := validIDs(o.NodeIDs); err != nil {
+		return err
 	}
 	if _, err := nemesis.Parse(strings.Join(o.Nemesis, ",")); err != nil {
 		return &UsageError{Msg: "--nemesis: " + err.Error()}

@@ -29,15 +29,17 @@ func TestProcessModeCLI(t *testing.T) {
 	bin := buildTestNode(t)
 	store := t.TempDir()
 	var out, errOut bytes.Buffer
-	code := Main(context.Background(), []string{"test", "-w", "echo", "--bin", bin, "--node-count", "2",
-		"--time-limit", "2", "--rate", "20", "--store", store, "--seed", "7", "echo"}, &out, &errOut)
+	code := Main(context.Background(), []string{"test", "-w", "echo", "--bin", bin, "--nodes", "n1,n2",
+		"--time-limit", "2", "--rate", "20", "--store", store, "--seed", "7", "--test-count", "2", "echo"}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
-	if !strings.Contains(out.String(), "Everything looks good") {
-		t.Fatalf("summary:\n%s", out.String())
+	for _, want := range []string{"=== test 1 of 2 (seed 7)", "=== test 2 of 2 (seed 8)", "all 2 tests passed", "Everything looks good"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
 	}
-	for _, f := range []string{"results.json", "history.jsonl", "history.txt", "messages.jsonl", "summary.txt", "report.html", "node-logs/n0.log"} {
+	for _, f := range []string{"results.json", "history.jsonl", "history.txt", "messages.jsonl", "summary.txt", "report.html", "node-logs/n1.log"} {
 		if _, err := os.Stat(filepath.Join(store, "latest", f)); err != nil {
 			t.Errorf("store: %v", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
 )
 
@@ -20,11 +21,16 @@ type ProtocolError struct {
 type recorder struct {
 	since func() time.Duration
 
-	mu             sync.Mutex
-	h              history.History
-	protocol       []ProtocolError
-	protoCount     int
-	late           map[string]int // node -> replies to closed clients
+	mu         sync.Mutex
+	h          history.History
+	protocol   []ProtocolError
+	protoCount int
+	late       map[string]int // node -> replies to closed clients
+	// spoofCount counts lines dropped because their src was not the node
+	// that printed them; firstSpoof is the first.
+	spoofCount     int
+	firstSpoof     *ProtocolError
+	warnings       []string // about the run itself
 	ok, fail, info int
 }
 
@@ -38,7 +44,7 @@ func (r *recorder) add(op history.Op) history.Op {
 	op.Index = len(r.h)
 	op.Time = r.since()
 	r.h = append(r.h, op)
-	if op.Process >= 0 {
+	if op.Process >= 0 && !checker.Bookkeeping(op.F) {
 		switch op.Type {
 		case history.OK:
 			r.ok++
@@ -64,6 +70,25 @@ func (r *recorder) protocolError(node, line, msg string) {
 		}
 		r.protocol = append(r.protocol, ProtocolError{Node: node, Time: r.since(), Line: line, Message: msg})
 	}
+}
+
+func (r *recorder) spoof(node, line, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.spoofCount++
+	if r.firstSpoof == nil {
+		if len(line) > 500 {
+			line = line[:500] + "..."
+		}
+		r.firstSpoof = &ProtocolError{Node: node, Time: r.since(), Line: line, Message: msg}
+	}
+}
+
+// warn keeps a warning about the run itself (the summary lists it).
+func (r *recorder) warn(msg string) {
+	r.mu.Lock()
+	r.warnings = append(r.warnings, msg)
+	r.mu.Unlock()
 }
 
 func (r *recorder) lateReply(node, client string) {

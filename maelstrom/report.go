@@ -41,6 +41,24 @@ type Report struct {
 	ProtocolErrors     []ProtocolError `json:"protocol_errors,omitempty"`
 	ProtocolErrorCount int             `json:"protocol_error_count"`
 	LateReplies        map[string]int  `json:"late_replies,omitempty"`
+	// SpoofedLines counts lines dropped because their src was not the
+	// node that printed them; FirstSpoofed is the first.
+	SpoofedLines int            `json:"spoofed_lines"`
+	FirstSpoofed *ProtocolError `json:"first_spoofed,omitempty"`
+	// StderrDropped is, per node, how many stderr bytes the log could not
+	// keep (see maxLogBytes).
+	StderrDropped map[string]int64 `json:"stderr_dropped,omitempty"`
+	// Bookkeeping counts operations the checkers do not judge (kafka's
+	// client crashes), kept out of ByF.
+	Bookkeeping map[string]int `json:"bookkeeping,omitempty"`
+	// RequestedRate is --rate; DeliveredRate is what the generator
+	// issued during the main phase, in operations per second.
+	RequestedRate float64 `json:"requested_rate"`
+	DeliveredRate float64 `json:"delivered_rate"`
+	// Warnings are things a learner should look at that do not change the
+	// verdict: dropped lines, partitions that cut nothing, reads that
+	// look like an initial state, ...
+	Warnings []string `json:"warnings,omitempty"`
 	// Faults is the fault schedule: every nemesis step (faults.go).
 	Faults []FaultStep `json:"faults,omitempty"`
 
@@ -87,11 +105,19 @@ func (r *run) analyse(rep *Report) {
 	for id, n := range r.cl.nodes {
 		n.mu.Lock()
 		rep.nodeLogs[id] = n.log.String()
+		if n.logDropped > 0 {
+			if rep.StderrDropped == nil {
+				rep.StderrDropped = map[string]int64{}
+			}
+			rep.StderrDropped[id] = n.logDropped
+		}
 		n.mu.Unlock()
 	}
 	r.rec.mu.Lock()
 	rep.ProtocolErrors = append([]ProtocolError(nil), r.rec.protocol...)
 	rep.ProtocolErrorCount = r.rec.protoCount
+	rep.SpoofedLines, rep.FirstSpoofed = r.rec.spoofCount, r.rec.firstSpoof
+	rep.Warnings = append(rep.Warnings, r.rec.warnings...)
 	if len(r.rec.late) > 0 {
 		rep.LateReplies = map[string]int{}
 		for k, v := range r.rec.late {
@@ -101,13 +127,29 @@ func (r *run) analyse(rep *Report) {
 	r.rec.mu.Unlock()
 
 	rep.ByF = map[string]OpCounts{}
-	invocations := 0
+	invocations, mainOps := 0, 0
+	firstOp := time.Duration(-1)
 	for _, op := range h {
 		if op.Process < 0 {
 			continue
 		}
 		if op.Type == history.Invoke {
 			invocations++
+			if !op.Final {
+				mainOps++
+				if firstOp < 0 {
+					firstOp = op.Time
+				}
+			}
+			continue
+		}
+		if checker.Bookkeeping(op.F) {
+			// Not a request a node serves: the stats checker skips it, so
+			// the table does too.
+			if rep.Bookkeeping == nil {
+				rep.Bookkeeping = map[string]int{}
+			}
+			rep.Bookkeeping[op.F]++
 			continue
 		}
 		c := rep.ByF[op.F]
@@ -129,6 +171,16 @@ func (r *run) analyse(rep *Report) {
 		rep.ServerMsgsPerOp = float64(rep.Net.Servers.MsgCount) / float64(invocations)
 	}
 	rep.Latencies = checker.Latencies(h)
+	rep.RequestedRate = r.opts.Rate
+	if window := r.opts.TimeLimit; mainOps > 0 {
+		if rep.Crash != nil && firstOp >= 0 {
+			window = min(window, rep.Crash.Time-firstOp)
+		}
+		if window > 0 {
+			rep.DeliveredRate = float64(mainOps) / window.Seconds()
+		}
+	}
+	defer rep.collectWarnings()
 
 	if rep.Crash != nil {
 		if r.judgeCrash(rep, h) {
@@ -141,7 +193,7 @@ func (r *run) analyse(rep *Report) {
 		r.inst.Check(h),
 		checker.Stats(h),
 		checker.AvailabilityOf(h, r.opts.Availability, r.ids),
-		protocolResult(rep),
+		protocolResult(rep, r.opts.StrictProtocol),
 		{Checker: "net", Valid: checker.Valid, Details: rep.Net,
 			Summary: fmt.Sprintf("%d messages, %.2f per op (%.2f between servers)", rep.Net.All.MsgCount, rep.MsgsPerOp, rep.ServerMsgsPerOp)},
 	}
@@ -154,22 +206,81 @@ func (r *run) analyse(rep *Report) {
 	}
 }
 
-// protocolResult judges what nodes printed: any dropped line is invalid,
-// since Maelstrom stops listening to a node that does this.
-func protocolResult(rep *Report) checker.Result {
+// protocolResult judges what nodes printed. As in Maelstrom, which logs
+// and drops such lines, a dropped line is reported, not judged, unless
+// strict (--strict-protocol: the stages that teach the protocol), where
+// any dropped line makes the run invalid.
+func protocolResult(rep *Report, strict bool) checker.Result {
 	res := checker.Result{Checker: "protocol", Valid: checker.Valid, Summary: "every line nodes printed was a valid message"}
-	if rep.ProtocolErrorCount == 0 {
+	dropped := rep.ProtocolErrorCount + rep.SpoofedLines
+	if dropped == 0 {
 		return res
 	}
-	res.Valid = checker.Invalid
-	res.Summary = fmt.Sprintf("%d line(s) printed by nodes were dropped", rep.ProtocolErrorCount)
+	if rep.FirstSpoofed != nil {
+		pe := rep.FirstSpoofed
+		res.Violations = append(res.Violations, checker.Violation{
+			What: "message not from its node", Node: pe.Node, Value: pe.Line, Time: pe.Time,
+			Detail: fmt.Sprintf("at %.3fs: %s. The line was: %s", pe.Time.Seconds(), pe.Message, pe.Line),
+		})
+	}
 	for _, pe := range rep.ProtocolErrors {
 		res.Violations = append(res.Violations, checker.Violation{
 			What: "bad message line", Node: pe.Node, Value: pe.Line, Time: pe.Time,
 			Detail: fmt.Sprintf("at %.3fs: %s. The line was: %s", pe.Time.Seconds(), pe.Message, pe.Line),
 		})
 	}
+	res.Summary = fmt.Sprintf("%d line(s) printed by nodes were dropped", dropped)
+	if rep.SpoofedLines > 0 {
+		res.Summary += fmt.Sprintf(" (%d with a src that was not the node)", rep.SpoofedLines)
+	}
+	if strict {
+		res.Valid = checker.Invalid
+		return res
+	}
+	res.Summary += "; reported, not judged (--strict-protocol fails the run for them)"
+	res.Warnings = []string{fmt.Sprintf("nodes printed %d line(s) that were not valid messages from them and were dropped, as Maelstrom drops them; first: %s",
+		dropped, res.Violations[0].Detail)}
 	return res
+}
+
+// collectWarnings gathers the checkers' warnings and the run's own.
+func (r *Report) collectWarnings() {
+	for _, res := range r.Results {
+		for _, w := range res.Warnings {
+			r.Warnings = append(r.Warnings, res.Checker+": "+w)
+		}
+	}
+	if w := partitionWarning(r.Faults, r.Options.NodeCount); w != "" {
+		r.Warnings = append(r.Warnings, w)
+	}
+	ids := make([]string, 0, len(r.StderrDropped))
+	for id := range r.StderrDropped {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("node %s wrote more to stderr than the grader keeps: its log has the first %d MiB, %.1f MiB more were dropped (log less)",
+			id, maxLogBytes>>20, float64(r.StderrDropped[id])/(1<<20)))
+	}
+}
+
+// partitionWarning says when every partition of a run cut nothing, so
+// that no partition was tested at all.
+func partitionWarning(steps []FaultStep, nodes int) string {
+	starts, empty := 0, 0
+	for _, s := range steps {
+		if s.F != "start-partition" {
+			continue
+		}
+		starts++
+		if g, ok := s.Value.(map[string][]string); ok && len(g) == 0 {
+			empty++
+		}
+	}
+	if starts == 0 || empty < starts {
+		return ""
+	}
+	return fmt.Sprintf("every partition of this run (%d) had no effect: none cut any node off (with %d node(s) there may be nothing to cut), so this run tested no partition", starts, nodes)
 }
 
 // Summary renders the report for a learner.
@@ -201,6 +312,21 @@ func (r *Report) Summary() string {
 				ms(q.P50), ms(q.P95), ms(q.P99), ms(q.Max))
 		}
 	}
+	if len(r.Bookkeeping) > 0 {
+		keys := make([]string, 0, len(r.Bookkeeping))
+		for k := range r.Bookkeeping {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteString("not judged (the client's own bookkeeping, as in Maelstrom):")
+		for _, k := range keys {
+			fmt.Fprintf(&b, " %s ×%d", k, r.Bookkeeping[k])
+		}
+		b.WriteString("\n")
+	}
+	if r.RequestedRate > 0 && (r.DeliveredRate > 0 || r.Crash == nil) {
+		fmt.Fprintf(&b, "rate: requested %g ops/s, delivered %.1f ops/s\n", r.RequestedRate, r.DeliveredRate)
+	}
 	fmt.Fprintf(&b, "\nmessages: %d (%.2f per op; %.2f per op between servers), %d dropped by partitions or dead nodes\n",
 		r.Net.All.MsgCount, r.MsgsPerOp, r.ServerMsgsPerOp, r.Net.Dropped)
 	writeSchedule(&b, faultSchedule(r.History))
@@ -218,6 +344,10 @@ func (r *Report) Summary() string {
 		for _, pe := range r.ProtocolErrors[:min(3, len(r.ProtocolErrors))] {
 			fmt.Fprintf(&b, "  %.3fs %s: %s\n    line: %s\n", pe.Time.Seconds(), pe.Node, pe.Message, pe.Line)
 		}
+	}
+	if r.SpoofedLines > 0 {
+		fmt.Fprintf(&b, "lines dropped because their src was not the node that printed them: %d; the first:\n  %.3fs %s: %s\n    line: %s\n",
+			r.SpoofedLines, r.FirstSpoofed.Time.Seconds(), r.FirstSpoofed.Node, r.FirstSpoofed.Message, r.FirstSpoofed.Line)
 	}
 	if len(r.LateReplies) > 0 {
 		total := 0
@@ -254,6 +384,12 @@ func (r *Report) Summary() string {
 				fmt.Fprintf(&b, "\nfirst problem (%s): %s\n", res.Checker, describe(v))
 				break
 			}
+		}
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(&b, "\nWARNINGS (they do not change the verdict, but read them):\n")
+		for _, w := range r.Warnings {
+			fmt.Fprintf(&b, "  ! %s\n", w)
 		}
 	}
 	fmt.Fprintf(&b, "\nverdict: %s\n", strings.ToUpper(string(r.Valid)))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
 	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
@@ -107,15 +109,17 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	}
 	threads, _ := opts.Threads()
 	r := &run{opts: opts, spec: spec, threads: threads, timeout: spec.RPCTimeout(opts.Latency)}
-	for i := range opts.NodeCount {
-		r.ids = append(r.ids, fmt.Sprintf("n%d", i))
-	}
+	r.ids = opts.IDs()
 	rng := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(opts.Seed, stream)) }
 	var err error
 	// The journal feeds the store (messages.jsonl, report.html) and the
 	// checks of workloads that read it (Spec.Journal).
-	r.net, err = netsim.New(netsim.Config{Latency: opts.Latency, Dist: netsim.Dist(opts.LatencyDist), Seed: opts.Seed,
-		NoJournal: opts.StoreDir == "" && !spec.Journal})
+	dist := netsim.Dist(opts.LatencyDist)
+	if opts.Latency == 0 {
+		dist = netsim.Constant // as Maelstrom, which ignores the distribution then
+	}
+	r.net, err = netsim.New(netsim.Config{Latency: opts.Latency, Dist: dist, Seed: opts.Seed,
+		NoJournal: opts.StoreDir == "" && !spec.Journal, Log: netLogger(opts)})
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
@@ -200,6 +204,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		cancel()
 	}
 	r.fail = setCrash
+	r.cl.fail = setCrash
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -213,18 +218,12 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	for _, id := range r.ids {
 		n := &node{id: id, dataDir: dataRoot + string(os.PathSeparator) + id}
 		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
-			for _, started := range r.cl.nodes {
-				r.cl.kill(started)
-			}
-			return nil, err
-		}
-		if err := r.cl.startNode(n); err != nil {
-			for _, started := range r.cl.nodes {
-				r.cl.kill(started)
-			}
 			return nil, err
 		}
 		r.cl.nodes[id] = n
+	}
+	if err := r.cl.startAll(); err != nil {
+		return nil, err
 	}
 	stopProgress := r.progress()
 
@@ -253,8 +252,8 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		default:
 		}
 	}
-	for _, id := range r.ids {
-		r.cl.kill(r.cl.nodes[id])
+	if err := r.cl.killAll(); err != nil {
+		r.rec.warn(err.Error())
 	}
 	cancel()
 	<-watchDone
@@ -272,23 +271,38 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	return rep, nil
 }
 
+// netLogger prints messages as they are sent or delivered, for
+// --log-net-send and --log-net-recv.
+func netLogger(o Options) func(netsim.Event) {
+	if (!o.LogNetSend && !o.LogNetRecv) || o.Stderr == nil {
+		return nil
+	}
+	w := o.Stderr
+	return func(e netsim.Event) {
+		if (e.Kind == "send" && o.LogNetSend) || (e.Kind == "recv" && o.LogNetRecv) {
+			fmt.Fprintf(w, "%9.3fs %-4s %s -> %s %s\n", e.Time.Seconds(), e.Kind, e.Src, e.Dest, e.Body)
+		}
+	}
+}
+
 // initAll sends init to every node from fresh clients c0..c(N-1).
 func (r *run) initAll(ctx context.Context) *Crash {
 	callers := make([]*caller, len(r.ids))
 	for i, id := range r.ids {
 		callers[i] = r.newClient(id, initTimeout)
 	}
+	// Every node's outcome is kept, and the first node's in id order
+	// reported, so that a seed names the same node every time.
 	crashes := make([]*Crash, len(r.ids))
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	for i, id := range r.ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			defer callers[i].c.Close()
 			crashes[i] = r.initNode(ctx, callers[i], id)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	for _, c := range crashes {
 		if c != nil {
 			return c
@@ -311,6 +325,9 @@ func (r *run) initNode(ctx context.Context, c *caller, id string) *Crash {
 	if _, err := workload.Decode(raw, "init_ok", workload.Field{Name: "node_id", Optional: true}); err != nil {
 		return n.crashReport(fmt.Sprintf("answered init with %s: %v", string(raw), err))
 	}
+	n.mu.Lock()
+	n.inited = true
+	n.mu.Unlock()
 	return nil
 }
 
@@ -356,24 +373,11 @@ func (r *run) main(ctx context.Context) *Crash {
 			c.c.Close()
 		}
 	}()
-	var setupErr error
-	var wg sync.WaitGroup
-	var mu sync.Mutex
+	var setup errgroup.Group
 	for i, id := range r.ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.inst.Setup(ctx, id, setupClients[i]); err != nil {
-				mu.Lock()
-				if setupErr == nil {
-					setupErr = err
-				}
-				mu.Unlock()
-			}
-		}()
+		setup.Go(func() error { return r.inst.Setup(ctx, id, setupClients[i]) })
 	}
-	wg.Wait()
-	if setupErr != nil && ctx.Err() == nil {
+	if setupErr := setup.Wait(); setupErr != nil && ctx.Err() == nil {
 		// As in Maelstrom, a node that fails setup (e.g. never answers
 		// topology) aborts the run.
 		id := setupNode(setupErr, r.ids)
@@ -467,8 +471,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // dispatch hands operations to free workers on Maelstrom's stagger
-// schedule: each op a uniform 0..2/rate seconds after the previous one,
-// never in catch-up bursts, until mainCtx ends; in-flight ops then finish.
+// schedule (see stagger) until mainCtx ends; in-flight ops then finish.
 func (r *run) dispatch(ctx, mainCtx context.Context, workers []*worker) {
 	if r.opts.Rate <= 0 {
 		<-mainCtx.Done()
@@ -496,9 +499,8 @@ func (r *run) dispatch(ctx, mainCtx context.Context, workers []*worker) {
 		}
 		wg.Wait()
 	}()
-	rng := rand.New(rand.NewPCG(r.opts.Seed, 2))
-	gap := float64(2*time.Second) / r.opts.Rate
-	timer := time.NewTimer(0)
+	sched := newStagger(rand.New(rand.NewPCG(r.opts.Seed, 2)), r.opts.Rate, time.Now())
+	timer := time.NewTimer(sched.wait(time.Now()))
 	defer timer.Stop()
 	for {
 		select {
@@ -513,7 +515,41 @@ func (r *run) dispatch(ctx, mainCtx context.Context, workers []*worker) {
 			return
 		}
 		jobs[fw.thread] <- r.inst.Next(fw.thread, fw.process)
-		timer.Reset(time.Duration(rng.Float64() * gap))
+		now := time.Now()
+		sched.advance(now)
+		timer.Reset(sched.wait(now))
+	}
+}
+
+// stagger is Maelstrom's schedule of operations: each op a uniform
+// 0..2/rate seconds after the previous one's intended time. Scheduling
+// from intended times, not from when a timer fired, keeps the rate: a
+// timer fires a little late every time (more on a loaded machine), and
+// re-arming from the firing would add every overshoot up (--rate 1000
+// delivered about 640 ops/s that way). An op whose time has passed goes
+// out at once; when no client was free for a while, the backlog is
+// bounded (maxLag), so a stall is not followed by a burst.
+type stagger struct {
+	rng  *rand.Rand
+	gap  float64 // the longest gap, 2/rate, in nanoseconds
+	next time.Time
+}
+
+// maxLag is how far the schedule may fall behind the clock.
+const maxLag = time.Second
+
+func newStagger(rng *rand.Rand, rate float64, start time.Time) *stagger {
+	return &stagger{rng: rng, gap: float64(2*time.Second) / rate, next: start}
+}
+
+// wait is how long to wait at now for the next op's time.
+func (s *stagger) wait(now time.Time) time.Duration { return max(s.next.Sub(now), 0) }
+
+// advance moves to the next op's time, after an op went out at now.
+func (s *stagger) advance(now time.Time) {
+	s.next = s.next.Add(time.Duration(s.rng.Float64() * s.gap))
+	if behind := now.Add(-maxLag); s.next.Before(behind) {
+		s.next = behind
 	}
 }
 
@@ -529,8 +565,12 @@ func (e *faultEnv) Kill(_ context.Context, id string) error {
 		return fmt.Errorf("no node %q", id)
 	}
 	e.r.net.SetDown(id, true) // from now on messages to it are lost
-	e.r.cl.kill(n)
+	exited := e.r.cl.kill(n)
 	e.r.cl.logMarker(n, fmt.Sprintf("killed by the nemesis at %.3fs", e.r.net.Since().Seconds()))
+	if !exited {
+		// The restart goes ahead: the nemesis schedule is the run's.
+		e.r.rec.warn(fmt.Sprintf("node %s did not exit within %v of being killed by the nemesis", id, killWait))
+	}
 	return nil
 }
 

@@ -22,9 +22,7 @@ func (r *Report) reportInput() report.Input {
 		Workload: r.Options.Workload, History: r.History, Verdict: r.Valid, Results: r.Results,
 		Duration: r.SimDuration,
 	}
-	for i := range r.Options.NodeCount {
-		in.Nodes = append(in.Nodes, fmt.Sprintf("n%d", i))
-	}
+	in.Nodes = r.Options.IDs()
 	byID := map[int64]int{}
 	clients := map[string]bool{}
 	for _, e := range r.journal {

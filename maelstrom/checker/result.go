@@ -50,6 +50,9 @@ type Result struct {
 	Summary    string      `json:"summary"`              // one line
 	Violations []Violation `json:"violations,omitempty"` // first one first; capped by the checker
 	Details    any         `json:"details,omitempty"`    // checker-specific, JSON-encodable
+	// Warnings are findings that do not change the verdict but that a
+	// learner should read (the summary lists them prominently).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // First returns the first violation or nil.

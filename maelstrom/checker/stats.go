@@ -23,16 +23,17 @@ type StatsDetails struct {
 	ByF map[string]StatsCounts `json:"by-f"`
 }
 
-// Operations that are bookkeeping rather than requests a node must serve:
+// Bookkeeping says whether operations named f are the client's own
+// bookkeeping rather than requests a node must serve (kafka's crash):
 // Maelstrom's stats checker ignores them too.
-func bookkeeping(f string) bool { return f == "crash" || f == "debug-topic-partitions" }
+func Bookkeeping(f string) bool { return f == "crash" || f == "debug-topic-partitions" }
 
 // clientOps are the ops issued by clients (not the nemesis, not
 // bookkeeping).
 func clientOps(h history.History) []op {
 	var out []op
 	for _, p := range pairUp(h) {
-		if p.invoke.Process >= 0 && !bookkeeping(p.invoke.F) {
+		if p.invoke.Process >= 0 && !Bookkeeping(p.invoke.F) {
 			out = append(out, p)
 		}
 	}

@@ -54,13 +54,34 @@ const DefaultTxnBudget = 30 * time.Second
 // The verdict is invalid when an anomaly the models forbid was found,
 // unknown when the cycle search ran out of time (or nothing committed),
 // and valid otherwise, never valid on a cut search.
+//
+// In rw-register, a read of a value no transaction wrote to that key is
+// taken, as Elle takes it, as the key's initial state when it is the only
+// such value read for that key (a node that answers 0 for a key nobody
+// wrote): it orders like the initial nil and is reported as a warning, not
+// as a garbage read. TxnOptions.StrictInitialReads makes it a garbage read.
 func Txn(h history.History, kind string, models []string) Result {
-	return TxnWithBudget(h, kind, models, DefaultTxnBudget)
+	return TxnWith(h, kind, models, TxnOptions{})
+}
+
+// TxnOptions tune Txn.
+type TxnOptions struct {
+	// Budget bounds the cycle search; zero or less means DefaultTxnBudget.
+	Budget time.Duration
+	// StrictInitialReads makes every read of a value nobody wrote a
+	// garbage read, even one that looks like the key's initial state.
+	StrictInitialReads bool
 }
 
 // TxnWithBudget is Txn with a bound on the cycle search; a budget of zero
 // or less means DefaultTxnBudget.
 func TxnWithBudget(h history.History, kind string, models []string, budget time.Duration) Result {
+	return TxnWith(h, kind, models, TxnOptions{Budget: budget})
+}
+
+// TxnWith is Txn with options.
+func TxnWith(h history.History, kind string, models []string, opts TxnOptions) Result {
+	budget := opts.Budget
 	if budget <= 0 {
 		budget = DefaultTxnBudget
 	}
@@ -81,6 +102,7 @@ func TxnWithBudget(h history.History, kind string, models []string, budget time.
 	}
 
 	c := newTxnCheck(h)
+	c.strictInitial = opts.StrictInitialReads
 	var an txnAnalysis
 	if kind == "list-append" {
 		an = analyzeAppend(c)
@@ -207,6 +229,9 @@ type TxnDetails struct {
 	Anomalies []TxnAnomaly `json:"anomalies,omitempty"` // capped per type
 	SearchCut bool         `json:"search-cut,omitempty"`
 	Error     string       `json:"error,omitempty"`
+	// InitialReads counts rw-register reads of a value nobody wrote that
+	// were taken as the key's initial state (see Txn).
+	InitialReads int `json:"initial-reads,omitempty"`
 }
 
 // maxTxnExamples caps the examples kept per anomaly type; counts go on.
@@ -225,6 +250,12 @@ type txnCheck struct {
 	g          *txnGraph
 	anomalies  map[string][]TxnAnomaly
 	counts     map[string]int
+	// strictInitial: no read of an unwritten value is an initial state.
+	strictInitial bool
+	// initialReads counts reads taken as a key's initial state;
+	// firstInitial describes the first.
+	initialReads int
+	firstInitial string
 }
 
 func newTxnCheck(h history.History) *txnCheck {
@@ -390,7 +421,11 @@ func (c *txnCheck) addRealtimeEdges(n int) {
 
 func (c *txnCheck) verdict(kind string, ms modelSet, cut bool) Result {
 	res := Result{Checker: "txn"}
-	d := TxnDetails{Kind: kind, Models: ms.names, Counts: c.counts, SearchCut: cut}
+	d := TxnDetails{Kind: kind, Models: ms.names, Counts: c.counts, SearchCut: cut, InitialReads: c.initialReads}
+	if c.initialReads > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d read(s) returned a value no transaction wrote, taken as the key's initial state, as Elle takes them (first: %s). A key nobody wrote should read as null; --strict-initial-reads counts these as garbage reads",
+			c.initialReads, c.firstInitial))
+	}
 	for _, t := range c.txns {
 		if t.committed() {
 			d.Transactions++

@@ -65,12 +65,23 @@ func analyzeRegister(c *txnCheck) *registerAnalysis {
 		w, ok := an.writer[txnKV{k, r.v}]
 		return ok && an.final[txnKV{k, r.v}] && c.txns[w].inGraph()
 	}
+	initial := an.initialValues()
 	for i, t := range c.txns {
 		if !t.committed() {
 			continue
 		}
 		for _, k := range txnSortedKeys(an.ext[i]) {
 			r := an.ext[i][k]
+			if v, ok := initial[k]; ok && !r.isNil && r.v == v {
+				// Probably the initial state (a node answering 0 for a key
+				// nobody wrote): it orders as the initial nil.
+				c.initialReads++
+				if c.firstInitial == "" {
+					c.firstInitial = fmt.Sprintf("%s read key %d as %d, but no transaction wrote %d to key %d", t.id, k, r.v, r.v, k)
+				}
+				r = regVer{isNil: true}
+				an.ext[i][k] = r
+			}
 			if !an.checkRead(int32(i), k, r) {
 				continue
 			}
@@ -150,6 +161,39 @@ func analyzeRegister(c *txnCheck) *registerAnalysis {
 		}
 	}
 	return an
+}
+
+// initialValues finds, per key, the value that committed transactions
+// read although no transaction wrote it, when there is exactly one such
+// value: that is plausibly the key's initial state. Two different
+// unwritten values cannot both be, so then neither is. None in strict
+// mode.
+func (an *registerAnalysis) initialValues() map[int64]int64 {
+	out := map[int64]int64{}
+	if an.c.strictInitial {
+		return out
+	}
+	several := map[int64]bool{}
+	for i, t := range an.c.txns {
+		if !t.committed() {
+			continue
+		}
+		for k, r := range an.ext[i] {
+			if r.isNil || several[k] {
+				continue
+			}
+			if _, written := an.writer[txnKV{k, r.v}]; written {
+				continue
+			}
+			if v, ok := out[k]; ok && v != r.v {
+				several[k] = true
+				delete(out, k)
+				continue
+			}
+			out[k] = r.v
+		}
+	}
+	return out
 }
 
 func (an *registerAnalysis) addSucc(k int64, a regVer, b int64) {

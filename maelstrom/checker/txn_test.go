@@ -612,3 +612,41 @@ func TestTxnGenericJSONShapes(t *testing.T) {
 	wantEqual(t, Unknown, r.Valid, r.Summary)
 	wantContains(t, r.Summary, "not transactions")
 }
+
+// A read of 0 for a key nobody wrote is the initial state, as in Elle:
+// the same verdict as reading nil, with a warning; strict, a garbage
+// read. Two different unwritten values of one key cannot both be the
+// initial state: both are garbage reads.
+func TestTxnRegisterInitialReads(t *testing.T) {
+	skew := func(initial any) history.History {
+		var b txnHB
+		r1 := history.MicroOp{F: "r", Key: 1, Value: initial}
+		r2 := history.MicroOp{F: "r", Key: 2, Value: initial}
+		b.invoke(0, history.Txn{txReadNil(1), txWrite(2, 1)})
+		b.invoke(1, history.Txn{txReadNil(2), txWrite(1, 1)})
+		b.complete(0, history.OK, history.Txn{r1, txWrite(2, 1)})
+		b.complete(1, history.OK, history.Txn{r2, txWrite(1, 1)})
+		return b.h
+	}
+	withNil := Txn(skew(nil), "rw-register", []string{"serializable"})
+	withZero := Txn(skew(int64(0)), "rw-register", []string{"serializable"})
+	mustEqual(t, Invalid, withNil.Valid, withNil.Summary)
+	wantEqual(t, withNil.Details.(TxnDetails).AnomalyTypes, withZero.Details.(TxnDetails).AnomalyTypes)
+	wantEqual(t, 2, withZero.Details.(TxnDetails).InitialReads)
+	mustTrue(t, len(withZero.Warnings) == 1, "no warning")
+	wantContains(t, withZero.Warnings[0], "read key 1 as 0")
+	wantEqual(t, Valid, Txn(skew(int64(0)), "rw-register", []string{"read-committed"}).Valid)
+
+	strict := TxnWith(skew(int64(0)), "rw-register", []string{"read-committed"}, TxnOptions{StrictInitialReads: true})
+	mustEqual(t, Invalid, strict.Valid, strict.Summary)
+	txRequireAnomaly(t, strict, "garbage-read")
+
+	var b txnHB
+	b.invoke(0, history.Txn{txReadNil(1)})
+	b.invoke(1, history.Txn{txReadNil(1)})
+	b.complete(0, history.OK, history.Txn{txReadReg(1, 0)})
+	b.complete(1, history.OK, history.Txn{txReadReg(1, 7)})
+	two := Txn(b.h, "rw-register", []string{"read-uncommitted"})
+	mustEqual(t, Invalid, two.Valid, two.Summary)
+	wantEqual(t, 2, two.Details.(TxnDetails).Counts["garbage-read"])
+}

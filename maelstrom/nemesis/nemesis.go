@@ -159,12 +159,33 @@ type Partition struct{}
 func (Partition) Name() string { return "partition" }
 
 // Start picks a grudge and installs it; the value is receiver -> senders
-// it ignores.
+// it ignores. Only shapes that cut something with this many nodes are
+// drawn (with 2 nodes: one, majority; with 3: not minority-third), so
+// that a partition tests something whenever the node count allows; with
+// 4 nodes or more every shape does, and the draws are Maelstrom's.
 func (Partition) Start(_ context.Context, env Env, rng *rand.Rand) (string, any, error) {
-	specs := []string{"one", "minority-third", "majority", "majorities-ring"}
+	specs := GrudgeShapes(len(env.Nodes()))
+	if len(specs) == 0 {
+		specs = []string{"one"} // a single node: nothing can be cut
+	}
 	g := Grudge(specs[rng.IntN(len(specs))], env.Nodes(), rng)
 	env.Partition(g)
 	return "start-partition", g, nil
+}
+
+// GrudgeShapes lists the grudge shapes that cut something among n nodes.
+func GrudgeShapes(n int) []string {
+	var out []string
+	for _, s := range []string{"one", "minority-third", "majority", "majorities-ring"} {
+		switch {
+		case n < 2:
+		case s == "minority-third" && (n-1)/3 == 0:
+		case s == "majorities-ring" && n < 3:
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Stop heals the network.

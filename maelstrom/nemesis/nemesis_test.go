@@ -233,3 +233,25 @@ func TestMixedScheduleIsSeeded(t *testing.T) {
 		t.Fatalf("schedule %v: want several steps, the first at once", a)
 	}
 }
+
+// Every shape drawn for a node count cuts something; with 2 nodes one
+// node is isolated.
+func TestPartitionShapesCutSomething(t *testing.T) {
+	for n := 1; n <= 7; n++ {
+		nodes := make([]string, n)
+		for i := range nodes {
+			nodes[i] = fmt.Sprintf("n%d", i)
+		}
+		shapes := GrudgeShapes(n)
+		if n >= 4 && len(shapes) != 4 || n == 2 && len(shapes) != 2 || n == 1 && len(shapes) != 0 {
+			t.Fatalf("%d nodes: shapes %v", n, shapes)
+		}
+		for _, s := range shapes {
+			for seed := range uint64(20) {
+				if g := Grudge(s, nodes, rand.New(rand.NewPCG(seed, 1))); len(g) == 0 {
+					t.Fatalf("%d nodes: shape %s cut nothing", n, s)
+				}
+			}
+		}
+	}
+}

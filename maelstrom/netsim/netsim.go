@@ -58,6 +58,10 @@ type Config struct {
 	Seed    uint64        // seeds the latency draws
 	// NoJournal skips recording events (benchmarks); stats are still kept.
 	NoJournal bool
+	// Log, if set, sees every send and delivery as it happens
+	// (--log-net-send, --log-net-recv). It is called with the network's
+	// lock held, so it must not call back into the network.
+	Log func(Event)
 }
 
 // Event is one journal entry: a send, or a delivery ("recv").
@@ -296,6 +300,9 @@ func (n *Net) countLocked(kind string, m Message) {
 		bump(&n.stats.Clients)
 	} else {
 		bump(&n.stats.Servers)
+	}
+	if n.cfg.Log != nil {
+		n.cfg.Log(Event{Time: time.Since(n.start), Kind: kind, Message: m})
 	}
 	if !n.cfg.NoJournal {
 		if len(n.journal) == 0 || len(n.journal[len(n.journal)-1]) == journalChunk {

@@ -33,8 +33,8 @@ func checkCounter(h history.History) checker.Result { return checker.Counter(h) 
 func checkLinearizable(h history.History, outDir string) checker.Result {
 	return checker.Linearizable(h, linearizableBudget, outDir)
 }
-func checkTxn(h history.History, kind string, models []string) checker.Result {
-	return checker.Txn(h, kind, models)
+func checkTxn(h history.History, kind string, models []string, opts checker.TxnOptions) checker.Result {
+	return checker.TxnWith(h, kind, models, opts)
 }
 func checkKafka(h history.History) checker.Result { return checker.Kafka(h) }
 func checkElection(h history.History, nodes []string, traffic []checker.LinkTraffic, d time.Duration) checker.Result {

@@ -10,7 +10,12 @@ import (
 )
 
 func txnSpec(name string) Spec {
-	return Spec{Name: name, Description: "transactions over registers or lists", Reusable: true,
+	var flags []Flag
+	if name == "txn-rw-register" {
+		flags = []Flag{{Name: "strict-initial-reads", Default: "false", Switch: true,
+			Usage: "a read of a value nobody wrote is a garbage read, even when it looks like the key's initial state (by default, as Elle: a warning)"}}
+	}
+	return Spec{Name: name, Description: "transactions over registers or lists", Reusable: true, Flags: flags,
 		New: func(p Params) (Instance, error) {
 			if p.KeyCount <= 0 || p.MaxTxnLength <= 0 || p.MaxWritesPerKey <= 0 {
 				return nil, fmt.Errorf("%s needs positive key-count, max-txn-length and max-writes-per-key", name)
@@ -125,5 +130,5 @@ func (w *txn) Check(h history.History) checker.Result {
 	if w.appendF == "append" {
 		kind = "list-append"
 	}
-	return checkTxn(h, kind, w.p.ConsistencyModels)
+	return checkTxn(h, kind, w.p.ConsistencyModels, checker.TxnOptions{StrictInitialReads: w.p.Flags["strict-initial-reads"] == "true"})
 }

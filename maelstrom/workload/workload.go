@@ -51,6 +51,9 @@ type Flag struct {
 	Name    string // without the leading dashes
 	Default string
 	Usage   string
+	// Switch marks a flag that takes no value: given alone it is "true"
+	// (--name=false turns it off).
+	Switch bool
 }
 
 // Caller is a client bound to one node: RPC sends a request body (without
@@ -174,6 +177,19 @@ func FlagOwners(name string) []string {
 	return out
 }
 
+// IsSwitch reports whether a workload flag (name without dashes) takes
+// no value.
+func IsSwitch(name string) bool {
+	for _, s := range specs() {
+		for _, f := range s.Flags {
+			if f.Name == name && f.Switch {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // FlagUsage lists every workload flag, one "  --name V   usage (workload)"
 // line each, for the help text.
 func FlagUsage() string {
@@ -181,6 +197,9 @@ func FlagUsage() string {
 	for _, s := range specs() {
 		for _, f := range s.Flags {
 			line := fmt.Sprintf("  --%s V", f.Name)
+			if f.Switch {
+				line = "  --" + f.Name
+			}
 			fmt.Fprintf(&b, "%-30s%s: %s (%s)\n", line, s.Name, f.Usage, f.Default)
 		}
 	}
@@ -198,6 +217,11 @@ func (s Spec) FlagValues(given map[string]string) (map[string]string, error) {
 		if _, ok := out[name]; !ok {
 			owners := FlagOwners(name)
 			return nil, fmt.Errorf("--%s belongs to the %s workload, not %s", name, strings.Join(owners, ", "), s.Name)
+		}
+		for _, f := range s.Flags {
+			if f.Name == name && f.Switch && v != "true" && v != "false" {
+				return nil, fmt.Errorf("--%s takes no value (or =true, =false), got %q", name, v)
+			}
 		}
 		out[name] = v
 	}

@@ -587,7 +587,13 @@ func KafkaSingle(lossy bool) program.Program {
 
 // TxnSingle is a correct single-node transactional store for
 // txn-rw-register and txn-list-append.
-func TxnSingle() program.Program {
+func TxnSingle() program.Program { return txnSingle(false) }
+
+// TxnZeroDefault is TxnSingle answering 0, not null, for a register
+// nobody wrote, as many Gossip Glomers solutions do.
+func TxnZeroDefault() program.Program { return txnSingle(true) }
+
+func txnSingle(zero bool) program.Program {
 	return Program(func() Handlers {
 		regs := map[int64]any{}
 		lists := map[int64][]int64{}
@@ -602,8 +608,10 @@ func TxnSingle() program.Program {
 				case "r":
 					if l, ok := lists[k]; ok {
 						op[2] = append([]int64{}, l...)
+					} else if v, ok := regs[k]; ok || !zero {
+						op[2] = v
 					} else {
-						op[2] = regs[k]
+						op[2] = 0
 					}
 				case "w":
 					regs[k] = op[2]
