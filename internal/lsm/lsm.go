@@ -100,8 +100,8 @@ type Stats struct {
 var _ engine.Engine = (*DB)(nil)
 
 type manifest struct {
-	NextID uint64        `json:"next_id"`
-	Log    uint64        `json:"log"`
+	NextID uint64     `json:"next_id"`
+	Log    uint64     `json:"log"`
 	Levels [][]uint64 `json:"levels"`
 }
 
