@@ -153,11 +153,11 @@ func Setup(n *node.Node, o Options) error {
 }
 
 type server struct {
-	n      *node.Node
-	o      Options
-	mu     sync.RWMutex // read-held around engine calls; write-held to mark the node dead
-	dead   bool
-	db     engine.Engine
+	n    *node.Node
+	o    Options
+	mu   sync.RWMutex // read-held around engine calls; write-held to mark the node dead
+	dead bool
+	db   engine.Engine
 	// locks serialise the writes of a key with their index updates. They
 	// are channels, not mutexes: a write holds its key across RPCs, and
 	// under the grader's virtual time only a channel wait lets time pass.
