@@ -128,7 +128,7 @@ func TestCrashAfterAndTornWrite(t *testing.T) {
 	f := create(t, m, "/d/log")
 	must(t, m.SyncDir("/d")) // op 1
 	_, err := f.Write([]byte("aaaa"))
-	must(t, err) // op 2
+	must(t, err)      // op 2
 	must(t, f.Sync()) // op 3
 	m.CrashAfter(5)
 	_, err = f.Write([]byte("bbbb")) // op 4
