@@ -48,4 +48,3 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 }
-
