@@ -8,13 +8,20 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/engine"
 	"github.com/distsys-curriculum/distsys/internal/engine/enginetest"
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 func TestMatchesMapModel(t *testing.T) {
-	enginetest.Run(t, func(dir string) (engine.Engine, error) {
-		// Tiny segments so that rollover and compaction run often.
-		return Open(dir, Options{SegmentBytes: 512, CompactAfter: 3})
-	}, enginetest.Options{})
+	enginetest.Run(t, open, enginetest.Options{})
+}
+
+// Tiny segments so that rollover and compaction run often.
+func open(fsys storage.FS, dir string) (engine.Engine, error) {
+	return Open(dir, Options{FS: fsys, Sync: true, SegmentBytes: 256, CompactAfter: 3})
+}
+
+func TestCrashPoints(t *testing.T) {
+	t.Logf("%d crash points explored", enginetest.CrashPoints(t, open, 60))
 }
 
 func TestCompactionKeepsLiveDataAndWritesHints(t *testing.T) {

@@ -11,9 +11,10 @@
 // of the key; Options.DropTombstonesEarly breaks that rule on purpose, for
 // the track's counter-example.
 //
-// Files in the directory given to Open: NNNNNN.sst tables, NNNNNN.log the
-// memtable's log, MANIFEST (JSON: the tables of each level and the live
-// log), replaced atomically after each flush and compaction.
+// Files in the directory given to Open: NNNNNN.sst tables, wal/ the
+// memtable's write-ahead log (internal/wal), MANIFEST (JSON: the tables of
+// each level and the last log record already in a table), replaced
+// atomically after each flush and compaction.
 // Compactions run inside the write that triggers them.
 package lsm
 
@@ -36,6 +37,7 @@ import (
 	"github.com/distsys-curriculum/distsys/internal/engine"
 	"github.com/distsys-curriculum/distsys/internal/memtree"
 	"github.com/distsys-curriculum/distsys/internal/storage"
+	"github.com/distsys-curriculum/distsys/internal/wal"
 )
 
 // Options configure a tree. Zero values take the defaults shown.
@@ -79,8 +81,8 @@ type DB struct {
 	dir     string
 	mem     *memtree.Tree[entry]
 	memSize int
-	log     memLog
-	logID   uint64
+	log     *wal.Log
+	flushed uint64 // log records up to this index are in tables
 	nextID  uint64
 	levels  [numLevels][]*table // L0 oldest first; deeper levels by key
 	cache   *blockCache
@@ -100,9 +102,9 @@ type Stats struct {
 var _ engine.Engine = (*DB)(nil)
 
 type manifest struct {
-	NextID uint64     `json:"next_id"`
-	Log    uint64     `json:"log"`
-	Levels [][]uint64 `json:"levels"`
+	NextID  uint64     `json:"next_id"`
+	Flushed uint64     `json:"flushed"`
+	Levels  [][]uint64 `json:"levels"`
 }
 
 // Open opens or creates the tree in dir.
@@ -144,7 +146,7 @@ func (db *DB) load() error {
 	b, err := storage.ReadFile(db.fs, filepath.Join(db.dir, "MANIFEST"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		m = manifest{NextID: 2, Log: 1}
+		m = manifest{NextID: 1}
 	case err != nil:
 		return err
 	default:
@@ -166,45 +168,31 @@ func (db *DB) load() error {
 			db.levels[l] = append(db.levels[l], t)
 		}
 	}
-	db.nextID, db.logID = m.NextID, m.Log
-	// Files a crash left behind: tables never installed, logs already flushed.
+	db.nextID, db.flushed = m.NextID, m.Flushed
+	// Tables a crash left behind before the manifest named them.
 	entries, err := db.fs.ReadDir(db.dir)
 	if err != nil {
 		return err
 	}
-	var logs []uint64
 	for _, e := range entries {
 		base, ext, _ := strings.Cut(e.Name(), ".")
 		id, err := strconv.ParseUint(base, 10, 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case ext == "sst" && !live[id], ext == "log" && id < m.Log:
+		if err == nil && ext == "sst" && !live[id] {
 			if err := db.fs.Remove(filepath.Join(db.dir, e.Name())); err != nil {
 				return err
 			}
-		case ext == "log":
-			logs = append(logs, id)
 		}
 	}
-	slices.Sort(logs)
-	// Replay older logs (a flush interrupted before its manifest) into the
-	// memtable, then continue on the newest.
-	if len(logs) == 0 || logs[len(logs)-1] < db.logID {
-		logs = append(logs, db.logID)
+	policy := wal.SyncNone
+	if db.o.Sync {
+		policy = wal.SyncEvery
 	}
-	for i, id := range logs {
-		l, err := openFileLog(db.fs, db.path(id, "log"), db.replay)
-		if err != nil {
-			return err
-		}
-		if i < len(logs)-1 {
-			l.Close()
-			continue
-		}
-		db.log, db.logID = l, id
-		db.nextID = max(db.nextID, id+1)
+	if db.log, err = wal.Open(db.fs, filepath.Join(db.dir, "wal"), wal.Options{Sync: policy, SegmentSize: int64(db.o.MemtableBytes) * 2}); err != nil {
+		return err
+	}
+	// The records after the last flush are the memtable.
+	if err := db.log.Iterate(db.flushed+1, func(_ uint64, rec []byte) error { return db.replay(rec) }); err != nil {
+		return err
 	}
 	return db.fs.SyncDir(db.dir)
 }
@@ -253,16 +241,10 @@ func (db *DB) write(key, value []byte, tomb bool) error {
 	rec = binary.AppendUvarint(rec, uint64(len(key)))
 	rec = append(rec, key...)
 	rec = append(rec, value...)
-	before := db.log.Size()
-	if err := db.log.Append(rec); err != nil {
+	if _, err := db.log.Append(rec); err != nil {
 		return err
 	}
-	if db.o.Sync {
-		if err := db.log.Sync(); err != nil {
-			return err
-		}
-	}
-	db.stats.LogBytes += db.log.Size() - before
+	db.stats.LogBytes += int64(len(rec)) + 8
 	db.stats.UserBytes += int64(len(key) + len(value))
 	db.apply(bytes.Clone(key), bytes.Clone(value), tomb)
 	if db.memSize >= db.o.MemtableBytes {
@@ -324,20 +306,19 @@ func (db *DB) flush() error {
 	if err != nil {
 		return err
 	}
-	newLog := db.nextID
-	db.nextID++
-	l, err := openFileLog(db.fs, db.path(newLog, "log"), func([]byte) error { return nil })
-	if err != nil {
-		return err
-	}
 	db.levels[0] = append(db.levels[0], t...)
-	oldLog, oldID := db.log, db.logID
-	db.log, db.logID = l, newLog
+	db.flushed = db.log.LastIndex()
 	if err := db.saveManifest(); err != nil {
 		return err
 	}
-	oldLog.Close()
-	_ = db.fs.Remove(db.path(oldID, "log"))
+	// The flushed records now live in a table: start a new segment and
+	// drop the old ones.
+	if err := db.log.Roll(); err != nil {
+		return err
+	}
+	if err := db.log.TruncateFront(db.flushed + 1); err != nil {
+		return err
+	}
 	db.mem.Clear()
 	db.memSize = 0
 	db.stats.Flushes++
@@ -345,7 +326,7 @@ func (db *DB) flush() error {
 }
 
 func (db *DB) saveManifest() error {
-	m := manifest{NextID: db.nextID, Log: db.logID, Levels: make([][]uint64, numLevels)}
+	m := manifest{NextID: db.nextID, Flushed: db.flushed, Levels: make([][]uint64, numLevels)}
 	for l := range db.levels {
 		m.Levels[l] = []uint64{}
 		for _, t := range db.levels[l] {
@@ -572,7 +553,10 @@ func (db *DB) Stats() Stats {
 func (db *DB) DiskBytes() int64 {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	n := db.log.Size()
+	var n int64
+	for _, s := range db.log.Segments() {
+		n += s.Size
+	}
 	for l := range db.levels {
 		n += db.levelBytes(l)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/engine"
 	"github.com/distsys-curriculum/distsys/internal/engine/enginetest"
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 // tiny makes every mechanism run within a few hundred operations: small
@@ -16,9 +17,15 @@ func tiny(o Options) Options {
 }
 
 func TestMatchesMapModel(t *testing.T) {
-	enginetest.Run(t, func(dir string) (engine.Engine, error) {
-		return Open(dir, tiny(Options{}))
-	}, enginetest.Options{})
+	enginetest.Run(t, open, enginetest.Options{})
+}
+
+func open(fsys storage.FS, dir string) (engine.Engine, error) {
+	return Open(dir, tiny(Options{FS: fsys, Sync: true}))
+}
+
+func TestCrashPoints(t *testing.T) {
+	t.Logf("%d crash points explored", enginetest.CrashPoints(t, open, 60))
 }
 
 // A deleted key's tombstone must outlive compactions above the level that

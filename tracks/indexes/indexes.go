@@ -120,6 +120,9 @@ func Setup(n *node.Node, o Options) error {
 	if dir == "" && o.Engine != "memtree" {
 		return errors.New("indexes: no data directory (MAELSTROM_DATA_DIR)")
 	}
+	if o.FS == nil {
+		o.FS = n.Storage()
+	}
 	e, err := OpenEngine(o, dir)
 	if err != nil {
 		return fmt.Errorf("indexes: open %s engine: %w", o.Engine, err)

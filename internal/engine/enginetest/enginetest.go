@@ -1,23 +1,27 @@
 // Package enginetest checks a storage engine against a map model: random
 // puts, deletes, gets and range scans, with the engine closed and reopened
-// at random points, must give the map's answers. Every engine of the
-// indexes track runs it from its own tests.
+// or crashed (on memfs, losing every unsynced write) at random points,
+// must give the map's answers. CrashPoints crashes a scripted workload at
+// every write and sync the engine makes and checks what recovery keeps.
+// Every engine of the indexes track runs both from its own tests.
 package enginetest
 
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
 
 	"github.com/distsys-curriculum/distsys/internal/engine"
+	"github.com/distsys-curriculum/distsys/internal/storage"
+	"github.com/distsys-curriculum/distsys/internal/storage/memfs"
 )
 
-// Opener opens (or reopens) the engine stored in dir.
-type Opener func(dir string) (engine.Engine, error)
+// Opener opens (or reopens) the engine stored in dir on fsys, with every
+// write durable when it returns (the engine's sync option on).
+type Opener func(fsys storage.FS, dir string) (engine.Engine, error)
 
 // Options tune the property test.
 type Options struct {
@@ -39,14 +43,9 @@ func Run(t *testing.T, open Opener, o Options) {
 	if o.Keys == 0 {
 		o.Keys = 64
 	}
-	root := t.TempDir()
 	rapid.Check(t, func(t *rapid.T) {
-		dir, err := os.MkdirTemp(root, "engine")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		e, err := open(dir)
+		fsys, dir := memfs.New(), "/db"
+		e, err := open(fsys, dir)
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
@@ -87,10 +86,12 @@ func Run(t *testing.T, open Opener, o Options) {
 				limit := rapid.IntRange(1, o.Keys).Draw(t, "limit")
 				checkScan(t, e, model, key(a), key(b), limit)
 			default:
-				if err := e.Close(); err != nil {
+				if rapid.Bool().Draw(t, "crash") {
+					fsys.Crash() // every write was acknowledged, so all must survive
+				} else if err := e.Close(); err != nil {
 					t.Fatalf("Close: %v", err)
 				}
-				if e, err = open(dir); err != nil {
+				if e, err = open(fsys, dir); err != nil {
 					t.Fatalf("reopen: %v", err)
 				}
 			}
@@ -99,11 +100,103 @@ func Run(t *testing.T, open Opener, o Options) {
 		if err := e.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		if e, err = open(dir); err != nil {
+		if e, err = open(fsys, dir); err != nil {
 			t.Fatalf("reopen: %v", err)
 		}
 		checkScan(t, e, model, nil, nil, len(model)+1)
 	})
+}
+
+// CrashPoints runs a scripted workload (steps puts and deletes over a few
+// keys) once to count the file system operations it makes, then once per
+// operation with the file system stopped right after it, crashes, reopens
+// and checks: every acknowledged put or delete is there, and a key the
+// interrupted operation touched holds its old or its new state, nothing
+// else. It returns the number of crash points explored.
+func CrashPoints(t *testing.T, open Opener, steps int) int {
+	t.Helper()
+	type op struct {
+		key   []byte
+		value []byte // nil: delete
+	}
+	var script []op
+	for i := range steps {
+		k := []byte(fmt.Sprintf("k%02d", (i*7)%11))
+		if i%5 == 4 {
+			script = append(script, op{key: k})
+		} else {
+			script = append(script, op{key: k, value: []byte(fmt.Sprintf("v%03d-%s", i, bytes.Repeat([]byte{'x'}, i%40)))})
+		}
+	}
+	run := func(fsys *memfs.FS) (acked map[string][]byte, pending *op, err error) {
+		acked = map[string][]byte{}
+		e, err := open(fsys, "/db")
+		if err != nil {
+			return acked, nil, err
+		}
+		for i := range script {
+			o := &script[i]
+			if o.value == nil {
+				err = e.Delete(o.key)
+			} else {
+				err = e.Put(o.key, o.value)
+			}
+			if err != nil {
+				return acked, o, err
+			}
+			if o.value == nil {
+				delete(acked, string(o.key))
+			} else {
+				acked[string(o.key)] = o.value
+			}
+		}
+		return acked, nil, e.Close()
+	}
+	clean := memfs.New()
+	if _, _, err := run(clean); err != nil {
+		t.Fatalf("workload without faults: %v", err)
+	}
+	points := clean.Ops()
+	for n := 1; n <= points; n++ {
+		fsys := memfs.New()
+		fsys.CrashAfter(n)
+		acked, pending, _ := run(fsys)
+		fsys.Crash()
+		e, err := open(fsys, "/db")
+		if err != nil {
+			t.Fatalf("crash point %d/%d: reopen: %v", n, points, err)
+		}
+		got := map[string][]byte{}
+		if err := e.Scan(nil, nil, func(k, v []byte) bool { got[string(k)] = bytes.Clone(v); return true }); err != nil {
+			t.Fatalf("crash point %d/%d: scan: %v", n, points, err)
+		}
+		for _, k := range slices.Sorted(func(yield func(string) bool) {
+			seen := map[string]bool{}
+			for k := range acked {
+				seen[k] = true
+				if !yield(k) {
+					return
+				}
+			}
+			for k := range got {
+				if !seen[k] && !yield(k) {
+					return
+				}
+			}
+		}) {
+			want, had := acked[k]
+			v, ok := got[k]
+			if ok == had && bytes.Equal(v, want) {
+				continue
+			}
+			if pending != nil && string(pending.key) == k && ok == (pending.value != nil) && bytes.Equal(v, pending.value) {
+				continue // the interrupted operation took effect: allowed
+			}
+			t.Fatalf("crash point %d/%d: key %s = %q (present %v) after recovery; acknowledged state %q (present %v)", n, points, k, v, ok, want, had)
+		}
+		e.Close()
+	}
+	return points
 }
 
 func checkScan(t *rapid.T, e engine.Engine, model map[string][]byte, from, to []byte, limit int) {
