@@ -1,12 +1,14 @@
 package indexes
 
 import (
+	"os"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/maelstrom"
-	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
 	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
@@ -28,6 +30,32 @@ func TestGradeStagesInProcess(t *testing.T) {
 				}
 			}
 		}
-		_ = checker.Valid
 	})
+}
+
+// TestSeedSweep grades every stage over many seeds, for the hit rates the
+// lesson quotes: INDEXES_SWEEP=20 go test -run TestSeedSweep -v ./tracks/indexes/
+func TestSeedSweep(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("INDEXES_SWEEP"))
+	if n <= 0 {
+		t.Skip("set INDEXES_SWEEP to the number of seeds")
+	}
+	all, err := stages.Load("stages.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range all {
+		hits := 0
+		for seed := 1; seed <= n; seed++ {
+			s := st
+			s.GraderArgs = append(slices.Clone(st.GraderArgs), "--seed", strconv.Itoa(seed))
+			rep := gradetest.Grade(t, s, program_)
+			if ok, why := gradetest.Verdict(s, rep); ok {
+				hits++
+			} else {
+				t.Errorf("stage %s seed %d: %s", st.Name, seed, why)
+			}
+		}
+		t.Logf("%-16s %d/%d seeds", st.Name, hits, n)
+	}
 }
