@@ -4,6 +4,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
@@ -57,5 +58,28 @@ func TestSeedSweep(t *testing.T) {
 			}
 		}
 		t.Logf("%-16s %d/%d seeds", st.Name, hits, n)
+	}
+}
+
+// noSyncStage is the counter-example that only the in-process grader can
+// show: the hash index never fsyncs, and the simulated disk of an
+// in-process node loses every unsynced write when the node is killed. (A
+// killed process keeps the OS page cache, so in process mode, as under
+// `make track-indexes`, nothing is lost and the stage would pass: it is
+// not in stages.tsv.)
+var noSyncStage = stages.Stage{Name: "hash-no-sync", InvalidBy: []string{"linearizable", "index-kv"},
+	GraderArgs: strings.Fields("-w index-kv --node-count 1 --time-limit 30 --rate 100 --concurrency 4 --nemesis kill --nemesis-interval 3"),
+	NodeArgs:   []string{"--engine", "hash", "--no-sync"}}
+
+func TestNoSyncLosesWritesInProcess(t *testing.T) {
+	rep := gradetest.Grade(t, noSyncStage, program_)
+	if ok, why := gradetest.Verdict(noSyncStage, rep); !ok {
+		t.Fatalf("%s\n%s", why, rep.Summary())
+	}
+	// The same engine with fsync survives the same kills.
+	synced := noSyncStage
+	synced.ExpectPass, synced.NodeArgs = true, []string{"--engine", "hash"}
+	if rep := gradetest.Grade(t, synced, program_); rep.Valid != "valid" {
+		t.Fatalf("with fsync: %s", rep.Summary())
 	}
 }
