@@ -26,9 +26,8 @@ func TestGradeStagesInProcess(t *testing.T) {
 		}
 		if st.Name == "global-index" || st.Name == "global-async" || st.Name == "local-index" {
 			for _, f := range []string{"put", "query"} {
-				if c, ok := rep.ByF[f]; ok {
-					t.Logf("%s: %s %+v", st.Name, f, c)
-				}
+				q := rep.Latencies[f]
+				t.Logf("%s: %s %+v, latency p50 %v p99 %v; %.2f messages per op between servers", st.Name, f, rep.ByF[f], q.P50, q.P99, rep.ServerMsgsPerOp)
 			}
 		}
 	})
