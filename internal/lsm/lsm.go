@@ -648,11 +648,10 @@ func (s *sliceIter) error() error { return nil }
 // memIter walks the memtable in chunks, so that a scan with a small limit
 // does not copy the whole tree.
 type memIter struct {
-	tree  *memtree.Tree[entry]
-	buf   []entry
-	i     int
-	done  bool
-	after []byte
+	tree *memtree.Tree[entry]
+	buf  []entry
+	i    int
+	done bool
 }
 
 func (m *memIter) fill(from []byte, inclusive bool) {
