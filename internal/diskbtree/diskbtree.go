@@ -220,11 +220,16 @@ func (db *DB) readMeta(id pgid) (meta, error) {
 
 func (db *DB) writePage(id pgid, b []byte) error {
 	binary.LittleEndian.PutUint32(b[db.ps-4:], crc32.Checksum(b[:db.ps-4], castagnoli))
-	if _, err := db.f.Seek(int64(id)*int64(db.ps), io.SeekStart); err != nil {
+	db.stats.PagesWritten++
+	off := int64(id) * int64(db.ps)
+	if w, ok := db.f.(io.WriterAt); ok {
+		_, err := w.WriteAt(b, off) // one system call instead of two
+		return err
+	}
+	if _, err := db.f.Seek(off, io.SeekStart); err != nil {
 		return err
 	}
 	_, err := db.f.Write(b)
-	db.stats.PagesWritten++
 	return err
 }
 
