@@ -62,11 +62,14 @@ reason_ok() {
   case "$dir" in /*) results=$dir/results.json ;; esac
   [ -n "$dir" ] || results="$root/store/latest/results.json"
   [ -f "$results" ] || { echo "cannot check the reason: $results is missing" >&2; return 1; }
-  local c
+  # Read the list whole before matching: with pipefail, grep -q closing
+  # the pipe early would fail the writer and hide a match.
+  local c invalid
+  invalid=$("$maelstrom" invalid-checkers "$results")
   for c in ${by//,/ }; do
-    "$maelstrom" invalid-checkers "$results" | grep -qx "$c" && return 0
+    grep -qx -- "$c" <<<"$invalid" && return 0
   done
-  echo "rejected, but not by ${by//,/ or }: $("$maelstrom" invalid-checkers "$results" | tr '\n' ' ')" >&2
+  echo "rejected, but not by ${by//,/ or }: $(tr '\n' ' ' <<<"$invalid")" >&2
   return 1
 }
 
