@@ -387,6 +387,7 @@ func (r *run) main(ctx context.Context) *Crash {
 	faults = nemesis.ConfigureClock(faults, r.opts.ClockSkew, r.opts.ClockDrift)
 	faults = append(faults, r.opts.Faults...)
 	sched := nemesis.NewSchedule(faults, r.opts.NemesisInterval, r.opts.Seed+7)
+	sched.Tail = r.spec.QuietTail
 	env := &faultEnv{r: r}
 	record := func(f string, value any) {
 		r.rec.add(history.Op{Type: history.Info, Process: NemesisProcess, F: f, Value: value})
