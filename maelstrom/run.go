@@ -227,6 +227,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		r.cl.nodes[id] = n
 	}
 	stopProgress := r.progress()
+	stopLag := measureLag(nodes)
 
 	if c := r.initAll(runCtx); c != nil {
 		setCrash(c)
@@ -240,6 +241,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		}
 	}
 	stopProgress()
+	rep.Lag = stopLag()
 
 	// Teardown: nodes are killed, not asked to stop, as in Maelstrom.
 	crashMu.Lock()
@@ -264,6 +266,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	rep.Crash = crashed
 	rep.SimDuration = r.net.Since()
 	r.analyse(rep)
+	rep.judgeLag()
 	if outDir != "" {
 		if err := rep.store(r); err != nil {
 			return rep, fmt.Errorf("write results to %s: %w", outDir, err)
