@@ -117,6 +117,8 @@ type Quantiles struct {
 
 // Report is the verdict.
 type Report struct {
+	// Layer is the layer graded (CheckLayer); "" is the whole protocol.
+	Layer string
 	Valid bool
 	// Violation explains the first thing that went wrong, for a learner to
 	// act on; empty when valid.
@@ -129,6 +131,17 @@ type Report struct {
 
 func (r Report) String() string {
 	var b strings.Builder
+	if r.Layer != "" && r.Layer != LayerRPC {
+		verdict := "valid"
+		if !r.Valid {
+			verdict = fmt.Sprintf("INVALID at %v: %s", r.At.Round(time.Millisecond), r.Violation)
+		}
+		c := r.Counts
+		fmt.Fprintf(&b, "net-rpc layer %s: %s\n", r.Layer, verdict)
+		fmt.Fprintf(&b, "  exchanges %d; abuse: stalled or cut %d, reset or malformed %d, oversized %d; probes %d; ran %v\n",
+			c.Calls, c.HalfOpen, c.Garbage, c.Oversized, c.Probes, r.Elapsed.Round(time.Millisecond))
+		return b.String()
+	}
 	if r.Valid {
 		b.WriteString("net-rpc: valid\n")
 	} else {
@@ -148,6 +161,7 @@ type run struct {
 	addr  string
 	opts  Options
 	start time.Time
+	layer string // "" or LayerRPC: the whole protocol (layers.go)
 
 	mu      sync.Mutex
 	counts  Counts
@@ -260,7 +274,7 @@ func (r *run) isFailed() bool {
 func (r *run) report() Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rep := Report{Valid: !r.failed, Violation: r.reason, At: r.at, Counts: r.counts, Elapsed: time.Since(r.start)}
+	rep := Report{Layer: r.layer, Valid: !r.failed, Violation: r.reason, At: r.at, Counts: r.counts, Elapsed: time.Since(r.start)}
 	if n := len(r.lat); n > 0 {
 		slices.Sort(r.lat)
 		q := func(p float64) time.Duration { return r.lat[int(p*float64(n-1))] }
@@ -273,6 +287,13 @@ func (r *run) report() Report {
 // timeout, not the run's, so a probe started just before the end is judged
 // fairly.
 func (r *run) probe(ctx context.Context) error {
+	if r.layer != "" && r.layer != LayerRPC {
+		if err := r.layerProbe(ctx); err != nil {
+			return err
+		}
+		r.count(func(c *Counts) { c.Probes++ })
+		return nil
+	}
 	c := proto.NewClient(r.addr, r.opts.MaxFrame)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.CallTimeout)
