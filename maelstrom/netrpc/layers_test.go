@@ -179,4 +179,3 @@ func TestLayerChecks(t *testing.T) {
 		})
 	}
 }
-
