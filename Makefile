@@ -52,7 +52,7 @@ test-unit:
 # its hit rate. Process-only stages (networker) are graded as processes.
 sweep:
 	@$(GO) test -count=1 -timeout 60m -v -run '^TestGrade' $(addprefix ./tracks/,$(TRACKS_SWEPT)) -args -sweep $(SEEDS) -sweep-from $(FROM) \
-	  | awk -F'\t' '/^sweep\t/ {print; split($$4, n, "[/ ]"); if (n[1] != n[2]) bad++} /^(FAIL|ok|panic)/ {print} /^(FAIL|panic)/ {bad++} END {exit bad > 0}'
+	  | awk -F'\t' '/^sweep\t/ {print; split($$4, n, "[/ ]"); if (n[1] != n[2]) bad++} /^\tseed [0-9]+: / {print} /^(FAIL|ok|panic)/ {print} /^(FAIL|panic)/ {bad++} END {exit bad > 0}'
 
 # One short process-mode grading per built track, of the real binary.
 test-grade: build

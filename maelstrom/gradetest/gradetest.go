@@ -112,29 +112,30 @@ func sweepStages(t *testing.T, stagesFile string, grade func(*testing.T, stages.
 			if err != nil {
 				t.Fatal(err)
 			}
-			one := func(t *testing.T, st stages.Stage) bool {
+			one := func(t *testing.T, st stages.Stage) (bool, string) {
 				rep := grade(t, st)
 				if ok, why := Verdict(st, rep); !ok {
 					t.Errorf("stage %s: %s\n%s", st.Name, why, rep.Summary())
-					return false
+					return false, missReason(why, rep)
 				}
 				if then != nil {
 					then(t, st, rep)
 				}
-				return true
+				return true, ""
 			}
 			if !Sweeping() {
 				st.GraderArgs = withSeed(st.GraderArgs, seeds[0])
 				one(t, st)
 				return
 			}
-			var missed []string
+			var missed, reasons []string
 			for _, seed := range seeds {
 				s := st
 				s.GraderArgs = withSeed(st.GraderArgs, seed)
 				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-					if !one(t, s) {
+					if ok, why := one(t, s); !ok {
 						missed = append(missed, fmt.Sprint(seed))
+						reasons = append(reasons, fmt.Sprintf("seed %d: %s", seed, why))
 					}
 				})
 			}
@@ -144,12 +145,33 @@ func sweepStages(t *testing.T, stagesFile string, grade func(*testing.T, stages.
 			}
 			if len(missed) > 0 {
 				line += "; missed with seeds " + strings.Join(missed, ",")
+				for _, r := range reasons {
+					line += "\n\t" + r
+				}
 			}
 			// Printed, not logged, so that `make sweep` can collect the
 			// lines of every track from one go test run.
 			fmt.Println(line)
 		})
 	}
+}
+
+// missReason is one line on why a seed missed: the verdict, the first
+// checker that disagreed and, in process mode, the grader's own lag.
+func missReason(why string, rep *maelstrom.Report) string {
+	for _, res := range rep.Results {
+		if res.Valid != checker.Valid {
+			why += "; " + res.Checker + ": " + res.Summary
+			break
+		}
+	}
+	if len(why) > 300 {
+		why = why[:300] + "…"
+	}
+	if l := rep.Lag; l != nil {
+		why += fmt.Sprintf(" (grader scheduling lag p99 %v, max %v)", l.P99.Round(time.Millisecond), l.Max.Round(time.Millisecond))
+	}
+	return why
 }
 
 // withSeed returns args with --seed set to seed, replacing any --seed.
