@@ -259,3 +259,11 @@ func (r *run) judgeCrash(rep *Report, h history.History) bool {
 	}
 	return true
 }
+
+// leaderWindow is how much recent traffic the leader guess looks at: a few
+// heartbeat intervals.
+const leaderWindow = 500 * time.Millisecond
+
+// Leader guesses the current leader from the traffic between nodes, for
+// the faults aimed at it (nemesis.LeaderGuesser).
+func (e *faultEnv) Leader() string { return e.r.net.Broadcaster(e.r.ids, leaderWindow) }

@@ -62,6 +62,9 @@ type Report struct {
 	// Faults is the fault schedule: every nemesis step (faults.go).
 	Faults []FaultStep `json:"faults,omitempty"`
 
+	// Lag is the grader's own timer lateness in process mode (lag.go).
+	Lag *SchedulingLag `json:"scheduling_lag,omitempty"`
+
 	SimDuration time.Duration `json:"duration"` // run time on the run's clock
 	StorePath   string        `json:"-"`
 
@@ -330,6 +333,9 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "\nmessages: %d (%.2f per op; %.2f per op between servers), %d dropped by partitions or dead nodes\n",
 		r.Net.All.MsgCount, r.MsgsPerOp, r.ServerMsgsPerOp, r.Net.Dropped)
 	writeSchedule(&b, faultSchedule(r.History))
+	if l := r.Lag; l != nil {
+		fmt.Fprintf(&b, "grader scheduling lag: p99 %s, max %s (%d timers of %s)\n", ms(l.P99), ms(l.Max), l.Samples, LagInterval)
+	}
 	if r.MalformedReplies > 0 {
 		fmt.Fprintf(&b, "malformed replies: %d (see the first below; each counts as an unknown outcome)\n", r.MalformedReplies)
 		for _, op := range r.History {
@@ -377,7 +383,7 @@ func (r *Report) Summary() string {
 			cw = max(cw, len(res.Checker))
 		}
 		for _, res := range r.Results {
-			fmt.Fprintf(&b, "  %-*s %-8s %s\n", cw, res.Checker, res.Valid, res.Summary)
+			fmt.Fprintf(&b, "  %-*s %-8s %s%s\n", cw, res.Checker, res.Valid, res.Summary, r.lagNote(res.Checker))
 		}
 		for _, res := range r.Results {
 			if v := res.First(); v != nil && res.Valid != checker.Valid {

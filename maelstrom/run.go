@@ -232,6 +232,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		return nil, err
 	}
 	stopProgress := r.progress()
+	stopLag := measureLag(nodes)
 
 	if c := r.initAll(runCtx); c != nil {
 		setCrash(c)
@@ -245,6 +246,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 		}
 	}
 	stopProgress()
+	rep.Lag = stopLag()
 
 	// Teardown: nodes are killed, not asked to stop, as in Maelstrom.
 	crashMu.Lock()
@@ -269,6 +271,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	rep.Crash = crashed
 	rep.SimDuration = r.net.Since()
 	r.analyse(rep)
+	rep.judgeLag()
 	if outDir != "" {
 		if err := rep.store(r); err != nil {
 			return rep, fmt.Errorf("write results to %s: %w", outDir, err)
@@ -397,6 +400,7 @@ func (r *run) main(ctx context.Context) *Crash {
 	faults = nemesis.ConfigureClock(faults, r.opts.ClockSkew, r.opts.ClockDrift)
 	faults = append(faults, r.opts.Faults...)
 	sched := nemesis.NewSchedule(faults, r.opts.NemesisInterval, r.opts.Seed+7)
+	sched.Tail = r.spec.QuietTail
 	env := &faultEnv{r: r}
 	record := func(f string, value any) {
 		r.rec.add(history.Op{Type: history.Info, Process: NemesisProcess, F: f, Value: value})

@@ -90,6 +90,12 @@ type ElectionLimits struct {
 	// Window is the length of the sliding window the heartbeats are
 	// counted in. Default 1 s.
 	Window time.Duration
+	// Failovers is the least number of failovers a run must have judged
+	// (a healthy window whose leader leads a later term than the leader of
+	// the healthy window before it): a stage named for partitions or kills
+	// has tested nothing if no fault ever took the leader away. A run with
+	// fewer is unknown, saying so. Default 0.
+	Failovers int
 }
 
 // Failover is one healthy window's way to a leader.
@@ -120,6 +126,12 @@ type ElectionDetails struct {
 	// the busiest of them.
 	Heartbeats   []HeartbeatRate `json:"heartbeats"`
 	MaxHeartbeat HeartbeatRate   `json:"max_heartbeat"`
+	// LeaderChanges counts the judged failovers: healthy windows whose
+	// leader leads a later term than the previous window's.
+	LeaderChanges int `json:"leader_changes"`
+	// Isolations counts the isolations of a follower (isolate-follower)
+	// judged: a leader before, and the window after it watched.
+	Isolations int `json:"isolations"`
 }
 
 type poll struct {
@@ -218,9 +230,30 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 		from, to time.Duration
 	}
 	var spans []span
+	var prev *poll // the leader established in the previous healthy window
+	prevTo := time.Duration(0)
 	// end+1: the last window includes the run's last poll.
 	for _, w := range HealthyWindows(h, end+1) {
 		f := Failover{Healed: w.From}
+		// Only a follower was cut off since the last window: its return
+		// must not depose the leader that kept its majority meanwhile.
+		var isolated []string
+		if prev != nil {
+			isolated = onlyIsolations(h, prevTo, w.From)
+			if len(isolated) > 0 && !slices.Contains(isolated, prev.node) {
+				d.Isolations++
+				for _, p := range polls {
+					if p.at < w.From || p.at >= w.To || p.st.Term <= prev.st.Term {
+						continue
+					}
+					op := p.op
+					add(Violation{What: "rejoining node disrupted the leader", Node: p.node, Op: &op, Value: p.st.Term, Time: p.at,
+						Detail: fmt.Sprintf("%s was cut off from %s to %s while %s kept leading term %d with a majority; %s after the heal %s is in term %d. A node that cannot reach a leader must not raise its term on its own: with pre-vote it asks first whether it could win, and nobody who hears from a leader says yes.",
+							strings.Join(isolated, ", "), at(prevTo), at(w.From), prev.node, prev.st.Term, at(p.at), p.node, p.st.Term)})
+					break
+				}
+			}
+		}
 		latest := map[string]ElectionStatus{}
 		established := false
 		var est poll
@@ -248,6 +281,9 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 				est = poll{node: l, at: p.at, st: ElectionStatus{Role: "leader", Term: t, Leader: l}}
 				f.Elected, f.Took, f.Term, f.Leader = p.at, p.at-w.From, t, l
 				took = append(took, f.Took)
+				if prev != nil && t > prev.st.Term {
+					d.LeaderChanges++
+				}
 				spans = append(spans, span{leader: l, from: p.at, to: w.To})
 			}
 		}
@@ -265,6 +301,13 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 			}
 		}
 		d.Failovers = append(d.Failovers, f)
+		if established {
+			e := est
+			prev = &e
+		} else if !f.Skipped {
+			prev = nil
+		}
+		prevTo = w.To
 	}
 	if len(took) > 0 {
 		slices.Sort(took)
@@ -344,8 +387,11 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 	if m := d.MaxHeartbeat; m.Max > 0 {
 		maxHB = fmt.Sprintf("max heartbeats %d in %v (%s->%s from %s)", m.Max, limits.Window, m.Leader, m.Follower, at(m.At))
 	}
-	stats := fmt.Sprintf("%d polls, %d terms with a leader, failover p50 %s max %s over %d healthy window(s) (%d too short to judge), %s, busiest link %s %.1f msgs/s",
-		d.Polls, len(d.Leaders), msText(d.FailoverP50), msText(d.FailoverMax), len(took), skipped, maxHB, d.Busiest, d.BusiestRate)
+	stats := fmt.Sprintf("%d polls, %d terms with a leader, %d failover(s) judged, failover p50 %s max %s over %d healthy window(s) (%d too short to judge), %s, busiest link %s %.1f msgs/s",
+		d.Polls, len(d.Leaders), d.LeaderChanges, msText(d.FailoverP50), msText(d.FailoverMax), len(took), skipped, maxHB, d.Busiest, d.BusiestRate)
+	if d.Isolations > 0 {
+		stats += fmt.Sprintf(", %d isolated follower(s) rejoined", d.Isolations)
+	}
 	switch {
 	case len(vs) > 0:
 		res.Valid = Invalid
@@ -356,6 +402,10 @@ func Election(h history.History, nodes []string, traffic []LinkTraffic, duration
 	case len(took) == 0:
 		res.Valid = Unknown
 		res.Summary = "no healthy window was long enough to see a leader elected: " + stats
+	case d.LeaderChanges < limits.Failovers:
+		res.Valid = Unknown
+		res.Summary = fmt.Sprintf("the faults never took the leader away, so no failover was tested (%d judged, the stage needs %d): %s",
+			d.LeaderChanges, limits.Failovers, stats)
 	default:
 		res.Summary = stats
 	}
@@ -497,6 +547,33 @@ func HealthyWindows(h history.History, end time.Duration) []Window {
 		out = append(out, Window{From: healthyFrom, To: end})
 	}
 	return out
+}
+
+// onlyIsolations returns the nodes cut off by isolate-follower steps in
+// [from, to], or nil when any other fault step happened there.
+func onlyIsolations(h history.History, from, to time.Duration) []string {
+	var nodes []string
+	for _, o := range h {
+		if o.Process >= 0 || o.Type != history.Info || o.Time < from || o.Time > to || faultEdge(o.F) == 0 {
+			continue
+		}
+		if o.F != "start-isolate" && o.F != "stop-isolate" {
+			return nil
+		}
+		if o.F == "start-isolate" {
+			switch v := o.Value.(type) {
+			case []string:
+				nodes = append(nodes, v...)
+			case []any:
+				for _, x := range v {
+					if s, ok := x.(string); ok {
+						nodes = append(nodes, s)
+					}
+				}
+			}
+		}
+	}
+	return nodes
 }
 
 // faultEdge says whether a nemesis step starts (+1) or ends (-1) a fault.

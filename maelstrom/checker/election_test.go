@@ -226,3 +226,75 @@ func mustInvalid(t *testing.T, res Result, what string) Violation {
 	}
 	return res.Violations[0]
 }
+
+// isolated: healthy() then n3 cut off by isolate-follower from 5.1 s to
+// 8 s; after the heal every node is polled at 8.1 s and on, answering
+// after(ms, node index).
+func isolated(after func(ms, i int) ElectionStatus) *builder {
+	b := healthy()
+	b.add(history.Info, -1, "", "start-isolate", []string{"n3"}, 5100)
+	b.add(history.Info, -1, "", "stop-isolate", []string{"n3"}, 8000)
+	for ms := 8100; ms <= 11000; ms += 300 {
+		var st []ElectionStatus
+		for i := range fiveNodes {
+			st = append(st, after(ms, i))
+		}
+		b.polls(ms, st...)
+	}
+	return b
+}
+
+// Without pre-vote the cut-off follower comes back in a higher term and
+// deposes the leader that kept its majority: caught even though the new
+// election is over before any poll could see the old leader again.
+func TestElectionRejoiningNodeDisruptsTheLeader(t *testing.T) {
+	b := isolated(func(_, i int) ElectionStatus {
+		if i == 3 {
+			return leader(6)
+		}
+		return follower(6, "n3")
+	})
+	res := Election(b.h, fiveNodes, nil, 11*time.Second, ElectionLimits{})
+	v := mustInvalid(t, res, "rejoining node disrupted the leader")
+	if v.Value != int64(6) || v.Time != msT(8100) || !strings.Contains(v.Detail, "n3") || !strings.Contains(v.Detail, "pre-vote") {
+		t.Fatalf("violation %+v should name term 6 at 8.1s, the isolated n3 and pre-vote", v)
+	}
+}
+
+// With pre-vote the follower rejoins in the leader's term: valid, and the
+// isolation is counted as judged.
+func TestElectionRejoiningNodeWithPreVote(t *testing.T) {
+	b := isolated(func(_, i int) ElectionStatus {
+		if i == 1 {
+			return leader(1)
+		}
+		return follower(1, "n1")
+	})
+	res := Election(b.h, fiveNodes, nil, 11*time.Second, ElectionLimits{})
+	if res.Valid != Valid || res.Details.(ElectionDetails).Isolations != 1 {
+		t.Fatalf("%s: %s %+v", res.Valid, res.Summary, res.Violations)
+	}
+}
+
+// --failovers 1: a run whose faults never took the leader away tested no
+// failover and is unknown, saying why; one in which they did is valid.
+func TestElectionFailoversRequired(t *testing.T) {
+	same := healthy()
+	same.nemesis("start-partition", 5100).nemesis("stop-partition", 6000)
+	for ms := 6100; ms <= 9000; ms += 300 {
+		same.polls(ms, follower(1, "n1"), leader(1), follower(1, "n1"), follower(1, "n1"), follower(1, "n1"))
+	}
+	res := Election(same.h, fiveNodes, nil, 9*time.Second, ElectionLimits{Failovers: 1})
+	if res.Valid != Unknown || !strings.Contains(res.Summary, "no failover was tested") {
+		t.Fatalf("want unknown for a run without a failover, got %s: %s", res.Valid, res.Summary)
+	}
+	moved := healthy()
+	moved.nemesis("start-partition", 5100).nemesis("stop-partition", 6000)
+	for ms := 6100; ms <= 9000; ms += 300 {
+		moved.polls(ms, follower(2, "n2"), follower(2, "n2"), leader(2), follower(2, "n2"), follower(2, "n2"))
+	}
+	res = Election(moved.h, fiveNodes, nil, 9*time.Second, ElectionLimits{Failovers: 1})
+	if res.Valid != Valid || res.Details.(ElectionDetails).LeaderChanges != 1 {
+		t.Fatalf("want valid with one failover judged, got %s: %s", res.Valid, res.Summary)
+	}
+}

@@ -3,18 +3,29 @@
 // time with a fixed seed (RunStages), or the CI stage against the real
 // binary as a process (GradeBinary). The stages file stays the single
 // source of truth for how a track is graded.
+//
+// A stage's verdict must hold on every seed, so the test binary of every
+// track that uses this package takes a -sweep N flag
+// (`go test ./tracks/store -args -sweep 20`, or `make sweep SEEDS=20`):
+// each stage is then graded with N seeds, from -sweep-from on, and a line
+// "sweep <track> <stage> <hits>/<N> ..." reports its hit rate. A stage whose
+// arguments fix --seed is graded once: chance was removed on purpose.
 package gradetest
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/maelstrom"
+	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
 
@@ -25,38 +36,163 @@ const Seed = 1
 // CITimeLimit caps the time limit of the stage GradeBinary runs.
 const CITimeLimit = 5 * time.Second
 
+var (
+	sweepN    = flag.Int("sweep", 0, "grade every stage with this many seeds and print each stage's hit rate (0: the one default seed)")
+	sweepFrom = flag.Uint64("sweep-from", Seed, "the first seed of a -sweep")
+)
+
+// Seeds returns the seeds a stage is graded with in this test run: its own
+// --seed if it fixes one, the -sweep seeds if a sweep was asked for, else
+// Seed.
+func Seeds(st stages.Stage) ([]uint64, error) {
+	opts, err := Options(st)
+	if err != nil {
+		return nil, err
+	}
+	if opts.SeedSet || *sweepN <= 0 {
+		return []uint64{uint64(opts.Seed)}, nil
+	}
+	seeds := make([]uint64, *sweepN)
+	for i := range seeds {
+		seeds[i] = *sweepFrom + uint64(i)
+	}
+	return seeds, nil
+}
+
+// Sweeping reports whether this test run sweeps seeds (-sweep N).
+func Sweeping() bool { return *sweepN > 0 }
+
 // RunStages grades every stage of stagesFile in-process, one subtest each.
 // prog builds the node program from the stage's node arguments.
 func RunStages(t *testing.T, stagesFile string, prog func(nodeArgs []string) program.Program) {
 	t.Helper()
-	all, err := stages.Load(stagesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range all {
-		t.Run(st.Name, func(t *testing.T) { RunStage(t, st, prog) })
-	}
+	RunStagesThen(t, stagesFile, prog, nil)
 }
 
 // RunStagesThen grades every stage like RunStages and, once a stage has
-// met its expectation, hands its report to then, for the track's own
-// checks of what the grader measured (targets, figures to log).
+// met its expectation, hands its report to then (when not nil), for the
+// track's own checks of what the grader measured (targets, figures to
+// log). Under -sweep, every seed's report is handed on.
 func RunStagesThen(t *testing.T, stagesFile string, prog func(nodeArgs []string) program.Program,
+	then func(t *testing.T, st stages.Stage, rep *maelstrom.Report)) {
+	t.Helper()
+	sweepStages(t, stagesFile, func(t *testing.T, st stages.Stage) *maelstrom.Report { return Grade(t, st, prog) }, then)
+}
+
+// RunStagesAsProcesses grades every stage of stagesFile against the binary
+// at binPath, run as processes in real time: for workloads that cannot run
+// under virtual time. It honours -sweep like RunStagesThen; then may be nil.
+func RunStagesAsProcesses(t *testing.T, stagesFile, binPath string,
+	then func(t *testing.T, st stages.Stage, rep *maelstrom.Report)) {
+	t.Helper()
+	sweepStages(t, stagesFile, func(t *testing.T, st stages.Stage) *maelstrom.Report {
+		opts := options(t, st)
+		rep, err := maelstrom.Run(context.Background(), opts, maelstrom.Binary{Path: binPath, Args: st.NodeArgs})
+		if err != nil {
+			t.Fatalf("stage %s: %v", st.Name, err)
+		}
+		return rep
+	}, then)
+}
+
+// sweepStages grades each stage with each of its Seeds, one subtest per
+// stage (and per seed when there are several), and under -sweep prints
+// the stage's hit rate.
+func sweepStages(t *testing.T, stagesFile string, grade func(*testing.T, stages.Stage) *maelstrom.Report,
 	then func(t *testing.T, st stages.Stage, rep *maelstrom.Report)) {
 	t.Helper()
 	all, err := stages.Load(stagesFile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	track := trackName(stagesFile)
 	for _, st := range all {
 		t.Run(st.Name, func(t *testing.T) {
-			rep := Grade(t, st, prog)
-			if ok, why := Verdict(st, rep); !ok {
-				t.Fatalf("stage %s: %s\n%s", st.Name, why, rep.Summary())
+			seeds, err := Seeds(st)
+			if err != nil {
+				t.Fatal(err)
 			}
-			then(t, st, rep)
+			one := func(t *testing.T, st stages.Stage) (bool, string) {
+				rep := grade(t, st)
+				if ok, why := Verdict(st, rep); !ok {
+					t.Errorf("stage %s: %s\n%s", st.Name, why, rep.Summary())
+					return false, missReason(why, rep)
+				}
+				if then != nil {
+					then(t, st, rep)
+				}
+				return true, ""
+			}
+			if !Sweeping() {
+				st.GraderArgs = withSeed(st.GraderArgs, seeds[0])
+				one(t, st)
+				return
+			}
+			var missed, reasons []string
+			for _, seed := range seeds {
+				s := st
+				s.GraderArgs = withSeed(st.GraderArgs, seed)
+				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+					if ok, why := one(t, s); !ok {
+						missed = append(missed, fmt.Sprint(seed))
+						reasons = append(reasons, fmt.Sprintf("seed %d: %s", seed, why))
+					}
+				})
+			}
+			line := fmt.Sprintf("sweep\t%s\t%s\t%d/%d seeds", track, st.Name, len(seeds)-len(missed), len(seeds))
+			if len(seeds) == 1 && *sweepN != 1 {
+				line += fmt.Sprintf(" (fixed --seed %d)", seeds[0])
+			}
+			if len(missed) > 0 {
+				line += "; missed with seeds " + strings.Join(missed, ",")
+				for _, r := range reasons {
+					line += "\n\t" + r
+				}
+			}
+			// Printed, not logged, so that `make sweep` can collect the
+			// lines of every track from one go test run.
+			fmt.Println(line)
 		})
 	}
+}
+
+// missReason is one line on why a seed missed: the verdict, the first
+// checker that disagreed and, in process mode, the grader's own lag.
+func missReason(why string, rep *maelstrom.Report) string {
+	for _, res := range rep.Results {
+		if res.Valid != checker.Valid {
+			why += "; " + res.Checker + ": " + res.Summary
+			break
+		}
+	}
+	if len(why) > 300 {
+		why = why[:300] + "…"
+	}
+	if l := rep.Lag; l != nil {
+		why += fmt.Sprintf(" (grader scheduling lag p99 %v, max %v)", l.P99.Round(time.Millisecond), l.Max.Round(time.Millisecond))
+	}
+	return why
+}
+
+// withSeed returns args with --seed set to seed, replacing any --seed.
+func withSeed(args []string, seed uint64) []string {
+	out := make([]string, 0, len(args)+2)
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--seed" && i+1 < len(args) {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return append(out, "--seed", fmt.Sprint(seed))
+}
+
+// trackName is the name of the directory that holds stagesFile.
+func trackName(stagesFile string) string {
+	if abs, err := filepath.Abs(stagesFile); err == nil {
+		return filepath.Base(filepath.Dir(abs))
+	}
+	return stagesFile
 }
 
 // Stage returns the stage called name from stagesFile, failing t when

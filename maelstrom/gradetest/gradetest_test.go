@@ -3,6 +3,7 @@ package gradetest
 import (
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,4 +74,27 @@ func TestGradeBinary(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	GradeBinary(t, "testdata/stages.tsv", bin)
+}
+
+// -sweep N grades a stage with N seeds from -sweep-from on, except a stage
+// that fixes its own --seed, which keeps it.
+func TestSweepSeeds(t *testing.T) {
+	defer func(n int, from uint64) { *sweepN, *sweepFrom = n, from }(*sweepN, *sweepFrom)
+	echo := Stage(t, "testdata/stages.tsv", "echo")
+	fixed := echo
+	fixed.GraderArgs = append(slices.Clone(echo.GraderArgs), "--seed", "5")
+	*sweepN, *sweepFrom = 0, Seed
+	if got, _ := Seeds(echo); !slices.Equal(got, []uint64{Seed}) {
+		t.Errorf("no sweep: seeds %v, want [%d]", got, Seed)
+	}
+	*sweepN, *sweepFrom = 3, 100
+	if got, _ := Seeds(echo); !slices.Equal(got, []uint64{100, 101, 102}) {
+		t.Errorf("sweep 3 from 100: seeds %v", got)
+	}
+	if got, _ := Seeds(fixed); !slices.Equal(got, []uint64{5}) {
+		t.Errorf("fixed seed under a sweep: seeds %v, want [5]", got)
+	}
+	if got := withSeed([]string{"-w", "echo", "--seed", "5", "--rate", "1"}, 7); !slices.Equal(got, []string{"-w", "echo", "--rate", "1", "--seed", "7"}) {
+		t.Errorf("withSeed = %v", got)
+	}
 }

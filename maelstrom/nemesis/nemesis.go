@@ -40,7 +40,7 @@ type Fault interface {
 }
 
 // Names lists the faults Parse accepts.
-var Names = []string{"partition", "kill", "pause", "clock"}
+var Names = []string{"partition", "kill", "pause", "clock", "partition-leader", "kill-leader", "isolate-follower"}
 
 // Parse turns a --nemesis list ("partition" or "a,b") into faults.
 func Parse(list string) ([]Fault, error) {
@@ -56,6 +56,12 @@ func Parse(list string) ([]Fault, error) {
 			out = append(out, &Kill{})
 		case "pause":
 			out = append(out, &Pause{})
+		case "partition-leader":
+			out = append(out, PartitionLeader{})
+		case "kill-leader":
+			out = append(out, &KillLeader{})
+		case "isolate-follower":
+			out = append(out, &IsolateFollower{})
 		default:
 			return nil, fmt.Errorf("unknown nemesis %q (known: %s)", name, strings.Join(Names, ", "))
 		}
@@ -73,6 +79,11 @@ type Schedule struct {
 	rng      *rand.Rand
 	active   map[int]bool
 	begun    bool // Begin took the first step
+	last     int  // the fault of the last step
+	// Tail, when set, is a quiet end of the run: Run stops every fault
+	// Tail before its context's deadline and starts none after, so that
+	// the final heal is judged by checks that need time after it.
+	Tail time.Duration
 }
 
 // NewSchedule returns a schedule; the seed makes it replayable.
@@ -97,20 +108,39 @@ func (s *Schedule) Run(ctx context.Context, env Env, rec Record) {
 	}
 	first := time.Duration(0)
 	if s.begun {
-		first = s.gap()
+		first = s.next()
 	}
 	timer := time.NewTimer(first)
 	defer timer.Stop()
+	var quiet <-chan time.Time
+	if dl, ok := ctx.Deadline(); ok && s.Tail > 0 {
+		qt := time.NewTimer(time.Until(dl.Add(-s.Tail)))
+		defer qt.Stop()
+		quiet = qt.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-quiet:
+			s.StopAll(ctx, env, rec)
 			return
 		case <-timer.C:
 		}
 		i := s.rng.IntN(len(s.faults))
 		s.step(ctx, env, rec, i)
-		timer.Reset(s.gap())
+		timer.Reset(s.next())
 	}
+}
+
+// next is the gap before the next step: Maelstrom's uniform draw,
+// stretched to the last fault's Hold.
+func (s *Schedule) next() time.Duration {
+	g := s.gap()
+	if h, ok := s.faults[s.last].(Holder); ok {
+		g = max(g, h.Hold())
+	}
+	return g
 }
 
 // Begin takes the first step now, before the caller starts anything else;
@@ -126,6 +156,7 @@ func (s *Schedule) Begin(ctx context.Context, env Env, rec Record) {
 }
 
 func (s *Schedule) step(ctx context.Context, env Env, rec Record, i int) {
+	s.last = i
 	f := s.faults[i]
 	var name string
 	var value any

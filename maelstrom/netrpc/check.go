@@ -1,6 +1,6 @@
 // Package netrpc is the grader's net-rpc check: it grades any server that
-// speaks the networker track's RPC protocol (tracks/networker/rpc) on a TCP
-// address. The net-rpc workload (package workload) runs it against every
+// speaks the net-rpc protocol (specified in the networker lesson) on a TCP
+// address, through the grader's own client and codec (package proto). The net-rpc workload (package workload) runs it against every
 // node in process mode; `networker check` runs it against any address.
 //
 // Check runs well-formed calls from many goroutines over a few shared
@@ -33,9 +33,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/distsys-curriculum/distsys/tracks/networker/frame"
-	"github.com/distsys-curriculum/distsys/tracks/networker/rpc"
-	"github.com/distsys-curriculum/distsys/tracks/networker/wire"
+	"github.com/distsys-curriculum/distsys/maelstrom/netrpc/proto"
 )
 
 // The methods a net-rpc server must serve.
@@ -86,7 +84,7 @@ func (o Options) withDefaults() Options {
 	defInt(&o.Concurrency, 16)
 	defInt(&o.Clients, 2)
 	defInt(&o.Abusers, 4)
-	defInt(&o.MaxFrame, frame.DefaultMaxSize)
+	defInt(&o.MaxFrame, proto.DefaultMaxFrame)
 	defInt(&o.MaxPayload, 4096)
 	if o.Seed == 0 {
 		o.Seed = 1
@@ -119,6 +117,8 @@ type Quantiles struct {
 
 // Report is the verdict.
 type Report struct {
+	// Layer is the layer graded (CheckLayer); "" is the whole protocol.
+	Layer string
 	Valid bool
 	// Violation explains the first thing that went wrong, for a learner to
 	// act on; empty when valid.
@@ -131,6 +131,17 @@ type Report struct {
 
 func (r Report) String() string {
 	var b strings.Builder
+	if r.Layer != "" && r.Layer != LayerRPC {
+		verdict := "valid"
+		if !r.Valid {
+			verdict = fmt.Sprintf("INVALID at %v: %s", r.At.Round(time.Millisecond), r.Violation)
+		}
+		c := r.Counts
+		fmt.Fprintf(&b, "net-rpc layer %s: %s\n", r.Layer, verdict)
+		fmt.Fprintf(&b, "  exchanges %d; abuse: stalled or cut %d, reset or malformed %d, oversized %d; probes %d; ran %v\n",
+			c.Calls, c.HalfOpen, c.Garbage, c.Oversized, c.Probes, r.Elapsed.Round(time.Millisecond))
+		return b.String()
+	}
 	if r.Valid {
 		b.WriteString("net-rpc: valid\n")
 	} else {
@@ -150,6 +161,7 @@ type run struct {
 	addr  string
 	opts  Options
 	start time.Time
+	layer string // "" or LayerRPC: the whole protocol (layers.go)
 
 	mu      sync.Mutex
 	counts  Counts
@@ -197,9 +209,9 @@ func Check(ctx context.Context, addr string, opts Options) (Report, error) {
 		return r.report(), nil
 	}
 
-	clients := make([]*rpc.Client, opts.Clients)
+	clients := make([]*proto.Client, opts.Clients)
 	for i := range clients {
-		clients[i] = rpc.NewClient(addr, rpc.ClientOptions{MaxFrame: opts.MaxFrame})
+		clients[i] = proto.NewClient(addr, opts.MaxFrame)
 	}
 	var wg sync.WaitGroup
 	for i := range opts.Concurrency {
@@ -262,7 +274,7 @@ func (r *run) isFailed() bool {
 func (r *run) report() Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rep := Report{Valid: !r.failed, Violation: r.reason, At: r.at, Counts: r.counts, Elapsed: time.Since(r.start)}
+	rep := Report{Layer: r.layer, Valid: !r.failed, Violation: r.reason, At: r.at, Counts: r.counts, Elapsed: time.Since(r.start)}
 	if n := len(r.lat); n > 0 {
 		slices.Sort(r.lat)
 		q := func(p float64) time.Duration { return r.lat[int(p*float64(n-1))] }
@@ -275,7 +287,14 @@ func (r *run) report() Report {
 // timeout, not the run's, so a probe started just before the end is judged
 // fairly.
 func (r *run) probe(ctx context.Context) error {
-	c := rpc.NewClient(r.addr, rpc.ClientOptions{MaxFrame: r.opts.MaxFrame})
+	if r.layer != "" && r.layer != LayerRPC {
+		if err := r.layerProbe(ctx); err != nil {
+			return err
+		}
+		r.count(func(c *Counts) { c.Probes++ })
+		return nil
+	}
+	c := proto.NewClient(r.addr, r.opts.MaxFrame)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.CallTimeout)
 	defer cancel()
@@ -309,7 +328,7 @@ func (r *run) monitor(ctx context.Context) {
 }
 
 // caller makes well-formed calls until ctx ends.
-func (r *run) caller(ctx context.Context, c *rpc.Client, rng *rand.Rand, id int) {
+func (r *run) caller(ctx context.Context, c *proto.Client, rng *rand.Rand, id int) {
 	for seq := 0; !ended(ctx); seq++ {
 		cctx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
 		var desc string
@@ -326,7 +345,7 @@ func (r *run) caller(ctx context.Context, c *rpc.Client, rng *rand.Rand, id int)
 		case p < 86:
 			desc = "call to an unknown method"
 			_, err = c.Call(cctx, fmt.Sprintf("no-such-method-%d", rng.IntN(1000)), nil)
-			err = r.expectCode(err, rpc.NotFound, func(c *Counts) { c.NotFound++ })
+			err = r.expectCode(err, proto.NotFound, func(c *Counts) { c.NotFound++ })
 		case p < 92:
 			desc, err = r.invalid(cctx, c, rng)
 		default:
@@ -340,15 +359,15 @@ func (r *run) caller(ctx context.Context, c *rpc.Client, rng *rand.Rand, id int)
 	}
 }
 
-func (r *run) expectCode(err error, want rpc.Code, tally func(*Counts)) error {
-	if got := rpc.StatusCode(err); got != want {
+func (r *run) expectCode(err error, want proto.Code, tally func(*Counts)) error {
+	if got := proto.CodeOf(err); got != want {
 		return fmt.Errorf("got %v (%v), want %v", got, err, want)
 	}
 	r.count(func(c *Counts) { c.Calls++; tally(c) })
 	return nil
 }
 
-func (r *run) echo(ctx context.Context, c *rpc.Client, rng *rand.Rand, id, seq, size int) (string, error) {
+func (r *run) echo(ctx context.Context, c *proto.Client, rng *rand.Rand, id, seq, size int) (string, error) {
 	// The payload names its call, so a reply meant for another call is
 	// recognisable, whatever its size.
 	tag := fmt.Sprintf("caller %d call %d|", id, seq)
@@ -362,7 +381,7 @@ func (r *run) echo(ctx context.Context, c *rpc.Client, rng *rand.Rand, id, seq, 
 	got, err := c.Call(ctx, MethodEcho, req)
 	d := time.Since(t0)
 	if err != nil {
-		if rpc.StatusCode(err) == rpc.DeadlineExceeded && ended(ctx) {
+		if proto.CodeOf(err) == proto.DeadlineExceeded && ended(ctx) {
 			return desc, fmt.Errorf("not answered within %v", r.opts.CallTimeout)
 		}
 		return desc, err
@@ -385,9 +404,9 @@ func (r *run) echo(ctx context.Context, c *rpc.Client, rng *rand.Rand, id, seq, 
 	return desc, nil
 }
 
-func (r *run) countCall(ctx context.Context, c *rpc.Client, n uint64) (string, error) {
+func (r *run) countCall(ctx context.Context, c *proto.Client, n uint64) (string, error) {
 	desc := fmt.Sprintf("count %d", n)
-	s, err := c.Stream(ctx, MethodCount, wire.AppendUvarint(nil, n))
+	s, err := c.Stream(ctx, MethodCount, proto.AppendUvarint(nil, n))
 	if err != nil {
 		return desc, err
 	}
@@ -404,18 +423,18 @@ func (r *run) countCall(ctx context.Context, c *rpc.Client, n uint64) (string, e
 		if err != nil {
 			return desc, fmt.Errorf("after %d messages: %w", i, err)
 		}
-		v, k, derr := wire.ConsumeUvarint(msg)
+		v, k, derr := proto.Uvarint(msg)
 		if derr != nil || k != len(msg) || v != i || i >= n {
 			return desc, fmt.Errorf("message %d is %x, want the varint %d", i, msg, i)
 		}
 	}
 }
 
-func (r *run) cancelStream(ctx context.Context, c *rpc.Client) (string, error) {
+func (r *run) cancelStream(ctx context.Context, c *proto.Client) (string, error) {
 	desc := "count 1000, abandoned after one message"
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s, err := c.Stream(sctx, MethodCount, wire.AppendUvarint(nil, 1000))
+	s, err := c.Stream(sctx, MethodCount, proto.AppendUvarint(nil, 1000))
 	if err != nil {
 		return desc, err
 	}
@@ -423,7 +442,7 @@ func (r *run) cancelStream(ctx context.Context, c *rpc.Client) (string, error) {
 	if err != nil {
 		return desc, err
 	}
-	if v, _, _ := wire.ConsumeUvarint(msg); v != 0 {
+	if v, _, _ := proto.Uvarint(msg); v != 0 {
 		return desc, fmt.Errorf("first message is %x, want the varint 0", msg)
 	}
 	s.Close()
@@ -431,11 +450,11 @@ func (r *run) cancelStream(ctx context.Context, c *rpc.Client) (string, error) {
 	return desc, nil
 }
 
-func (r *run) invalid(ctx context.Context, c *rpc.Client, rng *rand.Rand) (string, error) {
+func (r *run) invalid(ctx context.Context, c *proto.Client, rng *rand.Rand) (string, error) {
 	tally := func(c *Counts) { c.Invalid++ }
 	switch rng.IntN(3) {
 	case 0:
-		s, err := c.Stream(ctx, MethodCount, wire.AppendUvarint(nil, MaxCount+1))
+		s, err := c.Stream(ctx, MethodCount, proto.AppendUvarint(nil, MaxCount+1))
 		if err != nil {
 			return "count beyond the limit", err
 		}
@@ -445,23 +464,23 @@ func (r *run) invalid(ctx context.Context, c *rpc.Client, rng *rand.Rand) (strin
 				break
 			}
 		}
-		return "count beyond the limit", r.expectCode(err, rpc.InvalidArgument, tally)
+		return "count beyond the limit", r.expectCode(err, proto.InvalidArgument, tally)
 	case 1:
 		_, err := c.Call(ctx, MethodSleep, []byte{0x80}) // a truncated varint
-		return "sleep with a malformed argument", r.expectCode(err, rpc.InvalidArgument, tally)
+		return "sleep with a malformed argument", r.expectCode(err, proto.InvalidArgument, tally)
 	default:
-		_, err := c.Call(ctx, MethodSleep, wire.AppendUvarint(nil, MaxSleep+1))
-		return "sleep beyond the limit", r.expectCode(err, rpc.InvalidArgument, tally)
+		_, err := c.Call(ctx, MethodSleep, proto.AppendUvarint(nil, MaxSleep+1))
+		return "sleep beyond the limit", r.expectCode(err, proto.InvalidArgument, tally)
 	}
 }
 
-func (r *run) deadline(ctx context.Context, c *rpc.Client) (string, error) {
+func (r *run) deadline(ctx context.Context, c *proto.Client) (string, error) {
 	desc := "sleep 10000 ms with a 20 ms deadline"
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	t0 := time.Now()
-	_, err := c.Call(dctx, MethodSleep, wire.AppendUvarint(nil, 10_000))
-	if err := r.expectCode(err, rpc.DeadlineExceeded, func(c *Counts) { c.Deadline++ }); err != nil {
+	_, err := c.Call(dctx, MethodSleep, proto.AppendUvarint(nil, 10_000))
+	if err := r.expectCode(err, proto.DeadlineExceeded, func(c *Counts) { c.Deadline++ }); err != nil {
 		return desc, err
 	}
 	if d := time.Since(t0); d > r.opts.CallTimeout {
@@ -560,8 +579,8 @@ func (r *run) halfOpen(ctx context.Context, rng *rand.Rand) error {
 		return nil
 	}
 	defer c.Close()
-	env := rpc.AppendEnvelope(nil, &rpc.Envelope{Type: rpc.Request, Stream: 1, Method: MethodEcho, Payload: []byte("never finished")})
-	full := frame.AppendFrame(nil, env)
+	env := (&proto.Envelope{Kind: proto.Request, Stream: 1, Method: MethodEcho, Payload: []byte("never finished")}).Append(nil)
+	full := proto.AppendFrame(nil, env)
 	cut := 1 + rng.IntN(len(full)-1) // inside the header or the body
 	c.SetWriteDeadline(time.Now().Add(time.Second))
 	if _, err := c.Write(full[:cut]); err != nil {
@@ -598,8 +617,8 @@ func (r *run) slow(ctx context.Context, rng *rand.Rand, id, i int) error {
 	defer c.Close()
 	payload := []byte(fmt.Sprintf("slow %d/%d %x", id, i, rng.Uint64()))
 	stream := uint64(1 + rng.IntN(1000))
-	full := frame.AppendFrame(nil, rpc.AppendEnvelope(nil, &rpc.Envelope{
-		Type: rpc.Request, Stream: stream, Method: MethodEcho, Payload: payload}))
+	full := proto.AppendFrame(nil, (&proto.Envelope{
+		Kind: proto.Request, Stream: stream, Method: MethodEcho, Payload: payload}).Append(nil))
 	for k := range full {
 		if ended(ctx) {
 			return nil
@@ -612,20 +631,20 @@ func (r *run) slow(ctx context.Context, rng *rand.Rand, id, i int) error {
 		time.Sleep(r.opts.ByteDelay)
 	}
 	c.SetReadDeadline(time.Now().Add(r.opts.CallTimeout))
-	p, err := frame.NewReader(c, r.opts.MaxFrame).ReadFrame()
+	p, err := proto.ReadFrame(c, r.opts.MaxFrame)
 	if err != nil {
 		if ended(ctx) {
 			return nil
 		}
 		return fmt.Errorf("slow connection: echo sent one byte every %v not answered: %v", r.opts.ByteDelay, err)
 	}
-	env, err := rpc.ParseEnvelope(p)
+	env, err := proto.ParseEnvelope(p)
 	if err != nil {
 		return fmt.Errorf("slow connection: reply is not an envelope: %v", err)
 	}
-	if env.Type != rpc.Status || env.Stream != stream || env.Code != rpc.OK || !bytes.Equal(env.Payload, payload) {
+	if env.Kind != proto.Status || env.Stream != stream || env.Code != proto.OK || !bytes.Equal(env.Payload, payload) {
 		return fmt.Errorf("slow connection: echo of %q on stream %d answered with a frame of type %d on stream %d, code %v, payload %q",
-			payload, stream, env.Type, env.Stream, env.Code, env.Payload)
+			payload, stream, env.Kind, env.Stream, env.Code, env.Payload)
 	}
 	r.count(func(c *Counts) { c.Slow++ })
 	return nil

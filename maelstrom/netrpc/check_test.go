@@ -12,46 +12,13 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/maelstrom/netrpc"
-	"github.com/distsys-curriculum/distsys/tracks/networker"
-	"github.com/distsys-curriculum/distsys/tracks/networker/rpc"
-	"github.com/distsys-curriculum/distsys/tracks/networker/server"
-	"github.com/distsys-curriculum/distsys/tracks/networker/wire"
+	"github.com/distsys-curriculum/distsys/maelstrom/netrpc/proto"
 )
 
 func quick() netrpc.Options {
 	// RejectWithin stays at its generous default so that a loaded machine
 	// does not make a correct server look slow to refuse.
 	return netrpc.Options{Duration: 1500 * time.Millisecond, Concurrency: 8, Abusers: 4}
-}
-
-func TestReferenceServerIsValid(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(networker.NewService(rpc.ServerOptions{}), server.Options{})
-	go srv.Serve(ln)
-	defer srv.Close()
-	// Every kind of call and abuse must have run: a short ByteDelay and a
-	// longer run let the slow request finish even on a loaded machine
-	// under the race detector.
-	opts := quick()
-	opts.Duration, opts.ByteDelay = 3*time.Second, 300*time.Microsecond
-	rep, err := netrpc.Check(context.Background(), ln.Addr().String(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log(rep)
-	if !rep.Valid {
-		t.Fatalf("reference server judged invalid: %s", rep.Violation)
-	}
-	c := rep.Counts
-	if c.Echo == 0 || c.Count == 0 || c.Oversized == 0 || c.Garbage == 0 || c.HalfOpen == 0 || c.Slow == 0 || c.Probes == 0 {
-		t.Fatalf("some part of the workload did not run: %+v", c)
-	}
-	if rep.Latency.P50 <= 0 || rep.Latency.P99 < rep.Latency.P50 {
-		t.Fatalf("latency quantiles %+v", rep.Latency)
-	}
 }
 
 func TestNothingListening(t *testing.T) {
@@ -141,8 +108,8 @@ func (fs *flawedServer) serveConn(c net.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wmu sync.Mutex
-	send := func(e rpc.Envelope) {
-		p := rpc.AppendEnvelope(nil, &e)
+	send := func(e proto.Envelope) {
+		p := e.Append(nil)
 		wmu.Lock()
 		defer wmu.Unlock()
 		c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(p))), p...))
@@ -169,35 +136,35 @@ func (fs *flawedServer) serveConn(c net.Conn) {
 		if _, err := io.ReadFull(c, buf); err != nil {
 			return
 		}
-		env, err := rpc.ParseEnvelope(buf)
+		env, err := proto.ParseEnvelope(buf)
 		if err != nil {
 			if fs.dieOnGarbage {
 				fs.die()
 			}
 			return
 		}
-		switch env.Type {
-		case rpc.Cancel:
+		switch env.Kind {
+		case proto.Cancel:
 			smu.Lock()
 			if f := cancels[env.Stream]; f != nil {
 				f()
 			}
 			smu.Unlock()
 			continue
-		case rpc.Request:
+		case proto.Request:
 		default:
 			continue
 		}
 		replyTo := env.Stream
-		if fs.mixStreams && env.Method == networker.MethodEcho {
+		if fs.mixStreams && env.Method == netrpc.MethodEcho {
 			if prevEcho != 0 {
 				replyTo = prevEcho
 			}
 			prevEcho = env.Stream
 		}
 		sctx, scancel := context.WithCancel(ctx)
-		if env.Timeout > 0 {
-			sctx, scancel = context.WithTimeout(ctx, time.Duration(env.Timeout)*time.Microsecond)
+		if env.TimeoutMicros > 0 {
+			sctx, scancel = context.WithTimeout(ctx, time.Duration(env.TimeoutMicros)*time.Microsecond)
 		}
 		smu.Lock()
 		cancels[env.Stream] = scancel
@@ -211,23 +178,23 @@ func (fs *flawedServer) serveConn(c net.Conn) {
 	}
 }
 
-func (fs *flawedServer) handle(ctx context.Context, env rpc.Envelope, replyTo uint64, send func(rpc.Envelope)) {
-	status := func(code rpc.Code, payload []byte) {
-		send(rpc.Envelope{Type: rpc.Status, Stream: replyTo, Code: code, Payload: payload})
+func (fs *flawedServer) handle(ctx context.Context, env proto.Envelope, replyTo uint64, send func(proto.Envelope)) {
+	status := func(code proto.Code, payload []byte) {
+		send(proto.Envelope{Kind: proto.Status, Stream: replyTo, Code: code, Payload: payload})
 	}
 	arg := func(limit uint64) (uint64, bool) {
-		v, n, err := wire.ConsumeUvarint(env.Payload)
+		v, n, err := proto.Uvarint(env.Payload)
 		if err != nil || n != len(env.Payload) || v > limit {
-			status(rpc.InvalidArgument, nil)
+			status(proto.InvalidArgument, nil)
 			return 0, false
 		}
 		return v, true
 	}
 	switch env.Method {
-	case networker.MethodEcho:
-		status(rpc.OK, env.Payload)
-	case networker.MethodCount:
-		n, ok := arg(networker.MaxCount)
+	case netrpc.MethodEcho:
+		status(proto.OK, env.Payload)
+	case netrpc.MethodCount:
+		n, ok := arg(netrpc.MaxCount)
 		if !ok {
 			return
 		}
@@ -235,24 +202,24 @@ func (fs *flawedServer) handle(ctx context.Context, env rpc.Envelope, replyTo ui
 			if ctx.Err() != nil {
 				return
 			}
-			send(rpc.Envelope{Type: rpc.Data, Stream: replyTo, Payload: wire.AppendUvarint(nil, i)})
+			send(proto.Envelope{Kind: proto.Data, Stream: replyTo, Payload: proto.AppendUvarint(nil, i)})
 		}
-		status(rpc.OK, nil)
-	case networker.MethodSleep:
-		ms, ok := arg(networker.MaxSleep)
+		status(proto.OK, nil)
+	case netrpc.MethodSleep:
+		ms, ok := arg(netrpc.MaxSleep)
 		if !ok {
 			return
 		}
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond):
-			status(rpc.OK, nil)
+			status(proto.OK, nil)
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				status(rpc.DeadlineExceeded, nil)
+				status(proto.DeadlineExceeded, nil)
 			}
 		}
 	default:
-		status(rpc.NotFound, nil)
+		status(proto.NotFound, nil)
 	}
 }
 

@@ -107,6 +107,10 @@ type Net struct {
 	journal [][]Event                  // chunks, so that growth never copies old events
 	stats   Stats
 	closed  bool
+	// recent are the latest sends between non-clients, a ring
+	// (talkers.go).
+	recent     []recentSend
+	recentNext int
 }
 
 // New returns a running network with no endpoints.
@@ -332,6 +336,7 @@ func (n *Net) Send(src, dest string, body json.RawMessage) (int64, error) {
 	m := Message{ID: n.nextID, Src: src, Dest: dest, Body: body}
 	n.nextID++
 	n.countLocked("send", m)
+	n.noteLocked(m)
 	it := item{deadline: time.Now().Add(n.latencyLocked(src, dest)), seq: m.ID, msg: m}
 	n.mu.Unlock()
 

@@ -37,8 +37,8 @@ func checkTxn(h history.History, kind string, models []string, opts checker.TxnO
 	return checker.TxnWith(h, kind, models, opts)
 }
 func checkKafka(h history.History) checker.Result { return checker.Kafka(h) }
-func checkElection(h history.History, nodes []string, traffic []checker.LinkTraffic, d time.Duration) checker.Result {
-	return checker.Election(h, nodes, traffic, d, checker.ElectionLimits{})
+func checkElection(h history.History, nodes []string, traffic []checker.LinkTraffic, d time.Duration, failovers int) checker.Result {
+	return checker.Election(h, nodes, traffic, d, checker.ElectionLimits{Failovers: failovers})
 }
 func checkRaftLog(h history.History) checker.Result { return checker.RaftLog(h) }
 func checkClocks(h history.History, p checker.ClockParams) []checker.Result {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -30,17 +31,35 @@ type MessageObserver interface {
 // empty when unknown. History values: status invoke nil, ok
 // checker.ElectionStatus. Each worker thread polls one node (thread mod
 // node count), so --concurrency 1n polls every node at rate/N per second.
+//
+// Faults stop electionQuietTail before the end of the run, so the last
+// heal is always judged. --failovers N makes a run that judged fewer than
+// N failovers (a leader in a later term after a fault took the last one
+// away) unknown: a stage named for partitions or kills must have tested
+// one.
 func electionSpec() Spec {
 	return Spec{Name: "election", Description: "nodes elect one leader per term and keep it while healthy", Reusable: true,
-		Timeout: func(lat time.Duration) time.Duration { return max(10*lat, time.Second) },
+		Timeout:   func(lat time.Duration) time.Duration { return max(10*lat, time.Second) },
+		QuietTail: electionQuietTail,
+		Flags: []Flag{{Name: "failovers", Default: "0",
+			Usage: "the least number of failovers a run must judge, else its verdict is unknown"}},
 		New: func(p Params) (Instance, error) {
-			return &election{p: p, links: map[[2]string]*checker.LinkTraffic{}}, nil
+			n, err := strconv.Atoi(p.Flags["failovers"])
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("--failovers must be a non-negative integer, got %q", p.Flags["failovers"])
+			}
+			return &election{p: p, failovers: n, links: map[[2]string]*checker.LinkTraffic{}}, nil
 		}}
 }
 
+// electionQuietTail is the healthy end of every election run: the
+// failover bound (2 s) and a few polls after it.
+const electionQuietTail = 4 * time.Second
+
 type election struct {
 	noSetup
-	p Params
+	p         Params
+	failovers int
 
 	mu    sync.Mutex
 	links map[[2]string]*checker.LinkTraffic
@@ -129,5 +148,5 @@ func (w *election) Check(h history.History) checker.Result {
 	w.mu.Lock()
 	dur = max(dur, w.last)
 	w.mu.Unlock()
-	return checkElection(h, w.p.NodeIDs, w.traffic(), dur)
+	return checkElection(h, w.p.NodeIDs, w.traffic(), dur, w.failovers)
 }

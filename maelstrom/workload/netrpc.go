@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,8 +15,12 @@ import (
 )
 
 // EnvNetRPCAddr is the environment variable that gives each node of a
-// net-rpc run its loopback address, 127.0.0.1:<port>.
-const EnvNetRPCAddr = "NETRPC_ADDR"
+// net-rpc run its loopback address, 127.0.0.1:<port>; EnvNetRPCLayer
+// names the layer the run grades (--layer).
+const (
+	EnvNetRPCAddr  = "NETRPC_ADDR"
+	EnvNetRPCLayer = "NETRPC_LAYER"
+)
 
 // netRPCChunk is how long one check operation runs against a node.
 const netRPCChunk = 2 * time.Second
@@ -29,22 +35,33 @@ const listenWait = 10 * time.Second
 // half-open and slow connections) against the worker's node; each must be
 // valid. Real sockets do not run under virtual time, so the workload runs
 // in process mode only.
+//
+// --layer tcp|framing|serialization grades one layer of the protocol
+// stack instead (netrpc.CheckLayer), so that the networker track's stages
+// can be passed one at a time; rpc, the default, is the whole protocol.
 func netRPCSpec() Spec {
 	return Spec{Name: "net-rpc", Description: "nodes serve the networker RPC protocol on a loopback TCP port",
 		Reusable:    true,
 		ProcessOnly: "the node serves RPC on a real TCP port, which in-process grading under virtual time cannot give it",
-		New:         newNetRPC}
+		Flags: []Flag{{Name: "layer", Default: netrpc.LayerRPC,
+			Usage: "the layer to grade: " + strings.Join(netrpc.Layers, ", ")}},
+		New: newNetRPC}
 }
 
 type netRPCW struct {
 	noSetup
 	p     Params
+	layer string
 	addrs map[string]string
 	mu    sync.Mutex
 }
 
 func newNetRPC(p Params) (Instance, error) {
-	w := &netRPCW{p: p, addrs: map[string]string{}}
+	layer := p.Flags["layer"]
+	if !slices.Contains(netrpc.Layers, layer) {
+		return nil, fmt.Errorf("--layer must be one of %s, got %q", strings.Join(netrpc.Layers, ", "), layer)
+	}
+	w := &netRPCW{p: p, layer: layer, addrs: map[string]string{}}
 	for _, id := range p.NodeIDs {
 		addr, err := freePort()
 		if err != nil {
@@ -68,7 +85,7 @@ func freePort() (string, error) {
 
 // NodeEnv gives each node its address (NodeEnver).
 func (w *netRPCW) NodeEnv(node string) map[string]string {
-	return map[string]string{EnvNetRPCAddr: w.addrs[node]}
+	return map[string]string{EnvNetRPCAddr: w.addrs[node], EnvNetRPCLayer: w.layer}
 }
 
 // Setup waits until the node accepts TCP connections on its address.
@@ -105,7 +122,7 @@ func (w *netRPCW) Next(int, int) Invocation {
 func (w *netRPCW) Invoke(ctx context.Context, c Caller, _ int, inv Invocation) Completion {
 	addr := w.addrs[c.Node()]
 	seed, _ := inv.Value.(uint64)
-	rep, err := netrpc.Check(ctx, addr, netrpc.Options{Duration: netRPCChunk, Concurrency: 8, Clients: 2, Abusers: 2, Seed: seed})
+	rep, err := netrpc.CheckLayer(ctx, addr, w.layer, netrpc.Options{Duration: netRPCChunk, Concurrency: 8, Clients: 2, Abusers: 2, Seed: seed})
 	if err != nil {
 		return Completion{Type: history.Info, Error: &history.Error{Code: -1, Name: "client-error", Text: err.Error()}}
 	}

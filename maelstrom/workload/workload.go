@@ -116,6 +116,11 @@ type Spec struct {
 	Reusable bool
 	// Final workloads get a final phase: heal, 10 s of quiet, Final ops.
 	Final bool
+	// QuietTail, when set, ends the fault schedule this long before the
+	// end of the main phase, with every fault stopped, so that checks
+	// that judge what follows a heal (the election's failover bound) see
+	// the last heal on every seed, with no final phase needed.
+	QuietTail time.Duration
 	// Journal workloads read the network journal in their checks, so the
 	// runner keeps it even when nothing is stored.
 	Journal bool

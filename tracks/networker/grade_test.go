@@ -1,7 +1,6 @@
 package networker
 
 import (
-	"context"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -15,6 +14,7 @@ import (
 // TestGradeStagesAsProcesses grades every stage of stages.tsv with the
 // grader against the real binary, as `make track-networker` does: the
 // net-rpc workload needs real sockets, so there is no in-process grading.
+// It takes -sweep N like the other tracks' grading tests.
 func TestGradeStagesAsProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds cmd/networker and grades it for several seconds")
@@ -23,30 +23,9 @@ func TestGradeStagesAsProcesses(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/networker").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	all, err := stages.Load("stages.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range all {
-		t.Run(s.Name, func(t *testing.T) {
-			opts, err := maelstrom.ParseArgs(s.GraderArgs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			opts.StoreDir = ""
-			if !opts.SeedSet {
-				opts.Seed = gradetest.Seed
-			}
-			rep, err := maelstrom.Run(context.Background(), opts, maelstrom.Binary{Path: bin, Args: s.NodeArgs})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok, why := gradetest.Verdict(s, rep); !ok {
-				t.Fatalf("stage %s: %s\n%s", s.Name, why, rep.Summary())
-			}
-			if res, _ := rep.Result("net-rpc"); s.ExpectPass && res.Valid != checker.Valid {
-				t.Fatalf("net-rpc checker: %s", res.Summary)
-			}
-		})
-	}
+	gradetest.RunStagesAsProcesses(t, "stages.tsv", bin, func(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
+		if res, _ := rep.Result("net-rpc"); st.ExpectPass && res.Valid != checker.Valid {
+			t.Fatalf("net-rpc checker: %s", res.Summary)
+		}
+	})
 }

@@ -16,8 +16,9 @@ import (
 const usage = `usage:
   networker [serve] [--addr 127.0.0.1:0] [flags]   serve the net-rpc methods
   networker check --addr HOST:PORT [flags]         grade any net-rpc server
-  networker node [--addr HOST:PORT]                a grader node: init on stdin/stdout,
+  networker node [--addr HOST:PORT] [--layer L]    a grader node: init on stdin/stdout,
                                                    the methods on $NETRPC_ADDR
+  (--layer tcp|framing|serialization|rpc: serve, check or be graded at one layer)
 
 Run "networker serve -h" or "networker check -h" for the flags.
 `
@@ -61,6 +62,7 @@ func mainServe(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", 10*time.Second, "time to complete one write")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 5*time.Second, "on SIGINT/SIGTERM, time for calls in flight to finish")
 	fs.BoolVar(&verbose, "v", false, "log protocol errors")
+	fs.StringVar(&cfg.Layer, "layer", LayerRPC, "the layer to serve: tcp, framing, serialization or rpc")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
@@ -93,6 +95,7 @@ func mainCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.DurationVar(&o.RejectWithin, "reject-within", 2*time.Second, "an oversized or truncated frame must close its connection within this")
 	fs.DurationVar(&o.ByteDelay, "byte-delay", 2*time.Millisecond, "pause between bytes on slow connections")
 	fs.Uint64Var(&o.Seed, "seed", 1, "randomness of the run")
+	layer := fs.String("layer", LayerRPC, "the layer to grade: tcp, framing, serialization or rpc")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
@@ -100,7 +103,7 @@ func mainCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "networker check: --addr is required")
 		return 2
 	}
-	rep, err := netrpc.Check(ctx, addr, o)
+	rep, err := netrpc.CheckLayer(ctx, addr, *layer, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "networker check: %v\n", err)
 		return 2

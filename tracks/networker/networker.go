@@ -109,6 +109,9 @@ type Config struct {
 	WriteTimeout  time.Duration
 	ShutdownGrace time.Duration // how long in-flight calls may finish (5 s)
 	Logger        *slog.Logger
+	// Layer serves one of the lower layers instead of the RPC service
+	// (layers.go); "" or LayerRPC is the service.
+	Layer string
 }
 
 // Serve listens on cfg.Addr, calls ready with the address it listens on,
@@ -125,8 +128,14 @@ func Serve(ctx context.Context, cfg Config, ready func(addr string)) error {
 	if err != nil {
 		return err
 	}
-	svc := NewService(rpc.ServerOptions{MaxFrame: cfg.MaxFrame, MaxStreams: cfg.MaxStreams, Logger: cfg.Logger})
-	srv := server.New(svc, server.Options{
+	var h server.Handler = NewService(rpc.ServerOptions{MaxFrame: cfg.MaxFrame, MaxStreams: cfg.MaxStreams, Logger: cfg.Logger})
+	if cfg.Layer != "" && cfg.Layer != LayerRPC {
+		if h, err = layerHandler(cfg.Layer, cfg.MaxFrame); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	srv := server.New(h, server.Options{
 		MaxConns: cfg.MaxConns, IdleTimeout: cfg.IdleTimeout,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/maelstrom/netrpc"
 	"github.com/distsys-curriculum/distsys/tracks/networker/rpc"
 	"github.com/distsys-curriculum/distsys/tracks/networker/server"
 	"github.com/distsys-curriculum/distsys/tracks/networker/wire"
@@ -115,5 +116,37 @@ func TestServiceMethods(t *testing.T) {
 	}
 	if _, err := s.Recv(); rpc.StatusCode(err) != rpc.InvalidArgument {
 		t.Errorf("count beyond the limit: %v", err)
+	}
+}
+
+// The reference service is valid by the grader's own client: the two
+// implementations of the protocol meet only on the wire.
+func TestReferenceServerIsValid(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(NewService(rpc.ServerOptions{}), server.Options{})
+	go srv.Serve(ln)
+	defer srv.Close()
+	// Every kind of call and abuse must have run: a short ByteDelay and a
+	// longer run let the slow request finish even on a loaded machine
+	// under the race detector.
+	opts := netrpc.Options{Concurrency: 8, Abusers: 4}
+	opts.Duration, opts.ByteDelay = 3*time.Second, 300*time.Microsecond
+	rep, err := netrpc.Check(context.Background(), ln.Addr().String(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(rep)
+	if !rep.Valid {
+		t.Fatalf("reference server judged invalid: %s", rep.Violation)
+	}
+	c := rep.Counts
+	if c.Echo == 0 || c.Count == 0 || c.Oversized == 0 || c.Garbage == 0 || c.HalfOpen == 0 || c.Slow == 0 || c.Probes == 0 {
+		t.Fatalf("some part of the workload did not run: %+v", c)
+	}
+	if rep.Latency.P50 <= 0 || rep.Latency.P99 < rep.Latency.P50 {
+		t.Fatalf("latency quantiles %+v", rep.Latency)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,9 +15,13 @@ import (
 	"github.com/distsys-curriculum/distsys/internal/program"
 )
 
-// EnvAddr names the environment variable through which the grader's
-// net-rpc workload gives each node its loopback address.
-const EnvAddr = "NETRPC_ADDR"
+// EnvAddr and EnvLayer name the environment variables through which the
+// grader's net-rpc workload gives each node its loopback address and the
+// layer it grades.
+const (
+	EnvAddr  = "NETRPC_ADDR"
+	EnvLayer = "NETRPC_LAYER"
+)
 
 // NodeProgram is the networker as a grader node (`networker node`): it
 // speaks the Maelstrom protocol on its standard streams through the node
@@ -28,8 +33,16 @@ func NodeProgram(ctx context.Context, pio program.IO) error {
 	fs := flag.NewFlagSet("networker node", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", pio.Getenv(EnvAddr), "loopback host:port to serve on (default $"+EnvAddr+")")
+	defLayer := pio.Getenv(EnvLayer)
+	if defLayer == "" {
+		defLayer = LayerRPC
+	}
+	layer := fs.String("layer", defLayer, "the layer to serve: tcp, framing, serialization or rpc (default $"+EnvLayer+", else rpc)")
 	if err := fs.Parse(pio.Args); err != nil {
-		return fmt.Errorf("networker node: %w (usage: networker node [--addr HOST:PORT])", err)
+		return fmt.Errorf("networker node: %w (usage: networker node [--addr HOST:PORT] [--layer L])", err)
+	}
+	if !slices.Contains(Layers, *layer) {
+		return fmt.Errorf("networker node: --layer must be one of %v, got %q", Layers, *layer)
 	}
 	if *addr == "" {
 		return fmt.Errorf("networker node: no address to serve on: the grader sets %s; by hand, pass --addr 127.0.0.1:PORT", EnvAddr)
@@ -44,14 +57,14 @@ func NodeProgram(ctx context.Context, pio program.IO) error {
 	ready := make(chan string, 1)
 	served := make(chan error, 1)
 	go func() {
-		served <- Serve(sctx, Config{Addr: *addr, Logger: logger, ShutdownGrace: time.Second},
+		served <- Serve(sctx, Config{Addr: *addr, Logger: logger, ShutdownGrace: time.Second, Layer: *layer},
 			func(a string) { ready <- a })
 	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("networker node: serve on %s: %w", *addr, err)
 	case a := <-ready:
-		logger.Info("serving net-rpc", "addr", a)
+		logger.Info("serving net-rpc", "addr", a, "layer", *layer)
 	}
 	err := node.Program(func(*node.Node) error { return nil })(ctx, pio)
 	stop()
