@@ -40,7 +40,7 @@ type Fault interface {
 }
 
 // Names lists the faults Parse accepts.
-var Names = []string{"partition", "kill", "pause", "clock"}
+var Names = []string{"partition", "kill", "pause", "clock", "corrupt"}
 
 // Parse turns a --nemesis list ("partition" or "a,b") into faults.
 func Parse(list string) ([]Fault, error) {
@@ -56,6 +56,8 @@ func Parse(list string) ([]Fault, error) {
 			out = append(out, &Kill{})
 		case "pause":
 			out = append(out, &Pause{})
+		case "corrupt":
+			out = append(out, &Corrupt{})
 		default:
 			return nil, fmt.Errorf("unknown nemesis %q (known: %s)", name, strings.Join(Names, ", "))
 		}
