@@ -12,6 +12,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/node"
 	"github.com/distsys-curriculum/distsys/internal/wal"
+	"github.com/distsys-curriculum/distsys/tracks/indexes"
 )
 
 // Options are the node's flags.
@@ -21,7 +22,7 @@ type Options struct {
 	Clean        bool       // --clean: retention and compaction
 }
 
-const usage = "usage: logger [--sync every|group|none] [--segment-bytes N] [--clean]"
+const usage = "usage: logger [--sync every|group|none] [--segment-bytes N] [--clean] | logger --serve index-kv [indexes flags]"
 
 // ParseArgs reads the node's arguments.
 func ParseArgs(args []string) (Options, error) {
@@ -50,7 +51,18 @@ func ParseArgs(args []string) (Options, error) {
 
 // Configure sets up a node from its arguments: node.Main(Configure) is the
 // process, node.Program(Configure) the in-process program the grader runs.
+//
+// With `--serve index-kv [indexes flags]` the node serves the index-kv
+// workload instead, with the indexes track's engines (their LSM keeps its
+// memtable's log in internal/wal): the same engines, not copies.
 func Configure(n *node.Node) error {
+	if args := n.Args(); len(args) >= 2 && args[0] == "--serve" && args[1] == "index-kv" {
+		o, err := indexes.ParseArgs(args[2:])
+		if err != nil {
+			return err
+		}
+		return indexes.Setup(n, o)
+	}
 	o, err := ParseArgs(n.Args())
 	if err != nil {
 		return err
