@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -267,3 +269,98 @@ const leaderWindow = 500 * time.Millisecond
 // Leader guesses the current leader from the traffic between nodes, for
 // the faults aimed at it (nemesis.LeaderGuesser).
 func (e *faultEnv) Leader() string { return e.r.net.Broadcaster(e.r.ids, leaderWindow) }
+
+// CorruptData flips one bit in every non-empty regular file under a
+// killed node's data directory (nemesis.Corrupter): on its simulated disk
+// in-process, in the real files for a process. Files are visited in path
+// order; each gets a byte offset uniform in [0, size) and a bit uniform in
+// 0..7 from rng, so a seed replays the same damage. Each flip is logged
+// to the node's log.
+func (e *faultEnv) CorruptData(_ context.Context, id string, rng *rand.Rand) ([]string, error) {
+	n, p, killed, err := e.process(id)
+	if err != nil {
+		return nil, err
+	}
+	if p != nil && !killed {
+		return nil, fmt.Errorf("node %s is running", id)
+	}
+	flips, err := corruptDir(n, rng)
+	for _, f := range flips {
+		e.r.cl.logMarker(n, "data corrupted by the nemesis: "+f)
+	}
+	return flips, err
+}
+
+func corruptDir(n *node, rng *rand.Rand) ([]string, error) {
+	type file struct {
+		path string
+		size int64
+	}
+	var files []file
+	if n.disk != nil {
+		for _, p := range n.disk.FilesUnder(n.dataDir) {
+			fi, err := n.disk.Stat(p)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, file{p, fi.Size()})
+		}
+	} else {
+		err := filepath.WalkDir(n.dataDir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files = append(files, file{p, fi.Size()})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	var flips []string
+	for _, f := range files {
+		if f.size == 0 {
+			continue
+		}
+		off, bit := rng.Int64N(f.size), rng.IntN(8)
+		var err error
+		if n.disk != nil {
+			err = n.disk.FlipBit(f.path, off*8+int64(bit))
+		} else {
+			err = flipFileBit(f.path, off, bit)
+		}
+		if err != nil {
+			return flips, err
+		}
+		rel, rerr := filepath.Rel(filepath.FromSlash(n.dataDir), filepath.FromSlash(f.path))
+		if rerr != nil {
+			rel = f.path
+		}
+		flips = append(flips, fmt.Sprintf("%s: byte %d bit %d", filepath.ToSlash(rel), off, bit))
+	}
+	return flips, nil
+}
+
+// flipFileBit flips one bit of a real file in place.
+func flipFileBit(path string, off int64, bit int) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		f.Close()
+		return err
+	}
+	b[0] ^= 1 << bit
+	_, err = f.WriteAt(b, off)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

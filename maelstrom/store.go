@@ -47,12 +47,15 @@ func (r *Report) reportInput() report.Input {
 		if op.Process != NemesisProcess {
 			continue
 		}
-		if op.F == "kill" || op.F == "pause" {
+		if op.F == "kill" || op.F == "corrupt" || op.F == "pause" {
 			open[op.F] = op.Time
-		} else if start := map[string]string{"restart": "kill", "resume": "pause"}[op.F]; start != "" {
-			if t, ok := open[start]; ok {
-				in.Faults = append(in.Faults, report.Interval{Start: t, End: op.Time, Label: fmt.Sprintf("%s %s", start, describeStep(op.Value))})
-				delete(open, start)
+		} else if starts := map[string][]string{"restart": {"kill", "corrupt"}, "resume": {"pause"}}[op.F]; starts != nil {
+			for _, start := range starts {
+				if t, ok := open[start]; ok {
+					in.Faults = append(in.Faults, report.Interval{Start: t, End: op.Time, Label: fmt.Sprintf("%s %s", start, describeStep(op.Value))})
+					delete(open, start)
+					break
+				}
 			}
 		} else if name, ok := strings.CutPrefix(op.F, "start-"); ok {
 			open[name] = op.Time

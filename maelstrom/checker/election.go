@@ -579,7 +579,7 @@ func onlyIsolations(h history.History, from, to time.Duration) []string {
 // faultEdge says whether a nemesis step starts (+1) or ends (-1) a fault.
 func faultEdge(f string) int {
 	switch {
-	case f == "kill" || f == "pause" || strings.HasPrefix(f, "start-"):
+	case f == "kill" || f == "corrupt" || f == "pause" || strings.HasPrefix(f, "start-"):
 		return +1
 	case f == "restart" || f == "resume" || strings.HasPrefix(f, "stop-"):
 		return -1

@@ -40,7 +40,7 @@ type Fault interface {
 }
 
 // Names lists the faults Parse accepts.
-var Names = []string{"partition", "kill", "pause", "clock", "partition-leader", "kill-leader", "isolate-follower"}
+var Names = []string{"partition", "kill", "pause", "clock", "corrupt", "partition-leader", "kill-leader", "isolate-follower"}
 
 // Parse turns a --nemesis list ("partition" or "a,b") into faults.
 func Parse(list string) ([]Fault, error) {
@@ -62,6 +62,8 @@ func Parse(list string) ([]Fault, error) {
 			out = append(out, &KillLeader{})
 		case "isolate-follower":
 			out = append(out, &IsolateFollower{})
+		case "corrupt":
+			out = append(out, &Corrupt{})
 		default:
 			return nil, fmt.Errorf("unknown nemesis %q (known: %s)", name, strings.Join(Names, ", "))
 		}

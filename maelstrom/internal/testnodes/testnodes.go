@@ -8,14 +8,22 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/internal/rawjson"
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 // Msg is a received message. Body is decoded for handlers unless they ask
@@ -627,3 +635,99 @@ func txnSingle(zero bool) program.Program {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// DiskKV is a single-node lin-kv store that keeps its state in one file of
+// its data directory, on the node's disk (program.IO.Storage), replaced
+// atomically and fsynced on every write: [key int64][value int64] pairs,
+// big-endian. It survives kills. With checksum, the file starts with the
+// CRC-32C of the pairs and a damaged file makes the node refuse to start
+// (it logs the error and exits); without, it serves whatever the damaged
+// bytes say. With lazy it makes only every tenth write durable and
+// rewrites the file in place without fsync otherwise: a killed process
+// keeps those writes in the page cache, an in-process node's simulated
+// disk loses them and comes back with an older state.
+func DiskKV(checksum, lazy bool) program.Program {
+	return func(ctx context.Context, pio program.IO) error {
+		fsys := pio.Storage()
+		path := filepath.Join(pio.Getenv(program.EnvDataDir), "state")
+		state := map[int64]int64{}
+		b, err := storage.ReadFile(fsys, path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if len(b) > 0 {
+			if checksum {
+				if len(b) < 4 || crc32.Checksum(b[4:], crcTable) != binary.BigEndian.Uint32(b) {
+					fmt.Fprintf(pio.Stderr, "refusing to start: %s fails its checksum\n", path)
+					return fmt.Errorf("%s fails its checksum", path)
+				}
+				b = b[4:]
+			}
+			for ; len(b) >= 16; b = b[16:] {
+				state[int64(binary.BigEndian.Uint64(b))] = int64(binary.BigEndian.Uint64(b[8:]))
+			}
+		}
+		saves := 0
+		save := func() error {
+			saves++
+			keys := slices.Sorted(maps.Keys(state))
+			var body []byte
+			for _, k := range keys {
+				body = binary.BigEndian.AppendUint64(body, uint64(k))
+				body = binary.BigEndian.AppendUint64(body, uint64(state[k]))
+			}
+			if checksum {
+				body = append(binary.BigEndian.AppendUint32(nil, crc32.Checksum(body, crcTable)), body...)
+			}
+			if lazy && saves%10 != 0 {
+				f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+				if err != nil {
+					return err
+				}
+				_, err = f.Write(body)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				return err
+			}
+			return storage.WriteFileAtomic(fsys, path, body, 0o644)
+		}
+		return Program(func() Handlers {
+			return Handlers{Handle: func(n *Node, m Msg) error {
+				k := m.Int("key")
+				switch m.Type() {
+				case "read":
+					v, ok := state[k]
+					if !ok {
+						n.Reply(m, map[string]any{"type": "error", "code": 20, "text": "not found"})
+						return nil
+					}
+					n.Reply(m, map[string]any{"type": "read_ok", "value": v})
+				case "write":
+					state[k] = m.Int("value")
+					if err := save(); err != nil {
+						return err
+					}
+					n.Reply(m, map[string]any{"type": "write_ok"})
+				case "cas":
+					v, ok := state[k]
+					switch {
+					case !ok:
+						n.Reply(m, map[string]any{"type": "error", "code": 20, "text": "not found"})
+					case v != m.Int("from"):
+						n.Reply(m, map[string]any{"type": "error", "code": 22, "text": "precondition failed"})
+					default:
+						state[k] = m.Int("to")
+						if err := save(); err != nil {
+							return err
+						}
+						n.Reply(m, map[string]any{"type": "cas_ok"})
+					}
+				}
+				return nil
+			}}
+		})(ctx, pio)
+	}
+}
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
