@@ -74,6 +74,10 @@ type QueueCrash struct {
 	Applied []bool          `json:"applied"`
 }
 
+// clockGrain is the slack the visibility checks give a node whose clock
+// counts whole milliseconds.
+const clockGrain = time.Millisecond
+
 // Delivery guarantees the queue checker can demand.
 const (
 	AtMostOnce  = "at-most-once"
@@ -263,7 +267,7 @@ func (c *queueCheck) read(h history.History) {
 				if v, ok := p.completion.Value.(QueueSend); ok && v.ID != "" {
 					m.ids[v.ID] = true
 				}
-				if !m.acked {
+				if !m.acked || p.completion.Time < m.okAt {
 					m.acked, m.okAt, m.sendNode = true, p.completion.Time, p.node()
 				}
 			}
@@ -279,24 +283,13 @@ func (c *queueCheck) read(h history.History) {
 			for _, dv := range r.Msgs {
 				qd := &qDelivery{d: dv, queue: r.Queue, consumer: consumerOf(p.invoke), node: p.node(),
 					inv: p.invoke.Time, comp: p.completion.Time, vis: time.Duration(r.VisibilityMs) * time.Millisecond, batch: bi}
-				qd.until = qd.inv + qd.vis
+				qd.until = qd.inv + qd.vis - clockGrain
 				c.deliveries = append(c.deliveries, qd)
 				c.receipts[dv.Receipt] = append(c.receipts[dv.Receipt], qd)
 				c.byID[dv.ID] = append(c.byID[dv.ID], qd)
 				m := c.msg(dv.Msg)
 				m.deliveries = append(m.deliveries, qd)
-				if m.firstInvoke < 0 {
-					c.violate(Violation{What: "unknown message", Node: qd.node, Op: p.completion, Value: dv, Time: qd.comp,
-						Detail: fmt.Sprintf("consumer %s received message %d (id %s) from queue %s on %s at %s, but no producer ever sent message %d",
-							qd.consumer, dv.Msg, dv.ID, r.Queue, qd.node, at(qd.comp), dv.Msg)})
-					continue
-				}
-				if m.queue != r.Queue || m.group != dv.Group {
-					c.violate(Violation{What: "misrouted message", Node: qd.node, Op: p.completion, Value: dv, Time: qd.comp,
-						Detail: fmt.Sprintf("consumer %s received message %d from queue %s group %q on %s at %s, but it was sent to queue %s group %q",
-							qd.consumer, dv.Msg, r.Queue, dv.Group, qd.node, at(qd.comp), m.queue, m.group)})
-				}
-				if c.delivery == AtMostOnce && m.released < 0 {
+				if c.delivery == AtMostOnce && (m.released < 0 || qd.inv < m.released) {
 					m.released = qd.inv
 				}
 				if dv.Group != "" && c.delivery != AtMostOnce {
@@ -341,7 +334,7 @@ func (c *queueCheck) read(h history.History) {
 			}
 			if v, ok := p.completion.Value.(QueueExtend); ok {
 				for _, r := range v.Extended {
-					exts = append(exts, extAt{r, p.invoke.Time + time.Duration(v.VisibilityMs)*time.Millisecond})
+					exts = append(exts, extAt{r, p.invoke.Time + time.Duration(v.VisibilityMs)*time.Millisecond - clockGrain})
 				}
 			}
 		}
@@ -358,7 +351,26 @@ func (c *queueCheck) read(h history.History) {
 	}
 }
 
+// routes checks that every delivered message was sent, to the queue and
+// group it came from.
+func (c *queueCheck) routes() {
+	for _, qd := range c.deliveries {
+		dv, m := qd.d, c.msgs[qd.d.Msg]
+		switch {
+		case m.firstInvoke < 0:
+			c.violate(Violation{What: "unknown message", Node: qd.node, Value: dv, Time: qd.comp,
+				Detail: fmt.Sprintf("consumer %s received message %d (id %s) from queue %s on %s at %s, but no producer ever sent message %d",
+					qd.consumer, dv.Msg, dv.ID, qd.queue, qd.node, at(qd.comp), dv.Msg)})
+		case m.queue != qd.queue || m.group != dv.Group:
+			c.violate(Violation{What: "misrouted message", Node: qd.node, Value: dv, Time: qd.comp,
+				Detail: fmt.Sprintf("consumer %s received message %d from queue %s group %q on %s at %s, but it was sent to queue %s group %q",
+					qd.consumer, dv.Msg, qd.queue, dv.Group, qd.node, at(qd.comp), m.queue, m.group)})
+		}
+	}
+}
+
 func (c *queueCheck) judge() {
+	c.routes()
 	d := &c.details
 	d.Deliveries = len(c.deliveries)
 	for _, ds := range c.byID {

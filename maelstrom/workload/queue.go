@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -36,11 +37,11 @@ import (
 // acknowledged. extend_ok lists the receipts whose messages it extended.
 //
 // The consumer: after a receive that returned messages, the worker either
-// processes the batch (applies each message's effect, then acks it), or,
-// one batch in queueSlowOdds, is slow and extends the batch's visibility
-// first (the extend op includes 1.5 s of slow work after the RPC), or, one
-// batch in queueCrashOdds, crashes in the middle of the batch without
-// acknowledging anything (the crash op), to come back as a fresh client.
+// processes the batch (applies each message's effect, then acks it), or
+// is slow and extends the batch's visibility first (the extend op includes
+// 1.5 s of slow work after the RPC; about every queueSlowEvery), or
+// crashes in the middle of the batch without acknowledging anything (the
+// crash op, about every queueCrashEvery), to come back as a fresh client.
 // Effects: with --delivery exactly-once the consumer applies effects
 // through an idempotent sink keyed by message id, as a consumer writing
 // into a table with the id as primary key would; otherwise every
@@ -78,13 +79,13 @@ func init() { Register(queueSpec) }
 var queueNames = []string{"q0", "q1", "f0.fifo"}
 
 const (
-	queueGroups     = 8
+	queueGroups     = 16
 	queueMax        = 10
 	queueVisibility = time.Second
 	queueExtendTo   = 3 * time.Second
 	queueSlowWork   = 1500 * time.Millisecond
-	queueCrashOdds  = 12
-	queueSlowOdds   = 16
+	queueCrashEvery = time.Second
+	queueSlowEvery  = 3 * time.Second
 	queueRetryOdds  = 10
 	queueRecent     = 64
 	// The final phase: receive every queue round-robin, pausing
@@ -103,8 +104,10 @@ type queueW struct {
 	now      func() time.Time
 
 	// Generator state, touched only by Next.
-	nextMsg int64
-	recent  []checker.QueueSend
+	nextMsg   int64
+	recent    []checker.QueueSend
+	nextCrash time.Time
+	nextSlow  time.Time
 
 	mu       sync.Mutex
 	threads  map[int]*queueThread
@@ -149,11 +152,18 @@ func (w *queueW) Next(thread, _ int) Invocation {
 	batch := st.batch
 	if batch != nil {
 		defer w.mu.Unlock()
+		now := w.now()
+		if w.nextCrash.IsZero() {
+			w.nextCrash = now.Add(gap(r, queueCrashEvery))
+			w.nextSlow = now.Add(gap(r, queueSlowEvery))
+		}
 		switch {
-		case r.IntN(queueCrashOdds) == 0:
+		case !now.Before(w.nextCrash):
+			w.nextCrash = now.Add(gap(r, queueCrashEvery))
 			st.crashAfter = r.IntN(len(batch.Msgs) + 1)
 			return Invocation{F: "crash", Value: checker.QueueCrash{Queue: batch.Queue, Msgs: batch.Msgs}}
-		case !st.extended && r.IntN(queueSlowOdds) == 0:
+		case !st.extended && !now.Before(w.nextSlow):
+			w.nextSlow = now.Add(gap(r, queueSlowEvery))
 			return Invocation{F: "extend", Value: extendOf(batch)}
 		}
 		return Invocation{F: "ack", Value: checker.QueueAck{Queue: batch.Queue, Msgs: batch.Msgs}}
@@ -178,6 +188,12 @@ func (w *queueW) Next(thread, _ int) Invocation {
 		w.recent = w.recent[1:]
 	}
 	return Invocation{F: "send", Value: s}
+}
+
+// gap draws the time to the next event of a kind that happens every mean
+// on average: uniform over 0..2 mean.
+func gap(r *rand.Rand, mean time.Duration) time.Duration {
+	return time.Duration(r.Float64() * float64(2*mean))
 }
 
 func isFIFO(q string) bool { return len(q) > 5 && q[len(q)-5:] == ".fifo" }
