@@ -20,6 +20,8 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/internal/rawjson"
+	"github.com/distsys-curriculum/distsys/internal/storage"
+	"github.com/distsys-curriculum/distsys/internal/storage/memfs"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
 )
 
@@ -34,6 +36,12 @@ type Binary struct {
 
 // InProcess runs every node as a goroutine executing Program on in-memory
 // pipes. Under testing/synctest the whole run is in virtual time.
+//
+// Each node's disk is simulated too (program.IO.FS, a memfs.FS holding its
+// MAELSTROM_DATA_DIR): a kill is a power failure that loses every write
+// the node did not fsync, as in the FoundationDB and TigerBeetle
+// simulators. A killed node process, by contrast, keeps what it wrote in
+// the OS page cache.
 type InProcess struct {
 	Program program.Program
 	Args    []string
@@ -59,11 +67,17 @@ type proc struct {
 
 type launcher interface {
 	// start runs one incarnation of node id; env adds variables a workload
-	// gives that node (e.g. net-rpc's NETRPC_ADDR).
-	start(id, dataDir string, env map[string]string) (*proc, error)
+	// gives that node (e.g. net-rpc's NETRPC_ADDR); disk is its simulated
+	// disk (in-process only, nil for processes).
+	start(id, dataDir string, env map[string]string, disk storage.FS) (*proc, error)
+	// simulatedDisk says whether nodes get a memfs.FS as their disk.
+	simulatedDisk() bool
 }
 
-func (b Binary) start(id, dataDir string, extraEnv map[string]string) (*proc, error) {
+func (Binary) simulatedDisk() bool    { return false }
+func (InProcess) simulatedDisk() bool { return true }
+
+func (b Binary) start(id, dataDir string, extraEnv map[string]string, _ storage.FS) (*proc, error) {
 	path, err := filepath.Abs(b.Path)
 	if err != nil {
 		return nil, err
@@ -96,7 +110,7 @@ func (b Binary) start(id, dataDir string, extraEnv map[string]string) (*proc, er
 		resume: func() error { return continueProcess(cmd.Process) }}, nil
 }
 
-func (p InProcess) start(id, dataDir string, extraEnv map[string]string) (*proc, error) {
+func (p InProcess) start(id, dataDir string, extraEnv map[string]string, disk storage.FS) (*proc, error) {
 	if p.Program == nil {
 		return nil, errors.New("InProcess needs a Program")
 	}
@@ -126,7 +140,7 @@ func (p InProcess) start(id, dataDir string, extraEnv map[string]string) (*proc,
 			clock = p.Clock(id)
 		}
 		runErr = p.Program(ctx, program.IO{Stdin: in, Stdout: out, Stderr: errp, Args: p.Args, Clock: clock,
-			Env: env, Gate: gate})
+			Env: env, Gate: gate, FS: disk})
 	}()
 	return &proc{stdin: in, stdout: out, stderr: errp,
 		wait: func() error {
@@ -148,6 +162,9 @@ const stderrKeep = 20
 type node struct {
 	id      string
 	dataDir string
+	// disk is the node's simulated disk in-process (nil for processes):
+	// kept across restarts, crashed by every kill.
+	disk *memfs.FS
 
 	mu       sync.Mutex
 	p        *proc
@@ -187,7 +204,11 @@ func (c *cluster) startNode(n *node) error {
 	if c.env != nil {
 		env = c.env(n.id)
 	}
-	p, err := c.l.start(n.id, n.dataDir, env)
+	var disk storage.FS
+	if n.disk != nil {
+		disk = n.disk
+	}
+	p, err := c.l.start(n.id, n.dataDir, env, disk)
 	if err != nil {
 		return err
 	}
@@ -244,6 +265,11 @@ func (c *cluster) kill(n *node) {
 	// The endpoint stays: messages to a dead node are lost, as they would
 	// be on a real network, until it restarts and registers again.
 	p.kill()
+	if n.disk != nil {
+		// The power fails with the kill: what was not synced is gone, and
+		// the dying incarnation's open files stop working.
+		n.disk.Crash()
+	}
 	t := time.NewTimer(5 * time.Second)
 	defer t.Stop()
 	select {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/internal/storage/memfs"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
 	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
@@ -212,7 +213,12 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 
 	for _, id := range r.ids {
 		n := &node{id: id, dataDir: dataRoot + string(os.PathSeparator) + id}
-		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
+		err := os.MkdirAll(n.dataDir, 0o755)
+		if err == nil && r.cl.l.simulatedDisk() {
+			n.disk = memfs.New()
+			err = n.disk.MkdirAll(n.dataDir, 0o755)
+		}
+		if err != nil {
 			for _, started := range r.cl.nodes {
 				r.cl.kill(started)
 			}

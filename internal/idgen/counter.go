@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 // Counter issues "<node>-<n>" for n = 0, 1, 2, ... It is unique across
@@ -44,8 +46,8 @@ type DurableCounter struct {
 }
 
 // NewDurableCounter resumes node's counter from dir.
-func NewDurableCounter(node, dir string) (*DurableCounter, error) {
-	m, err := loadMark(dir, "idgen-counter")
+func NewDurableCounter(node string, fsys storage.FS, dir string) (*DurableCounter, error) {
+	m, err := loadMark(fsys, dir, "idgen-counter")
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ import (
 	"strings"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 // Generator mints ids. Ids are JSON-encodable: numbers or strings. Next is
@@ -53,10 +54,10 @@ func Strategies() []string {
 var ErrNoDataDir = errors.New("idgen: strategy needs a data directory")
 
 // New returns the strategy called name for node. clock nil means the
-// system clock. dataDir may be empty for the in-memory strategies; the
+// system clock. dataDir, on fsys, may be empty for the in-memory strategies; the
 // time-ordered ones then lose the restart guarantee, and counter-durable
 // refuses.
-func New(name, node string, clock program.Clock, dataDir string) (Generator, error) {
+func New(name, node string, clock program.Clock, fsys storage.FS, dataDir string) (Generator, error) {
 	if clock == nil {
 		clock = program.SystemClock{}
 	}
@@ -67,7 +68,7 @@ func New(name, node string, clock program.Clock, dataDir string) (Generator, err
 		if dataDir == "" {
 			return nil, ErrNoDataDir
 		}
-		return NewDurableCounter(node, dataDir)
+		return NewDurableCounter(node, fsys, dataDir)
 	case "uuid":
 		return UUID{}, nil
 	case "snowflake":
@@ -75,9 +76,9 @@ func New(name, node string, clock program.Clock, dataDir string) (Generator, err
 		if err != nil {
 			return nil, err
 		}
-		return NewSnowflake(n, clock, dataDir)
+		return NewSnowflake(n, clock, fsys, dataDir)
 	case "ulid":
-		return NewULID(clock, dataDir)
+		return NewULID(clock, fsys, dataDir)
 	}
 	return nil, fmt.Errorf("idgen: unknown strategy %q (have %s)", name, strings.Join(Strategies(), ", "))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/clocks/clockstest"
 	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/internal/storage"
 	"pgregory.net/rapid"
 )
 
@@ -18,7 +19,7 @@ var start = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func mustNew(t testing.TB, name, node string, clock program.Clock, dir string) Generator {
 	t.Helper()
-	g, err := New(name, node, clock, dir)
+	g, err := New(name, node, clock, storage.OS, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +47,14 @@ func less(a, b any) bool {
 }
 
 func TestNewRejectsBadInput(t *testing.T) {
-	if _, err := New("nope", "n0", nil, ""); err == nil {
+	if _, err := New("nope", "n0", nil, storage.OS, ""); err == nil {
 		t.Error("unknown strategy accepted")
 	}
-	if _, err := New("counter-durable", "n0", nil, ""); err != ErrNoDataDir {
+	if _, err := New("counter-durable", "n0", nil, storage.OS, ""); err != ErrNoDataDir {
 		t.Errorf("counter-durable without a dir: %v", err)
 	}
 	for _, bad := range []string{"n", "n1024", "node-x", ""} {
-		if _, err := New("snowflake", bad, nil, ""); err == nil {
+		if _, err := New("snowflake", bad, nil, storage.OS, ""); err == nil {
 			t.Errorf("snowflake accepted node %q", bad)
 		}
 	}
@@ -166,7 +167,7 @@ func TestSnowflakeExhaustionBorrowsNextMillisecond(t *testing.T) {
 
 func TestULIDFormatAndOverflow(t *testing.T) {
 	clk := clockstest.NewManual(start)
-	g, err := NewULID(clk, "")
+	g, err := NewULID(clk, storage.OS, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 // Snowflake id layout, from the most significant bit: a zero sign bit, 41
@@ -58,11 +59,11 @@ type Snowflake struct {
 
 // NewSnowflake returns node's generator, resuming from dir when it holds
 // a high-water mark (dir "" keeps nothing across restarts).
-func NewSnowflake(node int, clock program.Clock, dir string) (*Snowflake, error) {
+func NewSnowflake(node int, clock program.Clock, fsys storage.FS, dir string) (*Snowflake, error) {
 	if node < 0 || node > MaxNode {
 		return nil, fmt.Errorf("idgen: snowflake node %d out of range 0..%d", node, MaxNode)
 	}
-	hw, err := loadMark(dir, "idgen-snowflake")
+	hw, err := loadMark(fsys, dir, "idgen-snowflake")
 	if err != nil {
 		return nil, err
 	}

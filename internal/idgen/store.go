@@ -1,11 +1,14 @@
 package idgen
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 // mark is an integer persisted in one file of the data directory. It is
@@ -13,18 +16,19 @@ import (
 // always bounds everything that was issued. An empty path keeps it in
 // memory only.
 type mark struct {
+	fs    storage.FS
 	path  string
 	value int64
 }
 
 // loadMark reads the mark in dir/name, 0 when the file does not exist.
-func loadMark(dir, name string) (*mark, error) {
+func loadMark(fsys storage.FS, dir, name string) (*mark, error) {
 	if dir == "" {
 		return &mark{}, nil
 	}
-	m := &mark{path: filepath.Join(dir, name)}
-	b, err := os.ReadFile(m.path)
-	if os.IsNotExist(err) {
+	m := &mark{fs: fsys, path: filepath.Join(dir, name)}
+	b, err := storage.ReadFile(fsys, m.path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return m, nil
 	}
 	if err != nil {
@@ -44,34 +48,9 @@ func (m *mark) store(v int64) error {
 		m.value = v
 		return nil
 	}
-	tmp := m.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("idgen: %w", err)
-	}
-	_, werr := f.WriteString(strconv.FormatInt(v, 10) + "\n")
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := firstErr(werr, serr, cerr); err != nil {
-		return fmt.Errorf("idgen: write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, m.path); err != nil {
-		return fmt.Errorf("idgen: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(m.path)); err == nil {
-		// Best effort: some filesystems refuse to sync a directory.
-		_ = d.Sync()
-		d.Close()
+	if err := storage.WriteFileAtomic(m.fs, m.path, []byte(strconv.FormatInt(v, 10)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("idgen: write %s: %w", m.path, err)
 	}
 	m.value = v
-	return nil
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
 	return nil
 }

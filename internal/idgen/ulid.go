@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 // crockford is Crockford's base32 alphabet: no I, L, O or U, and in
@@ -34,8 +35,8 @@ type ULID struct {
 
 // NewULID returns a generator, resuming from dir when it holds a
 // high-water mark (dir "" keeps nothing across restarts).
-func NewULID(clock program.Clock, dir string) (*ULID, error) {
-	hw, err := loadMark(dir, "idgen-ulid")
+func NewULID(clock program.Clock, fsys storage.FS, dir string) (*ULID, error) {
+	hw, err := loadMark(fsys, dir, "idgen-ulid")
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/internal/rawjson"
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 // MaxLineBytes is the longest input line accepted; longer lines are logged
@@ -169,8 +170,14 @@ func (n *Node) Peers() []string {
 func (n *Node) Clock() program.Clock { return n.clock }
 
 // DataDir is a directory that survives a kill and restart of this node, or
-// "" when the runner provides none.
+// "" when the runner provides none. It lives on Storage().
 func (n *Node) DataDir() string { return n.dataDir }
+
+// Storage is the file system the data directory lives on: the real disk
+// in a node process; in the grader's in-process mode, a simulated disk
+// where a kill loses every write the node did not sync. Code that
+// persists goes through it, never through package os.
+func (n *Node) Storage() storage.FS { return n.pio.Storage() }
 
 // Logger logs to stderr, tagged with the node id once known.
 func (n *Node) Logger() *slog.Logger { return n.logger.Load() }

@@ -12,6 +12,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 // Environment variables the grader sets for every node.
@@ -46,10 +48,23 @@ type IO struct {
 	// Gate, if set, is closed while the runner pauses the node in-process
 	// (the pause nemesis); the node runtime waits on it. nil: never paused.
 	Gate *Gate
+	// FS is the node's disk: the data directory lives on it. The grader's
+	// in-process mode gives each node an in-memory file system whose kill
+	// loses exactly what was never synced; nil means the real one
+	// (storage.OS), as in a node process.
+	FS storage.FS
 }
 
 // Getenv returns the value of key, or "".
 func (p IO) Getenv(key string) string { return p.Env[key] }
+
+// Storage returns p.FS, or storage.OS when unset.
+func (p IO) Storage() storage.FS {
+	if p.FS == nil {
+		return storage.OS
+	}
+	return p.FS
+}
 
 // NowClock returns p.Clock, or SystemClock when unset.
 func (p IO) NowClock() Clock {

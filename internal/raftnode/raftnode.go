@@ -187,7 +187,7 @@ func (d *Driver) start() error {
 	var storage raft.Storage = raft.NewMemoryStorage()
 	var closer io.Closer
 	if dir := d.n.DataDir(); dir != "" && !d.cfg.Volatile {
-		s, err := raftdisk.Open(dir)
+		s, err := raftdisk.Open(d.n.Storage(), dir)
 		if err != nil {
 			return fmt.Errorf("raftnode: open storage in the data directory: %w", err)
 		}

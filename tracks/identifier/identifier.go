@@ -57,7 +57,7 @@ func Setup(strategy string) func(*node.Node) error {
 		// The generator needs the node's own id (counter prefix, snowflake
 		// node bits), which only init tells us.
 		n.OnInit(func() error {
-			g, err := idgen.New(strategy, n.ID(), n.Clock(), n.DataDir())
+			g, err := idgen.New(strategy, n.ID(), n.Clock(), n.Storage(), n.DataDir())
 			if err != nil {
 				return node.NewRPCError(node.Crash, fmt.Sprintf("identifier: strategy %s: %v", strategy, err))
 			}

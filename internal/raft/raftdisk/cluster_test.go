@@ -9,13 +9,16 @@ import (
 	"github.com/distsys-curriculum/distsys/internal/raft"
 	"github.com/distsys-curriculum/distsys/internal/raft/raftdisk"
 	"github.com/distsys-curriculum/distsys/internal/raft/rafttest"
+	"github.com/distsys-curriculum/distsys/internal/storage/memfs"
 )
 
 // A cluster whose nodes keep their state in raftdisk directories: every
 // restart reopens the directory (after a crash that tore the wal's tail),
 // and the cluster's safety checks hold throughout.
 func TestClusterOnDisk(t *testing.T) {
-	root := t.TempDir()
+	// One simulated disk per node: a crash of one node drops what it did
+	// not sync, and tears its last write.
+	disks := map[string]*memfs.FS{}
 	open := map[string]*raftdisk.Storage{}
 	t.Cleanup(func() {
 		for _, s := range open {
@@ -25,18 +28,24 @@ func TestClusterOnDisk(t *testing.T) {
 	c := rafttest.New(t, rafttest.Options{
 		Nodes: 3, Seed: 40, SnapshotEvery: 7,
 		NewStorage: func(id string) raft.Storage {
-			dir := filepath.Join(root, id)
+			m := disks[id]
+			if m == nil {
+				m = memfs.New()
+				disks[id] = m
+			}
 			if s := open[id]; s != nil {
-				s.Close()
-				// The crash interrupted a write: half a record at the end.
-				f, err := os.OpenFile(filepath.Join(dir, raftdisk.WALFile), os.O_WRONLY|os.O_APPEND, 0)
+				// The crash interrupted a write: half a record at the end
+				// of the last segment.
+				m.CrashAfter(m.Ops() + 1)
+				f, err := m.OpenFile(lastSegment(t, m), os.O_WRONLY|os.O_APPEND, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
-				f.Write([]byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, 2, 0, 0})
-				f.Close()
+				f.Write([]byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, 2, 0, 0, 0, 0, 0})
+				m.CrashTorn(11)
+				s.Close()
 			}
-			s, err := raftdisk.Open(dir)
+			s, err := raftdisk.Open(m, "/data")
 			if err != nil {
 				t.Fatalf("reopen %s: %v", id, err)
 			}
@@ -67,4 +76,12 @@ func TestClusterOnDisk(t *testing.T) {
 	}
 	idx := c.One(cmd(10000), 3, true)
 	c.Wait(idx, 3, 0, 100)
+}
+
+func lastSegment(t *testing.T, m *memfs.FS) string {
+	ents, err := m.ReadDir("/data/" + raftdisk.WALDir)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("no wal segments: %v", err)
+	}
+	return filepath.Join("/data", raftdisk.WALDir, ents[len(ents)-1].Name())
 }

@@ -6,9 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/raft"
+	"github.com/distsys-curriculum/distsys/internal/storage"
+	"github.com/distsys-curriculum/distsys/internal/storage/memfs"
+	"github.com/distsys-curriculum/distsys/internal/wal"
 )
 
 func ents(term uint64, lo, hi uint64) []raft.Entry {
@@ -19,9 +24,48 @@ func ents(term uint64, lo, hi uint64) []raft.Entry {
 	return es
 }
 
+// The tests run on an in-memory disk: a crash is fsys.Crash(), and the
+// wal's segment files are edited in place to stage torn writes and damage.
+var fsys = memfs.New()
+
+var dirs int
+
+// tempDir returns a fresh directory on fsys.
+func tempDir() string {
+	dirs++
+	return fmt.Sprintf("/t/%d", dirs)
+}
+
+// segment returns the path of the last wal segment in dir.
+func segment(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := fsys.ReadDir(filepath.Join(dir, WALDir))
+	noErr(t, err)
+	return filepath.Join(dir, WALDir, ents[len(ents)-1].Name())
+}
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := storage.ReadFile(fsys, name)
+	noErr(t, err)
+	return b
+}
+
+// writeFile replaces name's content, durably.
+func writeFile(t *testing.T, name string, b []byte) {
+	t.Helper()
+	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	noErr(t, err)
+	_, err = f.Write(b)
+	noErr(t, err)
+	noErr(t, f.Sync())
+	noErr(t, f.Close())
+	noErr(t, fsys.SyncDir(filepath.Dir(name)))
+}
+
 func mustOpen(t *testing.T, dir string) *Storage {
 	t.Helper()
-	s, err := Open(dir)
+	s, err := Open(fsys, dir)
 	noErr(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -35,7 +79,7 @@ func load(t *testing.T, s *Storage) (raft.HardState, *raft.Snapshot, []raft.Entr
 }
 
 func TestRoundTrip(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir()
 	s := mustOpen(t, dir)
 	hs := raft.HardState{Term: 3, Vote: "n2", Commit: 4}
 	noErr(t, s.Save(raft.Update{HardState: hs, Entries: ents(1, 1, 5)}))
@@ -55,7 +99,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestRefusesGap(t *testing.T) {
-	s := mustOpen(t, t.TempDir())
+	s := mustOpen(t, tempDir())
 	noErr(t, s.Save(raft.Update{Entries: ents(1, 1, 2)}))
 	if err := s.Save(raft.Update{Entries: ents(1, 4, 4)}); err == nil {
 		t.Fatal("append leaving a gap accepted")
@@ -66,33 +110,33 @@ func TestRefusesGap(t *testing.T) {
 // cut inside the last record recovers the state before it, and the
 // storage stays writable.
 func TestTornTailRecovery(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir()
 	s := mustOpen(t, dir)
 	noErr(t, s.Save(raft.Update{HardState: raft.HardState{Term: 1, Commit: 2}, Entries: ents(1, 1, 3)}))
-	walPath := filepath.Join(dir, WALFile)
-	fi, err := os.Stat(walPath)
-	noErr(t, err)
-	good := fi.Size()
+	walPath := segment(t, dir)
+	good := int64(len(readFile(t, walPath)))
 	big := raft.Entry{Index: 4, Term: 1, Data: make([]byte, 3000)}
 	for i := range big.Data {
 		big.Data[i] = byte(i%250 + 1)
 	}
 	noErr(t, s.Save(raft.Update{Entries: []raft.Entry{big}}))
 	noErr(t, s.Close())
-	full, err := os.ReadFile(walPath)
-	noErr(t, err)
+	full := readFile(t, walPath)
 
 	for cut := good + 1; cut < int64(len(full)); cut += 97 {
-		d := t.TempDir()
-		noErr(t, os.WriteFile(filepath.Join(d, WALFile), full[:cut], 0o644))
+		d := tempDir()
+		noErr(t, fsys.MkdirAll(filepath.Join(d, WALDir), 0o755))
+		seg := filepath.Join(d, WALDir, filepath.Base(walPath))
+		writeFile(t, seg, full[:cut])
 		s := mustOpen(t, d)
 		hs, _, es := load(t, s)
 		eq(t, ents(1, 1, 3), es, "cut at ", cut)
 		eq(t, uint64(2), hs.Commit)
-		eq(t, RecoveryInfo{TruncatedAt: good, TruncatedBytes: cut - good}, s.Recovered)
+		eq(t, RecoveryInfo{File: seg, TruncatedAt: good, TruncatedBytes: cut - good}, s.Recovered)
 		// Writable after recovery, and the repair is durable.
 		noErr(t, s.Save(raft.Update{Entries: ents(2, 4, 4)}))
 		noErr(t, s.Close())
+		fsys.Crash()
 		s2 := mustOpen(t, d)
 		_, _, es = load(t, s2)
 		eq(t, append(ents(1, 1, 3), ents(2, 4, 4)...), es)
@@ -100,19 +144,30 @@ func TestTornTailRecovery(t *testing.T) {
 	}
 }
 
+// recordBytes returns the bytes that saving u appends to the wal of a
+// storage holding entries 1..n of term 1.
+func recordBytes(t *testing.T, n uint64, u raft.Update) []byte {
+	t.Helper()
+	dir := tempDir()
+	s := mustOpen(t, dir)
+	noErr(t, s.Save(raft.Update{Entries: ents(1, 1, n)}))
+	before := len(readFile(t, segment(t, dir)))
+	noErr(t, s.Save(u))
+	return readFile(t, segment(t, dir))[before:]
+}
+
 // A torn write may also persist later sectors but not earlier ones: a
 // zeroed sector inside the last record, or zeros after it.
 func TestTornTailZeros(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir()
 	s := mustOpen(t, dir)
 	noErr(t, s.Save(raft.Update{Entries: ents(1, 1, 2)}))
 	noErr(t, s.Close())
-	walPath := filepath.Join(dir, WALFile)
-	good, err := os.ReadFile(walPath)
-	noErr(t, err)
+	walPath := segment(t, dir)
+	good := readFile(t, walPath)
 
 	// Zeros appended (a preallocated block).
-	noErr(t, os.WriteFile(walPath, append(good, make([]byte, 4096)...), 0o644))
+	writeFile(t, walPath, append(slices.Clone(good), make([]byte, 4096)...))
 	s = mustOpen(t, dir)
 	_, _, es := load(t, s)
 	eq(t, ents(1, 1, 2), es)
@@ -124,12 +179,12 @@ func TestTornTailZeros(t *testing.T) {
 	for i := range big.Data {
 		big.Data[i] = 0xAB
 	}
-	tail := appendRecord(nil, kindEntry, encodeEntry(big))
-	tail = appendRecord(tail, kindEntry, encodeEntry(ents(1, 4, 4)[0]))
-	file := append(append([]byte(nil), good...), tail...)
-	sector := (int64(len(good))/sectorSize + 2) * sectorSize
-	clear(file[sector : sector+sectorSize])
-	noErr(t, os.WriteFile(walPath, file, 0o644))
+	tail := recordBytes(t, 2, raft.Update{Entries: []raft.Entry{big}})
+	tail = append(tail, recordBytes(t, 3, raft.Update{Entries: ents(1, 4, 4)})...)
+	file := append(slices.Clone(good), tail...)
+	sector := (len(good)/512 + 2) * 512
+	clear(file[sector : sector+512])
+	writeFile(t, walPath, file)
 	s = mustOpen(t, dir)
 	_, _, es = load(t, s)
 	eq(t, ents(1, 1, 2), es)
@@ -138,34 +193,31 @@ func TestTornTailZeros(t *testing.T) {
 
 // A damaged record with intact records after it is not a torn write.
 func TestCorruptionDetected(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir()
 	s := mustOpen(t, dir)
 	for i := uint64(1); i <= 5; i++ {
 		noErr(t, s.Save(raft.Update{Entries: ents(1, i, i)}))
 	}
 	noErr(t, s.Close())
-	walPath := filepath.Join(dir, WALFile)
-	b, err := os.ReadFile(walPath)
-	noErr(t, err)
-	b[headerSize+3] ^= 0xFF // inside the first record's body
-	noErr(t, os.WriteFile(walPath, b, 0o644))
-	_, err = Open(dir)
-	if !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("got %v, want ErrCorrupt", err)
+	walPath := segment(t, dir)
+	noErr(t, fsys.FlipBit(walPath, 15*8)) // inside the first record's body
+	_, err := Open(fsys, dir)
+	if !errors.Is(err, wal.ErrCorrupt) || !strings.Contains(err.Error(), walPath+" at offset 0") {
+		t.Fatalf("got %v, want a wal.CorruptError naming %s at offset 0", err, walPath)
 	}
 }
 
 func TestSnapshotCompactsWAL(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir()
 	s := mustOpen(t, dir)
 	hs := raft.HardState{Term: 2, Vote: "n1", Commit: 90}
 	noErr(t, s.Save(raft.Update{HardState: hs, Entries: ents(2, 1, 100)}))
-	before, _ := os.Stat(filepath.Join(dir, WALFile))
+	before := walSize(t, dir)
 	snap := &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 90, Term: 2, Peers: []string{"n1", "n2", "n3"}}, Data: []byte("state@90")}
 	noErr(t, s.Save(raft.Update{Snapshot: snap, Entries: ents(2, 101, 101)}))
-	after, _ := os.Stat(filepath.Join(dir, WALFile))
-	if after.Size() >= before.Size()/5 {
-		t.Fatalf("wal not compacted: %d bytes, was %d", after.Size(), before.Size())
+	after := walSize(t, dir)
+	if after >= before/5 {
+		t.Fatalf("wal not compacted: %d bytes, was %d", after, before)
 	}
 	noErr(t, s.Close())
 
@@ -188,7 +240,7 @@ func TestSnapshotCompactsWAL(t *testing.T) {
 // A crash after the snapshot file was renamed into place but before the
 // wal was rewritten: Open finishes the job.
 func TestCrashBetweenSnapshotAndWALRewrite(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir()
 	s := mustOpen(t, dir)
 	noErr(t, s.Save(raft.Update{HardState: raft.HardState{Term: 1, Commit: 8}, Entries: ents(1, 1, 10)}))
 	snap := &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 8, Term: 1}, Data: []byte("s8")}
@@ -206,18 +258,30 @@ func TestCrashBetweenSnapshotAndWALRewrite(t *testing.T) {
 }
 
 func TestSnapshotFileCorruption(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir()
 	s := mustOpen(t, dir)
 	noErr(t, s.Save(raft.Update{Snapshot: &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 5, Term: 1}, Data: []byte("x")}}))
 	noErr(t, s.Close())
 	p := filepath.Join(dir, SnapshotFile)
-	b, _ := os.ReadFile(p)
-	b[len(b)-1] ^= 1
-	noErr(t, os.WriteFile(p, b, 0o644))
-	_, err := Open(dir)
+	noErr(t, fsys.FlipBit(p, int64(len(readFile(t, p))*8-1)))
+	_, err := Open(fsys, dir)
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("got %v, want ErrCorrupt", err)
 	}
+}
+
+// walSize is the total size of the wal's segments.
+func walSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	ents, err := fsys.ReadDir(filepath.Join(dir, WALDir))
+	noErr(t, err)
+	var n int64
+	for _, e := range ents {
+		fi, err := e.Info()
+		noErr(t, err)
+		n += fi.Size()
+	}
+	return n
 }
 
 func noErr(t *testing.T, err error) {
