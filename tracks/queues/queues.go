@@ -33,7 +33,10 @@ type Options struct {
 	Kafka string
 	// Delivery is the queue's guarantee.
 	Delivery Delivery
-	Raft     raftnode.Config
+	// Replicate is raft (the queue is a state machine on Raft) or none (a
+	// single node's journal on internal/wal with group commit).
+	Replicate string
+	Raft      raftnode.Config
 	// Deadline bounds how long a node works on one client request; it
 	// stays below the clients' 1 s timeout so that they get an answer.
 	Deadline time.Duration
@@ -44,14 +47,14 @@ type Options struct {
 // 1000 entries).
 func DefaultOptions() Options {
 	return Options{
-		Delivery: AtLeastOnce,
+		Delivery: AtLeastOnce, Replicate: "raft",
 		Raft: raftnode.Config{Tick: 50 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 2,
 			PreVote: true, CheckQuorum: true, SnapshotEvery: 1000},
 		Deadline: 900 * time.Millisecond,
 	}
 }
 
-const usage = "usage: queues [--kafka local|kv|owned] [--delivery at-most-once|at-least-once|exactly-once] [--deadline D] [raft flags]"
+const usage = "usage: queues [--kafka local|kv|owned] [--delivery at-most-once|at-least-once|exactly-once] [--replicate raft|none] [--deadline D] [raft flags]"
 
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
@@ -61,6 +64,7 @@ func ParseArgs(args []string) (Options, error) {
 	o.Raft.RegisterFlags(fs)
 	fs.StringVar(&o.Kafka, "kafka", "", "serve Maelstrom's kafka workload: local (one node, in memory), kv (logs in lin-kv) or owned (each key's log on its owner node)")
 	delivery := fs.String("delivery", string(o.Delivery), "the queue's guarantee: at-most-once, at-least-once or exactly-once")
+	fs.StringVar(&o.Replicate, "replicate", o.Replicate, "raft (a replicated state machine) or none (one node, its own write-ahead log)")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one client request")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("queues: %w (%s)", err, usage)
@@ -72,6 +76,9 @@ func ParseArgs(args []string) (Options, error) {
 	case "", "local", "kv", "owned":
 	default:
 		return o, fmt.Errorf("queues: --kafka %q: want local, kv or owned", o.Kafka)
+	}
+	if o.Replicate != "raft" && o.Replicate != "none" {
+		return o, fmt.Errorf("queues: --replicate %q: want raft or none", o.Replicate)
 	}
 	switch d := Delivery(*delivery); d {
 	case AtMostOnce, AtLeastOnce, ExactlyOnce:

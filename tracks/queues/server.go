@@ -25,22 +25,36 @@ type request struct {
 	Receipts []string        `json:"receipts"`
 }
 
+// submitter puts a command in the log and returns its result once it is
+// applied and durable: a raftnode.Driver (replicated) or a journal (one
+// node).
+type submitter interface {
+	Submit(ctx context.Context, data []byte) (json.RawMessage, error)
+}
+
 type server struct {
-	n *node.Node
-	d *raftnode.Driver
-	o Options
+	n   *node.Node
+	log submitter
+	o   Options
 }
 
 // SetupQueue serves the queue workload's send, receive, ack and extend on
-// n: each request becomes a log entry, applied by every replica's machine.
-func SetupQueue(n *node.Node, o Options) *raftnode.Driver {
-	d := raftnode.New(n, o.Raft, newMachine(o.Delivery))
-	s := &server{n: n, d: d, o: o}
+// n: each request becomes a command in a log, Raft's (--replicate raft) or
+// the node's own journal (--replicate none), and is applied by the
+// machine.
+func SetupQueue(n *node.Node, o Options) {
+	m := newMachine(o.Delivery)
+	var log submitter
+	if o.Replicate == "none" {
+		log = newJournal(n, m)
+	} else {
+		log = raftnode.New(n, o.Raft, m)
+	}
+	s := &server{n: n, log: log, o: o}
 	node.HandleTyped(n, "send", s.send)
 	node.HandleTyped(n, "receive", s.receive)
 	node.HandleTyped(n, "ack", s.ack)
 	node.HandleTyped(n, "extend", s.extend)
-	return d
 }
 
 func malformed(format string, args ...any) error {
@@ -124,7 +138,7 @@ func (s *server) submit(msg node.Message, req request, c command) (outcome, erro
 	}
 	ctx, cancel := context.WithTimeout(s.n.Context(), s.o.Deadline)
 	defer cancel()
-	raw, err := s.d.Submit(ctx, data)
+	raw, err := s.log.Submit(ctx, data)
 	if err != nil {
 		return outcome{}, raftnode.RPCError(err)
 	}
