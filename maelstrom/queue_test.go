@@ -133,7 +133,7 @@ func testQueue(flaw queueFlaw) program.Program {
 func gradeQueue(t *testing.T, flaw queueFlaw, delivery string) *Report {
 	t.Helper()
 	return grade(t, testQueue(flaw), "-w", "queue", "--delivery", delivery, "--node-count", "1",
-		"--concurrency", "4", "--time-limit", "15", "--rate", "100")
+		"--concurrency", "4", "--time-limit", "8", "--rate", "100")
 }
 
 func queueDetails(t *testing.T, rep *Report) checker.QueueDetails {
@@ -150,7 +150,7 @@ func TestQueueCorrectNodeValidUnderEveryGuaranteeItGives(t *testing.T) {
 		rep := gradeQueue(t, queueCorrect, delivery)
 		wantVerdict(t, rep, checker.Valid, "redeliveries", "end-to-end p50")
 		d := queueDetails(t, rep)
-		if d.Crashes == 0 || d.Redeliveries == 0 || d.Lost != 0 || d.Sent < 300 {
+		if d.Crashes == 0 || d.Redeliveries == 0 || d.Lost != 0 || d.Sent < 200 {
 			t.Fatalf("%s: %+v: want consumer crashes and redeliveries, nothing lost\n%s", delivery, d, rep.Summary())
 		}
 	}
@@ -200,6 +200,6 @@ func TestQueueFIFOReorder(t *testing.T) {
 
 func TestQueueIgnoredExtension(t *testing.T) {
 	rep := grade(t, testQueue(queueFakeExtend), "-w", "queue", "--node-count", "1",
-		"--concurrency", "8", "--time-limit", "20", "--rate", "200")
+		"--concurrency", "8", "--time-limit", "12", "--rate", "100")
 	wantVerdict(t, rep, checker.Invalid, "in flight", "visibility timeout")
 }
