@@ -159,11 +159,11 @@ type qDelivery struct {
 // (queues named *.fifo) keep their order: a message is not delivered while
 // a message of its group that was acknowledged to its producer before it
 // was sent has not been acknowledged by a consumer (at-most-once: not yet
-// delivered), and under at-least-once and exactly-once no two messages of
+// delivered, or possibly taken by a receive whose answer was lost), and under at-least-once and exactly-once no two messages of
 // a group are in flight at once.
 func Queue(h history.History, delivery string) Result {
 	res := Result{Checker: "queue", Valid: Valid}
-	c := &queueCheck{delivery: delivery, msgs: map[int64]*qMsg{}, receipts: map[string][]*qDelivery{}, byID: map[string][]*qDelivery{}}
+	c := &queueCheck{delivery: delivery, msgs: map[int64]*qMsg{}, receipts: map[string][]*qDelivery{}, unknown: map[string][][2]time.Duration{}, byID: map[string][]*qDelivery{}}
 	c.read(h)
 	c.judge()
 	d := c.details
@@ -201,7 +201,8 @@ type queueCheck struct {
 	delivery   string
 	msgs       map[int64]*qMsg
 	deliveries []*qDelivery
-	receipts   map[string][]*qDelivery // receipt -> deliveries that handed it out
+	receipts   map[string][]*qDelivery       // receipt -> deliveries that handed it out
+	unknown    map[string][][2]time.Duration // queue -> receives of unknown outcome: invoked, completed
 	byID       map[string][]*qDelivery
 	details    QueueDetails
 	violations []Violation
@@ -272,6 +273,16 @@ func (c *queueCheck) read(h history.History) {
 				}
 			}
 		case "receive":
+			if p.outcome() == history.Info {
+				// It may have taken messages nobody will ever see.
+				if r, ok := p.invoke.Value.(QueueReceive); ok {
+					end := time.Duration(1<<62 - 1)
+					if p.completion != nil {
+						end = p.completion.Time
+					}
+					c.unknown[r.Queue] = append(c.unknown[r.Queue], [2]time.Duration{p.invoke.Time, end})
+				}
+			}
 			if p.outcome() != history.OK {
 				continue
 			}
@@ -409,6 +420,19 @@ func (c *queueCheck) judge() {
 	}
 	if c.delivery != AtMostOnce {
 		c.inFlight()
+	} else {
+		// A receive whose answer was lost may have taken (and deleted) a
+		// message that existed while it ran: from then on the message may
+		// have been released.
+		for _, m := range c.msgs {
+			for _, u := range c.unknown[m.queue] {
+				if m.firstInvoke >= 0 && u[1] > m.firstInvoke {
+					if t := max(u[0], m.firstInvoke); m.released < 0 || t < m.released {
+						m.released = t
+					}
+				}
+			}
+		}
 	}
 	c.fifo()
 }
