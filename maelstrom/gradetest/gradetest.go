@@ -79,6 +79,25 @@ func RunStagesThen(t *testing.T, stagesFile string, prog func(nodeArgs []string)
 	sweepStages(t, stagesFile, func(t *testing.T, st stages.Stage) *maelstrom.Report { return Grade(t, st, prog) }, then)
 }
 
+// Skip, set by a track's test, names the stages its default run leaves
+// out (to keep `go test` short) and why; a -sweep grades them all.
+type Skip func(st stages.Stage) (why string)
+
+// RunStagesSkippingThen is RunStagesThen with skip consulted for every
+// stage when no sweep was asked for.
+func RunStagesSkippingThen(t *testing.T, stagesFile string, prog func(nodeArgs []string) program.Program,
+	skip Skip, then func(t *testing.T, st stages.Stage, rep *maelstrom.Report)) {
+	t.Helper()
+	sweepStages(t, stagesFile, func(t *testing.T, st stages.Stage) *maelstrom.Report {
+		if skip != nil && !Sweeping() {
+			if why := skip(st); why != "" {
+				t.Skip(why)
+			}
+		}
+		return Grade(t, st, prog)
+	}, then)
+}
+
 // RunStagesAsProcesses grades every stage of stagesFile against the binary
 // at binPath, run as processes in real time: for workloads that cannot run
 // under virtual time. It honours -sweep like RunStagesThen; then may be nil.

@@ -2,10 +2,7 @@ package queues
 
 import (
 	"flag"
-	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
@@ -33,24 +30,16 @@ var quick = map[string]bool{"kafka-efficient": true, "queue-single": true, "at-l
 // TestGradeStagesInProcess grades the stages of stages.tsv in-process
 // under virtual time, as `make track-queues` does with the binary, checks
 // that each counter-example is rejected for its reason, and logs the
-// figures (printed with -v).
+// figures (printed with -v). By default only the quick set; -all-stages or
+// a sweep (-sweep N, the lesson's hit rates) grades every stage.
 func TestGradeStagesInProcess(t *testing.T) {
-	all, err := stages.Load("stages.tsv")
-	if err != nil {
-		t.Fatal(err)
+	skip := func(st stages.Stage) string {
+		if *allStages || quick[st.Name] {
+			return ""
+		}
+		return "not in the quick set; give -all-stages"
 	}
-	for _, st := range all {
-		t.Run(st.Name, func(t *testing.T) {
-			if !*allStages && !quick[st.Name] {
-				t.Skip("not in the quick set; give -all-stages")
-			}
-			rep := gradetest.Grade(t, st, func([]string) program.Program { return node.Program(Configure) })
-			if ok, why := gradetest.Verdict(st, rep); !ok {
-				t.Fatalf("stage %s: %s\n%s", st.Name, why, rep.Summary())
-			}
-			checkStage(t, st, rep)
-		})
-	}
+	gradetest.RunStagesSkippingThen(t, "stages.tsv", func([]string) program.Program { return node.Program(Configure) }, skip, checkStage)
 }
 
 func checkStage(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
@@ -72,56 +61,5 @@ func checkStage(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
 		if d := res.Details.(checker.QueueDetails); d.Redeliveries == 0 || d.Crashes == 0 {
 			t.Fatalf("no consumer crash or redelivery exercised: %+v", d)
 		}
-	}
-}
-
-var sweep = flag.Int("sweep", 0, "grade every stage over seeds 1..N in-process and log each stage's hit rate")
-
-// TestSweep grades every stage over many seeds (go test -run Sweep
-// -sweep 20 -timeout 2h ./tracks/queues/); the lesson quotes its hit rates.
-// A hit is the stage's expected verdict, for the expected reason.
-func TestSweep(t *testing.T) {
-	if *sweep <= 0 {
-		t.Skip("give -sweep N")
-	}
-	all, err := stages.Load("stages.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	hits := map[string]int{}
-	var misses []string
-	t.Run("seeds", func(t *testing.T) {
-		for _, st := range all {
-			for seed := 1; seed <= *sweep; seed++ {
-				t.Run(fmt.Sprintf("%s/%d", st.Name, seed), func(t *testing.T) {
-					t.Parallel()
-					s := st
-					s.GraderArgs = append(slices.Clone(st.GraderArgs), "--seed", fmt.Sprint(seed))
-					rep := gradetest.Grade(t, s, func([]string) program.Program { return node.Program(Configure) })
-					ok, why := gradetest.Verdict(s, rep)
-					if want := wantFirst[st.Name]; ok && want != "" {
-						res, _ := rep.Result("queue")
-						if v := res.First(); v == nil || v.What != want {
-							ok, why = false, fmt.Sprintf("rejected for %v, want %s", v, want)
-						}
-					}
-					mu.Lock()
-					defer mu.Unlock()
-					if ok {
-						hits[st.Name]++
-					} else {
-						misses = append(misses, fmt.Sprintf("%s seed %d: %s", st.Name, seed, why))
-						t.Logf("%s seed %d: %s\n%s", st.Name, seed, why, rep.Summary())
-					}
-				})
-			}
-		}
-	})
-	for _, st := range all {
-		t.Logf("%-18s %d/%d seeds", st.Name, hits[st.Name], *sweep)
-	}
-	for _, m := range misses {
-		t.Log("miss: " + m)
 	}
 }
