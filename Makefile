@@ -2,7 +2,7 @@
 #
 #   make track-<name> [STAGE=s] [BIN=path] [MAELSTROM=launcher]   grade a track
 #   make test                                                      every test + CI gradings
-#   make build | lint | bench | bench-grader | bench-gossiper | bench-networker | bench-caches
+#   make build | lint | bench | bench-grader | bench-gossiper | bench-networker | bench-caches | bench-loadbalancers
 
 GO        ?= go
 TRACKS    := $(shell grep -v '^\#' scripts/tracks.txt | cut -f1)
@@ -11,7 +11,7 @@ CMDS      := $(patsubst cmd/%/,%,$(wildcard cmd/*/))
 # Packages tested under the race detector: the runtime and the grader.
 RACE_PKGS := ./internal/... ./maelstrom/...
 
-.PHONY: build test test-unit test-grade lint bench bench-grader bench-gossiper bench-networker bench-caches clean tracks $(addprefix track-,$(TRACKS))
+.PHONY: build test test-unit test-grade lint bench bench-grader bench-gossiper bench-networker bench-caches bench-loadbalancers clean tracks $(addprefix track-,$(TRACKS))
 
 build:
 	@mkdir -p bin
@@ -59,6 +59,9 @@ bench-grader:
 # ristretto on the same Zipf traces (tracks/caches/README.md).
 bench-caches:
 	$(GO) test -run '^$$' -bench HitRatio -benchtime 300000x ./tracks/caches/policy/
+
+bench-loadbalancers:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./tracks/loadbalancers/
 
 bench-gossiper:
 	$(GO) test -run '^$$' -bench BenchmarkStrategies -benchtime 1x -v ./tracks/gossiper/
