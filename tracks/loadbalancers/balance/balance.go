@@ -8,7 +8,9 @@
 // outstanding, the verdict of active health checks (HealthResult) and of
 // passive outlier detection (Done). A backend takes requests only while
 // it is healthy and not ejected; Pick asks the Algorithm to choose among
-// those. The algorithms are round robin, nginx's smooth weighted round
+// those — or, when none is, among all of them (panic routing: a balancer
+// that believes every backend is down is more likely wrong itself). The
+// algorithms are round robin, nginx's smooth weighted round
 // robin, least outstanding requests, power of two choices, and consistent
 // hashing with bounded loads (internal/hashring).
 package balance
@@ -17,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -71,12 +74,13 @@ type state struct {
 
 // Pool chooses backends. It is safe for concurrent use.
 type Pool struct {
-	mu    sync.Mutex
-	o     Options
-	b     []*state
-	rng   *rand.Rand
-	elig  []bool // scratch
-	algoS any    // the algorithm's own state, set by init
+	mu     sync.Mutex
+	o      Options
+	b      []*state
+	rng    *rand.Rand
+	elig   []bool // scratch
+	panics int
+	algoS  any // the algorithm's own state, set by init
 }
 
 // New returns a pool over backends.
@@ -142,23 +146,31 @@ func (p *Pool) available(i int, now time.Time) bool {
 
 // Pick chooses a backend for a request with key (used by consistent
 // hashing only), skipping those in avoid (the ones a retry already
-// tried), and counts the request as outstanding on it until Done.
+// tried), and counts the request as outstanding on it until Done. When
+// no backend is healthy and unejected, it picks among all of them
+// (panic routing); it fails only when every backend is in avoid.
 func (p *Pool) Pick(key string, avoid ...int) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.o.Now()
 	some := false
 	for i := range p.b {
-		p.elig[i] = p.available(i, now)
-		for _, a := range avoid {
-			if a == i {
-				p.elig[i] = false
-			}
-		}
+		p.elig[i] = p.available(i, now) && !slices.Contains(avoid, i)
 		some = some || p.elig[i]
 	}
 	if !some {
-		return -1, ErrNoBackend
+		// Panic routing, as in Envoy: when every backend looks down, the
+		// balancer is more likely wrong than the whole fleet (a stall
+		// made every health check late), and trying one beats refusing
+		// everything.
+		for i := range p.b {
+			p.elig[i] = !slices.Contains(avoid, i)
+			some = some || p.elig[i]
+		}
+		if !some {
+			return -1, ErrNoBackend
+		}
+		p.panics++
 	}
 	i := p.o.Algorithm.pick(p, key)
 	if i < 0 {
@@ -228,6 +240,13 @@ func (p *Pool) HealthResult(i int, passed bool) {
 	if b.healthy && -b.checksInRow >= h.Fall {
 		b.healthy = false
 	}
+}
+
+// Panics counts the picks made in panic routing.
+func (p *Pool) Panics() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.panics
 }
 
 // Status is a snapshot of one backend.

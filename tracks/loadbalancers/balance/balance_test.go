@@ -292,8 +292,13 @@ func TestRetryAvoidsAndNoBackend(t *testing.T) {
 	}
 	p.HealthResult(0, false)
 	p.HealthResult(1, false)
-	if _, err := p.Pick(""); err != ErrNoBackend {
-		t.Fatalf("every backend down: %v", err)
+	// Every backend looks down: panic routing still picks one.
+	if i, err := p.Pick("", 0); err != nil || i != 1 || p.Panics() != 1 {
+		t.Fatalf("every backend down: %d %v, %d panics", i, err, p.Panics())
+	}
+	p.HealthResult(0, true)
+	if i, err := p.Pick(""); err != nil || i != 0 || p.Panics() != 1 {
+		t.Fatalf("one healthy: %d %v, %d panics", i, err, p.Panics())
 	}
 }
 
