@@ -5,7 +5,7 @@
 #   make grade TRACK=t[,t] SUBMISSIONS="a b" [STAGE=s] [OUT=dir] [JOBS=n]   grade a class
 #   make test                                                      every test + CI gradings
 #   make sweep [SEEDS=20] [FROM=1] [TRACKS_SWEPT="store elector"]   every stage, many seeds
-#   make build | lint | bench | bench-grader | bench-gossiper | bench-networker | bench-caches
+#   make build | lint | bench | bench-grader | bench-gossiper | bench-networker | bench-caches | bench-loadbalancers
 
 GO        ?= go
 TRACKS    := $(shell grep -v '^\#' scripts/tracks.txt | cut -f1)
@@ -28,7 +28,7 @@ SEEDS      ?= 20
 FROM       ?= 1
 TRACKS_SWEPT ?= $(BUILT)
 
-.PHONY: grade build test sweep test-unit test-grade lint bench bench-grader bench-gossiper bench-networker bench-caches clean tracks $(addprefix track-,$(TRACKS)) $(addprefix start-,$(TRACKS))
+.PHONY: grade build test sweep test-unit test-grade lint bench bench-grader bench-gossiper bench-networker bench-caches bench-loadbalancers clean tracks $(addprefix track-,$(TRACKS)) $(addprefix start-,$(TRACKS))
 
 build:
 	@mkdir -p bin
@@ -98,6 +98,9 @@ bench-grader:
 # ristretto on the same Zipf traces (tracks/caches/README.md).
 bench-caches:
 	$(GO) test -run '^$$' -bench HitRatio -benchtime 300000x ./tracks/caches/policy/
+
+bench-loadbalancers:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./tracks/loadbalancers/
 
 bench-gossiper:
 	$(GO) test -run '^$$' -bench BenchmarkStrategies -benchtime 1x -v ./tracks/gossiper/
