@@ -169,7 +169,7 @@ func TestCrashPoints(t *testing.T) {
 // cache. Only a power failure, which the in-process kill models, loses
 // them.) The seed is fixed; 20/20 seeds swept in the lesson.
 func TestNoFsyncLosesAcknowledgedSends(t *testing.T) {
-	st, err := parseStage("no-fsync\tinvalid:kafka\tno\t-w kafka --node-count 1 --time-limit 30 --rate 200 --concurrency 2n --nemesis kill --nemesis-interval 3 -- --sync none")
+	st, err := parseStage("no-fsync\tinvalid:kafka\tno\t-w kafka --node-count 1 --time-limit 30 --rate 200 --concurrency 2n --nemesis kill --nemesis-interval 2 -- --sync none")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func TestNoFsyncSweep(t *testing.T) {
 	if !gradetest.Sweeping() {
 		t.Skip("run with -args -sweep N")
 	}
-	st, err := parseStage("no-fsync\tinvalid:kafka\tno\t-w kafka --node-count 1 --time-limit 30 --rate 200 --concurrency 2n --nemesis kill --nemesis-interval 3 -- --sync none")
+	st, err := parseStage("no-fsync\tinvalid:kafka\tno\t-w kafka --node-count 1 --time-limit 30 --rate 200 --concurrency 2n --nemesis kill --nemesis-interval 2 -- --sync none")
 	if err != nil {
 		t.Fatal(err)
 	}
