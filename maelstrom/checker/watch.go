@@ -203,6 +203,10 @@ func Watch(h history.History) Result {
 			}
 		}
 		s.through = max(s.through, v.Through, s.last)
+		if s.ended {
+			// A one-shot watch that fired covers nothing past its event.
+			s.through = s.last
+		}
 		s.node = p.node()
 		s.poll = v
 		s.done = true

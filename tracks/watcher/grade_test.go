@@ -1,6 +1,9 @@
 package watcher
 
 import (
+	"flag"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
@@ -23,4 +26,35 @@ func TestGradeStagesInProcess(t *testing.T) {
 			}
 		}
 	})
+}
+
+// sweep grades every stage over seeds 1..N:
+//
+//	go test -run TestSweep -v -timeout 60m ./tracks/watcher/ -args -sweep 20
+var sweep = flag.Int("sweep", 0, "grade every stage over seeds 1..N and report hit rates")
+
+func TestSweep(t *testing.T) {
+	if *sweep == 0 {
+		t.Skip("run with -sweep N")
+	}
+	all, err := stages.Load("stages.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range all {
+		t.Run(st.Name, func(t *testing.T) {
+			hits := 0
+			for seed := 1; seed <= *sweep; seed++ {
+				s := st
+				s.GraderArgs = append(slices.Clone(st.GraderArgs), "--seed", strconv.Itoa(seed))
+				rep := gradetest.Grade(t, s, prog)
+				if ok, why := gradetest.Verdict(s, rep); ok {
+					hits++
+				} else {
+					t.Errorf("stage %s seed %d: %s\n%s", st.Name, seed, why, rep.Summary())
+				}
+			}
+			t.Logf("stage %s: %d/%d seeds", st.Name, hits, *sweep)
+		})
+	}
 }
