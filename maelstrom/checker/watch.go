@@ -235,7 +235,7 @@ func Watch(h history.History) Result {
 	d.Latency = quantilesOf(lat)
 	res.Details = d
 	figures := fmt.Sprintf("%d streams and %d one-shot watches delivered %d events (%d acknowledged changes); delivery latency p50 %v p99 %v",
-		d.Streams, d.OneShots, d.Delivered, d.Acked, d.Latency.P50, d.Latency.P99)
+		d.Streams, d.OneShots, d.Delivered, d.Acked, d.Latency.P50.Round(100*time.Microsecond), d.Latency.P99.Round(100*time.Microsecond))
 	res.finish(figures)
 	return res
 }
@@ -285,7 +285,9 @@ func describeEvent(ev WatchEvent) string {
 // EphemeralDetails is the ephemeral checker's evidence and figures.
 type EphemeralDetails struct {
 	Sessions int `json:"sessions"`
-	// Checked sessions had a probe after their deadline.
+	// Removed sessions had a probe find their key gone; Checked ones had
+	// a probe after their deadline.
+	Removed int `json:"removed"`
 	Checked int `json:"checked"`
 	// Removal runs from the client's last sign of life to the first probe
 	// that found its ephemeral key gone (an upper bound: probes are
@@ -362,6 +364,7 @@ func Ephemeral(h history.History, ttl, bound, timeout time.Duration) Result {
 			v := p.completion.Value.(WatchSession)
 			if !v.Present && s.removed < 0 {
 				s.removed = p.completion.Time
+				d.Removed++
 				delays = append(delays, max(0, p.completion.Time-s.alive))
 			}
 			if p.invoke.Time <= deadline {
@@ -381,8 +384,9 @@ func Ephemeral(h history.History, ttl, bound, timeout time.Duration) Result {
 	}
 	d.Removal = quantilesOf(delays)
 	res.Details = d
-	res.finish(fmt.Sprintf("%d sessions, %d probed past their deadline; removal delay after the last heartbeat p50 %v p99 %v max %v",
-		d.Sessions, d.Checked, d.Removal.P50, d.Removal.P99, d.Removal.Max))
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	res.finish(fmt.Sprintf("%d sessions: %d keys seen removed, %d probed past their deadline; removal delay after the last heartbeat p50 %v p99 %v max %v",
+		d.Sessions, d.Removed, d.Checked, ms(d.Removal.P50), ms(d.Removal.P99), ms(d.Removal.Max)))
 	return res
 }
 

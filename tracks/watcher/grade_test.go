@@ -20,6 +20,11 @@ func prog([]string) program.Program { return node.Program(Configure) }
 // logs the watch and ephemeral figures (printed with -v).
 func TestGradeStagesInProcess(t *testing.T) {
 	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
+		okOps := 0
+		for _, c := range rep.ByF {
+			okOps += c.OK
+		}
+		t.Logf("ok ops/s: %.1f", float64(okOps)/rep.Options.TimeLimit.Seconds())
 		for _, name := range []string{"watch", "ephemeral", "fencing"} {
 			if res, ok := rep.Result(name); ok {
 				t.Logf("%s: %s", name, res.Summary)
