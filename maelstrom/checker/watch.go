@@ -296,11 +296,15 @@ type EphemeralDetails struct {
 }
 
 // Ephemeral checks that an ephemeral key disappears once its client stops
-// its heartbeats: a probe invoked later than the client's last sign of
-// life plus ttl plus bound must not find the key. The last sign of life is
-// the completion of the client's last acknowledged op on the lease, or,
-// for an op whose outcome is unknown, its completion plus timeout (the
-// request may still be applied that much later).
+// its heartbeats. The last sign of life is the completion of the client's
+// last acknowledged grant, put or keepalive, or, for one whose outcome is
+// unknown, that time plus timeout (the request may still be applied that
+// much later). Removal is a change, so it is owed only while the service
+// can commit changes: the key must be gone for a probe invoked later than
+// bound after the later of (the last sign of life plus ttl) and (the first
+// change acknowledged that was invoked after that). A session with no such
+// change before its last probe went through a window with no working
+// majority and is not judged.
 func Ephemeral(h history.History, ttl, bound, timeout time.Duration) Result {
 	res := Result{Checker: "ephemeral", Valid: Valid}
 	type session struct {
@@ -311,7 +315,11 @@ func Ephemeral(h history.History, ttl, bound, timeout time.Duration) Result {
 	}
 	byLease := map[int64]*session{}
 	var leases []int64
+	var commits []op // acknowledged changes, by invocation
 	for _, p := range pairUp(h) {
+		if p.invoke.Process >= 0 && p.outcome() == history.OK && slices.Contains([]string{"write", "cas", "eph-put", "grant", "keepalive", "lock"}, p.invoke.F) {
+			commits = append(commits, p)
+		}
 		if p.invoke.Process < 0 || p.outcome() == history.Fail {
 			continue
 		}
@@ -358,7 +366,12 @@ func Ephemeral(h history.History, ttl, bound, timeout time.Duration) Result {
 			continue
 		}
 		d.Sessions++
-		deadline := s.alive + ttl + bound
+		due := s.alive + ttl
+		i := slices.IndexFunc(commits, func(c op) bool { return c.invoke.Time >= due })
+		deadline := time.Duration(-1)
+		if i >= 0 {
+			deadline = max(due, commits[i].completion.Time) + bound
+		}
 		checked := false
 		for _, p := range s.probes {
 			v := p.completion.Value.(WatchSession)
@@ -367,14 +380,14 @@ func Ephemeral(h history.History, ttl, bound, timeout time.Duration) Result {
 				d.Removed++
 				delays = append(delays, max(0, p.completion.Time-s.alive))
 			}
-			if p.invoke.Time <= deadline {
+			if deadline < 0 || p.invoke.Time <= deadline {
 				continue
 			}
 			checked = true
 			if v.Present {
 				res.add(Violation{What: "ephemeral key outlived its session", Node: p.node(), Op: p.observed(), Value: s.key, Time: p.completion.Time,
-					Detail: fmt.Sprintf("probe %s at %s still found %s of lease %d, whose client's last sign of life was at %s: it should be gone by %s (ttl %v + bound %v)",
-						where(p.node(), p.invoke.Process), at(p.invoke.Time), s.key, l, at(s.alive), at(deadline), ttl, bound)})
+					Detail: fmt.Sprintf("probe %s at %s still found %s of lease %d, whose client's last sign of life was at %s; the lease was due to expire at %s (ttl %v), the service acknowledged a change invoked after that at %s, so the key should be gone by %s (bound %v)",
+						where(p.node(), p.invoke.Process), at(p.invoke.Time), s.key, l, at(s.alive), at(due), ttl, at(commits[i].completion.Time), at(deadline), bound)})
 				break
 			}
 		}

@@ -31,6 +31,10 @@ type command struct {
 	Lease      int64           `json:"lease,omitempty"`
 	TTL        int64           `json:"ttl,omitempty"`
 	Sequential bool            `json:"sequential,omitempty"`
+	// Renewed, in an expire, is the log index of the lease's last renewal
+	// the leader had applied when it decided: a renewal after it cancels
+	// the expiry.
+	Renewed uint64 `json:"renewed,omitempty"`
 }
 
 // outcome is a command's result: code 0 for success, else a Maelstrom
@@ -54,10 +58,12 @@ type entry struct {
 	Lease     int64           `json:"lease,omitempty"`
 }
 
-// lease is a session: its time-to-live and the keys that die with it.
+// lease is a session: its time-to-live, the log index of its grant or
+// last keepalive, and the keys that die with it.
 type lease struct {
-	TTL  int64           `json:"ttl"` // milliseconds
-	Keys map[string]bool `json:"keys"`
+	TTL     int64           `json:"ttl"` // milliseconds
+	Renewed uint64          `json:"renewed"`
+	Keys    map[string]bool `json:"keys"`
 }
 
 // machine is the replicated state: keys, leases and the recent events,
@@ -85,7 +91,7 @@ func newMachine(now func() time.Time) *machine {
 		now: now, seen: map[int64]time.Time{}, notify: make(chan struct{})}
 }
 
-func (m *machine) Apply(_ uint64, data []byte) any {
+func (m *machine) Apply(index uint64, data []byte) any {
 	var c command
 	if err := json.Unmarshal(data, &c); err != nil {
 		return outcome{Code: node.MalformedRequest, Text: fmt.Sprintf("undecodable command: %v", err)}
@@ -94,9 +100,9 @@ func (m *machine) Apply(_ uint64, data []byte) any {
 	var res json.RawMessage
 	if c.Client == "" {
 		// The leader's own commands (expire) need no de-duplication.
-		res, _ = json.Marshal(m.exec(c))
+		res, _ = json.Marshal(m.exec(index, c))
 	} else {
-		res = m.Sessions.Apply(c.Client, c.Seq, func() any { return m.exec(c) })
+		res = m.Sessions.Apply(c.Client, c.Seq, func() any { return m.exec(index, c) })
 	}
 	if m.Rev != before {
 		close(m.notify)
@@ -105,7 +111,7 @@ func (m *machine) Apply(_ uint64, data []byte) any {
 	return res
 }
 
-func (m *machine) exec(c command) outcome {
+func (m *machine) exec(index uint64, c command) outcome {
 	switch c.Op {
 	case "put":
 		key := c.Key
@@ -136,13 +142,14 @@ func (m *machine) exec(c command) outcome {
 		return outcome{Rev: m.Rev, Key: c.Key}
 	case "grant":
 		m.NextLease++
-		m.Leases[m.NextLease] = &lease{TTL: c.TTL, Keys: map[string]bool{}}
+		m.Leases[m.NextLease] = &lease{TTL: c.TTL, Renewed: index, Keys: map[string]bool{}}
 		m.seen[m.NextLease] = m.now()
 		return outcome{Lease: m.NextLease, Rev: m.Rev}
 	case "keepalive":
 		if m.Leases[c.Lease] == nil {
 			return outcome{Code: node.KeyDoesNotExist, Text: fmt.Sprintf("lease %d not found (expired?)", c.Lease)}
 		}
+		m.Leases[c.Lease].Renewed = index
 		m.seen[c.Lease] = m.now()
 		return outcome{Lease: c.Lease, Rev: m.Rev}
 	case "revoke", "expire":
@@ -152,6 +159,11 @@ func (m *machine) exec(c command) outcome {
 				return outcome{Rev: m.Rev}
 			}
 			return outcome{Code: node.KeyDoesNotExist, Text: fmt.Sprintf("lease %d not found (expired?)", c.Lease)}
+		}
+		if c.Op == "expire" && l.Renewed != c.Renewed {
+			// Renewed after the leader decided (or the leader had not
+			// applied the last renewal yet): the client is alive.
+			return outcome{Rev: m.Rev}
 		}
 		keys := make([]string, 0, len(l.Keys))
 		for k := range l.Keys {
@@ -258,10 +270,10 @@ func (m *machine) list(prefix string) []client.KeyValue {
 }
 
 // expired lists the leases whose last sign of life is older than their
-// ttl, by this replica's clock.
-func (m *machine) expired() []int64 {
+// ttl, by this replica's clock, as expire commands.
+func (m *machine) expired() []command {
 	now := m.now()
-	var out []int64
+	var out []command
 	for id, l := range m.Leases {
 		seen, ok := m.seen[id]
 		if !ok {
@@ -269,10 +281,10 @@ func (m *machine) expired() []int64 {
 			continue
 		}
 		if now.Sub(seen) > time.Duration(l.TTL)*time.Millisecond {
-			out = append(out, id)
+			out = append(out, command{Op: "expire", Lease: id, Renewed: l.Renewed})
 		}
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b command) int { return int(a.Lease - b.Lease) })
 	return out
 }
 

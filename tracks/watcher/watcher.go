@@ -285,7 +285,7 @@ func (s *Server) expire(ctx context.Context) {
 	if s.d.Status().Role != raft.Leader {
 		return
 	}
-	var due []int64
+	var due []command
 	s.d.View(func() { due = s.m.expired() })
 	now := s.n.Clock().Now()
 	s.mu.Lock()
@@ -294,16 +294,16 @@ func (s *Server) expire(ctx context.Context) {
 			delete(s.expiring, id)
 		}
 	}
-	var propose []int64
-	for _, id := range due {
-		if _, ok := s.expiring[id]; !ok {
-			s.expiring[id] = now
-			propose = append(propose, id)
+	var propose []command
+	for _, c := range due {
+		if _, ok := s.expiring[c.Lease]; !ok {
+			s.expiring[c.Lease] = now
+			propose = append(propose, c)
 		}
 	}
 	s.mu.Unlock()
-	for _, id := range propose {
-		data, _ := json.Marshal(command{Op: "expire", Lease: id})
+	for _, c := range propose {
+		data, _ := json.Marshal(c)
 		go func() {
 			pctx, cancel := context.WithTimeout(ctx, s.o.Deadline)
 			defer cancel()

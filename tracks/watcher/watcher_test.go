@@ -43,17 +43,17 @@ func (c *memConn) apply(cmd command) outcome {
 	cmd.Client, cmd.Seq = "test", c.seq
 	data, _ := json.Marshal(cmd)
 	var o outcome
-	_ = json.Unmarshal(c.m.Apply(0, data).(json.RawMessage), &o)
+	_ = json.Unmarshal(c.m.Apply(c.seq, data).(json.RawMessage), &o)
 	return o
 }
 
 // expire does the leader's job: end every lease silent past its ttl.
 func (c *memConn) expire() {
 	c.mu.Lock()
-	ids := c.m.expired()
+	due := c.m.expired()
 	c.mu.Unlock()
-	for _, id := range ids {
-		c.apply(command{Op: "expire", Lease: id})
+	for _, cmd := range due {
+		c.apply(cmd)
 	}
 }
 
@@ -288,4 +288,27 @@ func TestBarrier(t *testing.T) {
 		}
 		<-passed
 	})
+}
+
+// TestExpireCancelledByLaterKeepalive: an expiry decided before a
+// keepalive that reached the log first (a new leader that had not applied
+// it yet, or a race) must not end the live session.
+func TestExpireCancelledByLaterKeepalive(t *testing.T) {
+	c := newMemConn()
+	cl := client.Client{Conn: c}
+	ctx := context.Background()
+	lease, _ := cl.Grant(ctx, time.Second)
+	_, _ = cl.Put(ctx, "/eph", 1, lease)
+	stale := command{Op: "expire", Lease: lease, Renewed: c.m.Leases[lease].Renewed}
+	if err := cl.KeepAlive(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	c.apply(stale)
+	if c.m.Keys["/eph"] == nil || c.m.Leases[lease] == nil {
+		t.Fatal("a stale expiry ended a lease renewed after it was decided")
+	}
+	c.apply(command{Op: "expire", Lease: lease, Renewed: c.m.Leases[lease].Renewed})
+	if c.m.Keys["/eph"] != nil {
+		t.Fatal("an up-to-date expiry left the key")
+	}
 }
