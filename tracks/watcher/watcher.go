@@ -116,7 +116,8 @@ type Server struct {
 	// expiring holds leases this leader proposed to expire, and when, so
 	// that it does not propose the same one every tick.
 	expiring map[int64]time.Time
-	local    int64 // numbers the lock handler's local clients
+	lockOnce sync.Once
+	lockConn client.Conn
 }
 
 // requestTypes are the client messages the server answers.
@@ -129,6 +130,9 @@ func Setup(n *node.Node, o Options) *Server {
 	s := &Server{n: n, d: d, m: m, o: o, expiring: map[int64]time.Time{}}
 	for _, t := range requestTypes {
 		node.HandleTyped(n, t, func(msg node.Message, req client.Request) (any, error) {
+			if req.Client != "" {
+				return s.Do(n.Context(), msg.Src+"/"+req.Client, req.Seq, req)
+			}
 			var h struct {
 				MsgID uint64 `json:"msg_id"`
 			}
@@ -312,19 +316,27 @@ func (s *Server) expire(ctx context.Context) {
 	}
 }
 
-// localConn is a client.Conn from this node to its own server, for the
-// lock handler: no network hop, one client id per connection.
+// localConn is a client.Conn from this node to its own server: no
+// network hop; concurrent calls get their own lanes (client identities).
 type localConn struct {
-	s   *Server
-	id  string
-	seq uint64
+	s     *Server
+	lanes client.Lanes
+}
+
+// Conn returns a client.Conn to this node's own server, for clients that
+// run inside the node (the lock handler here, the scheduler's workers).
+// name prefixes its client identities with the node's id, so it must be
+// unique on this node and Conn must be called after init.
+func (s *Server) Conn(name string) client.Conn {
+	return &localConn{s: s, lanes: client.Lanes{Prefix: s.n.ID() + "/" + name + "."}}
 }
 
 func (c *localConn) Call(ctx context.Context, req client.Request) (client.Response, error) {
-	c.seq++
+	ln := c.lanes.Get()
+	defer c.lanes.Put(ln)
 	var resp client.Response
 	for {
-		body, err := c.s.Do(ctx, c.id, c.seq, req)
+		body, err := c.s.Do(ctx, ln.ID, ln.Seq, req)
 		if err == nil {
 			raw, _ := json.Marshal(body)
 			err = json.Unmarshal(raw, &resp)
@@ -335,7 +347,7 @@ func (c *localConn) Call(ctx context.Context, req client.Request) (client.Respon
 		if code := client.ErrorCode(err); (code != node.TemporarilyUnavailable && code != node.Timeout) || ctx.Err() != nil {
 			return resp, err
 		}
-		t := time.NewTimer(s2tick(c.s))
+		t := time.NewTimer(c.s.o.Raft.Tick)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -344,8 +356,6 @@ func (c *localConn) Call(ctx context.Context, req client.Request) (client.Respon
 		}
 	}
 }
-
-func s2tick(s *Server) time.Duration { return s.o.Raft.Tick }
 
 type lockRequest struct {
 	Name  string `json:"name"`
@@ -361,11 +371,8 @@ type fencedOK struct {
 func (s *Server) lock(_ node.Message, req lockRequest) (any, error) {
 	ctx, cancel := context.WithTimeout(s.n.Context(), 1800*time.Millisecond)
 	defer cancel()
-	s.mu.Lock()
-	s.local++
-	id := fmt.Sprintf("%s/lock-%d", s.n.ID(), s.local)
-	s.mu.Unlock()
-	c := client.Client{Conn: &localConn{s: s, id: id}}
+	s.lockOnce.Do(func() { s.lockConn = s.Conn("lock") })
+	c := client.Client{Conn: s.lockConn}
 	sess, err := client.NewSession(ctx, c, s.o.LockTTL)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
@@ -35,6 +37,12 @@ type Request struct {
 	Rev        int64           `json:"rev,omitempty"`
 	Sequential bool            `json:"sequential,omitempty"`
 	Name       string          `json:"name,omitempty"`
+	// Client and Seq name a change for de-duplication: a retry carries the
+	// same pair and is applied once. Without them the server uses the
+	// sender and its msg_id, which only works for a sender that waits for
+	// each answer before its next request.
+	Client string `json:"client,omitempty"`
+	Seq    uint64 `json:"seq,omitempty"`
 }
 
 // Event is one change: the revision that made it, the key, put or delete,
@@ -75,17 +83,59 @@ type Conn interface {
 	Call(ctx context.Context, req Request) (Response, error)
 }
 
+// Lanes hands out client identities to concurrent callers, each used by
+// one call at a time, so that the server's de-duplication (which keeps the
+// last request of each client) sees every identity as a sequential client.
+// There are never more lanes than calls in flight at once.
+type Lanes struct {
+	Prefix string
+	mu     sync.Mutex
+	free   []*Lane
+	n      int
+}
+
+// Lane is one sequential client identity.
+type Lane struct {
+	ID  string
+	Seq uint64
+}
+
+// Get takes a free lane (or makes one) and numbers the next request on it.
+func (l *Lanes) Get() *Lane {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ln *Lane
+	if k := len(l.free); k > 0 {
+		ln, l.free = l.free[k-1], l.free[:k-1]
+	} else {
+		l.n++
+		ln = &Lane{ID: fmt.Sprintf("%s%d", l.Prefix, l.n)}
+	}
+	ln.Seq++
+	return ln
+}
+
+// Put returns a lane once its call is over.
+func (l *Lanes) Put(ln *Lane) {
+	l.mu.Lock()
+	l.free = append(l.free, ln)
+	l.mu.Unlock()
+}
+
 // NodeConn is a Conn from a node to the service's nodes: it tries each
 // server in turn, moving on after a timeout or a "temporarily unavailable"
-// answer, until ctx ends. A write retried this way may apply twice (as
-// two separate requests); the recipes tolerate that, since their keys are
-// ephemeral and named per client.
+// answer, until ctx ends. Every attempt of one call carries the same
+// client and seq, so a change retried on another server applies once. It
+// is safe for concurrent use.
 type NodeConn struct {
 	N       *node.Node
 	Servers []string
 	// Attempt bounds one try at one server (default 1 s).
 	Attempt time.Duration
-	next    int
+
+	lanes Lanes
+	mu    sync.Mutex
+	next  int
 }
 
 func (c *NodeConn) Call(ctx context.Context, req Request) (Response, error) {
@@ -93,15 +143,22 @@ func (c *NodeConn) Call(ctx context.Context, req Request) (Response, error) {
 	if attempt <= 0 {
 		attempt = time.Second
 	}
+	ln := c.lanes.Get()
+	defer c.lanes.Put(ln)
+	req.Client, req.Seq = ln.ID, ln.Seq
 	for {
+		c.mu.Lock()
 		server := c.Servers[c.next%len(c.Servers)]
+		c.mu.Unlock()
 		actx, cancel := context.WithTimeout(ctx, attempt)
 		resp, err := node.Call[Response](actx, c.N, server, req)
 		cancel()
 		if err == nil || !retryable(err) || ctx.Err() != nil {
 			return resp, err
 		}
+		c.mu.Lock()
 		c.next++
+		c.mu.Unlock()
 	}
 }
 
