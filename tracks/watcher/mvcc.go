@@ -31,6 +31,8 @@ type command struct {
 	Lease      int64           `json:"lease,omitempty"`
 	TTL        int64           `json:"ttl,omitempty"`
 	Sequential bool            `json:"sequential,omitempty"`
+	// Create makes a put fail (error 21) when the key exists.
+	Create bool `json:"create,omitempty"`
 	// Renewed, in an expire, is the log index of the lease's last renewal
 	// the leader had applied when it decided: a renewal after it cancels
 	// the expiry.
@@ -121,6 +123,9 @@ func (m *machine) exec(index uint64, c command) outcome {
 		if c.Sequential {
 			m.SeqNext[key]++
 			key = fmt.Sprintf("%s%010d", key, m.SeqNext[key])
+		}
+		if c.Create && m.Keys[key] != nil {
+			return outcome{Code: node.KeyAlreadyExists, Text: "key " + key + " exists"}
 		}
 		m.put(key, c.Value, c.Lease)
 		return outcome{Rev: m.Rev, Key: key}

@@ -155,7 +155,7 @@ func (s *Server) Do(ctx context.Context, from string, seq uint64, req client.Req
 		if len(req.Value) == 0 {
 			return nil, node.NewRPCError(node.MalformedRequest, "put needs a value")
 		}
-		return s.submit(ctx, from, seq, command{Op: "put", Key: req.Key, Value: req.Value, Lease: req.Lease, Sequential: req.Sequential}, "put_ok", "rev", "key")
+		return s.submit(ctx, from, seq, command{Op: "put", Key: req.Key, Value: req.Value, Lease: req.Lease, Sequential: req.Sequential, Create: req.Create}, "put_ok", "rev", "key")
 	case "cas":
 		return s.submit(ctx, from, seq, command{Op: "cas", Key: req.Key, From: req.From, To: req.To}, "cas_ok", "rev")
 	case "delete":

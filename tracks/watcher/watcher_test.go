@@ -61,7 +61,7 @@ func (c *memConn) Call(ctx context.Context, req client.Request) (client.Response
 	var cmd command
 	switch req.Type {
 	case "put":
-		cmd = command{Op: "put", Key: req.Key, Value: req.Value, Lease: req.Lease, Sequential: req.Sequential}
+		cmd = command{Op: "put", Key: req.Key, Value: req.Value, Lease: req.Lease, Sequential: req.Sequential, Create: req.Create}
 	case "delete":
 		cmd = command{Op: "delete", Key: req.Key}
 	case "lease_grant":
@@ -112,6 +112,9 @@ func TestMachineRevisionsVersionsAndEvents(t *testing.T) {
 	}
 	if e := c.m.Keys["/a"]; e.Version != 2 || e.CreateRev != 1 || e.ModRev != 2 {
 		t.Fatalf("/a: %+v, want version 2 created at 1 changed at 2", e)
+	}
+	if _, err := cl.Create(ctx, "/a", 3, 0); client.ErrorCode(err) != node.KeyAlreadyExists {
+		t.Fatalf("create of an existing key: %v, want error 21", err)
 	}
 	if _, err := cl.Delete(ctx, "/missing"); client.ErrorCode(err) != node.KeyDoesNotExist {
 		t.Fatalf("delete of a missing key: %v, want error 20", err)

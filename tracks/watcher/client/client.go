@@ -36,6 +36,7 @@ type Request struct {
 	TTL        int64           `json:"ttl,omitempty"` // milliseconds
 	Rev        int64           `json:"rev,omitempty"`
 	Sequential bool            `json:"sequential,omitempty"`
+	Create     bool            `json:"create,omitempty"` // put only if absent (else error 21)
 	Name       string          `json:"name,omitempty"`
 	// Client and Seq name a change for de-duplication: a retry carries the
 	// same pair and is applied once. Without them the server uses the
@@ -181,6 +182,18 @@ func (c Client) Put(ctx context.Context, key string, value any, lease int64) (in
 		return 0, err
 	}
 	r, err := c.Conn.Call(ctx, Request{Type: "put", Key: key, Value: raw, Lease: lease})
+	return r.Rev, err
+}
+
+// Create puts key only if it does not exist (error 21 if it does) and
+// returns the revision of its creation: a claim whose revision is a
+// fencing token.
+func (c Client) Create(ctx context.Context, key string, value any, lease int64) (int64, error) {
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return 0, err
+	}
+	r, err := c.Conn.Call(ctx, Request{Type: "put", Key: key, Value: raw, Lease: lease, Create: true})
 	return r.Rev, err
 }
 

@@ -26,14 +26,17 @@ type Session struct {
 	lost     chan struct{}
 }
 
-// NewSession grants a lease of ttl and starts its heartbeats. ctx bounds
-// the grant; the heartbeats run until Close or until the lease is lost.
+// NewSession grants a lease of ttl (waiting at most ttl for the grant) and
+// starts its heartbeats, which run until Close, until the lease is lost
+// or until ctx ends.
 func NewSession(ctx context.Context, c Client, ttl time.Duration) (*Session, error) {
-	lease, err := c.Grant(ctx, ttl)
+	gctx, cancel := context.WithTimeout(ctx, ttl)
+	lease, err := c.Grant(gctx, ttl)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
-	hctx, stop := context.WithCancel(context.Background())
+	hctx, stop := context.WithCancel(ctx)
 	s := &Session{C: c, Lease: lease, stop: stop, done: make(chan struct{}), lost: make(chan struct{})}
 	go s.heartbeat(hctx, ttl/3)
 	return s, nil
