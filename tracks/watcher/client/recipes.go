@@ -138,6 +138,11 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 // delete, or any change: the caller re-reads either way).
 func waitDeleted(ctx context.Context, c Client, key string, rev int64) error {
 	for {
+		// A server answers an expired request with no events rather than
+		// an error, so the deadline is checked here.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		ev, through, err := c.WatchOnce(ctx, key, rev)
 		if err != nil {
 			return err
