@@ -58,7 +58,8 @@ const ProxyHotLimit = 0.10
 //
 //   - every ok get returns the origin's value at some moment between its
 //     invocation and its completion (counters only grow, so: at least the
-//     value when it began, at most the value when it ended);
+//     value just before it began, at most the value when it ended; a change
+//     at the instant it began is concurrent with it);
 //   - every request_id takes effect at the origin at most once, and an
 //     acknowledged incr exactly once, returning the value its effect made;
 //   - during hot-key bursts, the origin serves at most ProxyHotLimit reads
@@ -76,7 +77,17 @@ func Proxy(h history.History, o ProxyOrigin) Result {
 	for _, ts := range times {
 		slices.Sort(ts)
 	}
-	valueAt := func(key int64, t time.Duration) int64 {
+	// A change logged at the very instant a get began may have landed
+	// after the origin served that get: under virtual time with no network
+	// latency, ops dispatched together (the schedule catching up) reach the
+	// origin at one instant, in any order. So the least a get may return
+	// counts the changes strictly before it began; the most counts those
+	// up to and including the instant it ended.
+	before := func(key int64, t time.Duration) int64 {
+		ts := times[key]
+		return int64(sort.Search(len(ts), func(i int) bool { return ts[i] >= t }))
+	}
+	upTo := func(key int64, t time.Duration) int64 {
 		ts := times[key]
 		return int64(sort.Search(len(ts), func(i int) bool { return ts[i] > t }))
 	}
@@ -94,11 +105,11 @@ func Proxy(h history.History, o ProxyOrigin) Result {
 			}
 			getLat = append(getLat, p.completion.Time-p.invoke.Time)
 			got := p.completion.Value.(history.KV)
-			lo, hi := valueAt(v.Key, p.invoke.Time), valueAt(v.Key, p.completion.Time)
+			lo, hi := before(v.Key, p.invoke.Time), upTo(v.Key, p.completion.Time)
 			if got.Value == nil || *got.Value < lo || *got.Value > hi {
 				res.Violations = append(res.Violations, Violation{
 					What: "wrong value", Node: p.node(), Op: p.completion, Value: got, Time: p.completion.Time,
-					Detail: fmt.Sprintf("a get of key %d %s, from %s to %s, returned %s, but the origin's value was %d when it began and %d when it ended",
+					Detail: fmt.Sprintf("a get of key %d %s, from %s to %s, returned %s, but the origin's value was %d just before it began and %d when it ended",
 						v.Key, where(p.node(), p.invoke.Process), at(p.invoke.Time), at(p.completion.Time), fmtPtr(got.Value), lo, hi),
 				})
 			}

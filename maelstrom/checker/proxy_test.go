@@ -28,6 +28,20 @@ func TestProxyChecks(t *testing.T) {
 	if r := Proxy(b.h, origin); r.Valid != Invalid || r.First().What != "wrong value" {
 		t.Fatalf("old value judged %s: %s", r.Valid, r.Summary)
 	}
+	// A change at the instant a get began is concurrent with it: the
+	// origin may have served the get first (ops dispatched together under
+	// virtual time reach it at one instant). One a nanosecond earlier is not.
+	b = good()
+	b.call(history.OK, 1, "n1", "get", kv(1, nil), kv(1, i64(1)), 200, 250)
+	if r := Proxy(b.h, origin); r.Valid != Valid {
+		t.Fatalf("get concurrent with a change judged %s: %s", r.Valid, r.Summary)
+	}
+	early := origin
+	early.Changes = append([]ProxyChange(nil), origin.Changes...)
+	early.Changes[1].At = msT(200) - 1
+	if r := Proxy(b.h, early); r.Valid != Invalid || r.First().What != "wrong value" {
+		t.Fatalf("get after a change judged %s: %s", r.Valid, r.Summary)
+	}
 	dup := origin
 	dup.Changes = append(dup.Changes, ProxyChange{Key: 1, Value: 3, At: msT(260), RequestID: "r2"})
 	if r := Proxy(good().h, dup); r.Valid != Invalid || r.First().What != "duplicate effect" || r.Details.(ProxyDetails).DuplicateEffects != 1 {
