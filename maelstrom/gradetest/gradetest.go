@@ -337,3 +337,82 @@ func check(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
 		t.Errorf("stage %s: %s\n%s", st.Name, why, rep.Summary())
 	}
 }
+
+// Column is one figure of a SweepTable: its heading, how it prints
+// (a fmt verb for a float64, e.g. "%.3f") and whether the table shows the
+// worst (largest) value over the seeds instead of the mean.
+type Column struct {
+	Name   string
+	Format string
+	Max    bool
+}
+
+// SweepTable gathers a track's own figures per stage over the seeds of a
+// sweep and, when the test ends, logs them as the Markdown table a lesson
+// quotes: one row per stage, with how many seeds met its expectation and
+// the mean (or worst) of each column. Outside a sweep it logs nothing.
+type SweepTable struct {
+	cols  []Column
+	rows  map[string]*sweepRow
+	order []string
+}
+
+type sweepRow struct {
+	expect string
+	n      int
+	vals   []float64
+}
+
+// NewSweepTable returns a table that logs itself when t ends.
+func NewSweepTable(t *testing.T, cols ...Column) *SweepTable {
+	s := &SweepTable{cols: cols, rows: map[string]*sweepRow{}}
+	t.Cleanup(func() {
+		if Sweeping() {
+			t.Log("\n" + s.String())
+		}
+	})
+	return s
+}
+
+// Add records one seed's figures for a stage, in column order.
+func (s *SweepTable) Add(st stages.Stage, values ...float64) {
+	r := s.rows[st.Name]
+	if r == nil {
+		r = &sweepRow{expect: st.Expect(), vals: make([]float64, len(s.cols))}
+		s.rows[st.Name] = r
+		s.order = append(s.order, st.Name)
+	}
+	r.n++
+	for i, v := range values[:min(len(values), len(s.cols))] {
+		if s.cols[i].Max {
+			r.vals[i] = max(r.vals[i], v)
+		} else {
+			r.vals[i] += v
+		}
+	}
+}
+
+// String renders the table.
+func (s *SweepTable) String() string {
+	var b strings.Builder
+	b.WriteString("| stage | expect | seeds met |")
+	sep := "|---|---|---|"
+	for _, c := range s.cols {
+		b.WriteString(" " + c.Name + " |")
+		sep += "---|"
+	}
+	b.WriteString("\n" + sep + "\n")
+	for _, name := range s.order {
+		r := s.rows[name]
+		fmt.Fprintf(&b, "| %s | %s | %d |", name, r.expect, r.n)
+		for i, c := range s.cols {
+			v := r.vals[i]
+			if !c.Max {
+				v /= float64(r.n)
+			}
+			fmt.Fprintf(&b, " "+c.Format+" |", v)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

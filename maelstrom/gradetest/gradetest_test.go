@@ -98,3 +98,16 @@ func TestSweepSeeds(t *testing.T) {
 		t.Errorf("withSeed = %v", got)
 	}
 }
+
+func TestSweepTableMeansAndWorst(t *testing.T) {
+	tab := &SweepTable{cols: []Column{{Name: "mean", Format: "%.1f"}, {Name: "worst", Format: "%.0f", Max: true}},
+		rows: map[string]*sweepRow{}}
+	st := stages.Stage{Name: "a"}
+	tab.Add(st, 1, 10)
+	tab.Add(st, 2, 30)
+	tab.Add(st, 6, 20)
+	got := tab.String()
+	if !strings.Contains(got, "| a | "+st.Expect()+" | 3 | 3.0 | 30 |") {
+		t.Fatalf("table:\n%s", got)
+	}
+}

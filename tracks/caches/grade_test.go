@@ -1,8 +1,6 @@
 package caches
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
@@ -31,27 +29,11 @@ func details(t testing.TB, rep *maelstrom.Report) checker.CacheDetails {
 //
 //	go test -run TestGradeStagesInProcess -v ./tracks/caches/ -args -sweep 20
 func TestGradeStagesInProcess(t *testing.T) {
-	type sums struct {
-		expect         string
-		n              int
-		hit, calls     float64
-		worstP99Millis float64
-	}
-	agg := map[string]*sums{}
-	var order []string
-	t.Cleanup(func() {
-		if !gradetest.Sweeping() {
-			return
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "\n| stage | expect | seeds met | hit ratio (mean) | backend calls/op | read p99 (worst) |\n|---|---|---|---|---|---|\n")
-		for _, name := range order {
-			s := agg[name]
-			n := float64(s.n)
-			fmt.Fprintf(&b, "| %s | %s | %d | %.3f | %.3f | %.0f ms |\n", name, s.expect, s.n, s.hit/n, s.calls/n, s.worstP99Millis)
-		}
-		t.Log(b.String())
-	})
+	table := gradetest.NewSweepTable(t,
+		gradetest.Column{Name: "hit ratio (mean)", Format: "%.3f"},
+		gradetest.Column{Name: "backend calls/op", Format: "%.3f"},
+		gradetest.Column{Name: "read p99 ms (worst)", Format: "%.0f", Max: true},
+	)
 	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
 		d := details(t, rep)
 		t.Logf("hit ratio %.3f, %.3f backend calls per op, read p50 %v p99 %v, %d stale reads (max %v), max in-flight store reads of one key %d",
@@ -59,15 +41,6 @@ func TestGradeStagesInProcess(t *testing.T) {
 		if st.ExpectPass && d.HitRatio < 0.3 {
 			t.Errorf("hit ratio %.3f: the cache hardly caches", d.HitRatio)
 		}
-		s := agg[st.Name]
-		if s == nil {
-			s = &sums{expect: st.Expect()}
-			agg[st.Name] = s
-			order = append(order, st.Name)
-		}
-		s.n++
-		s.hit += d.HitRatio
-		s.calls += d.BackendCallsPerOp
-		s.worstP99Millis = max(s.worstP99Millis, float64(d.ReadLatency.P99.Milliseconds()))
+		table.Add(st, d.HitRatio, d.BackendCallsPerOp, float64(d.ReadLatency.P99.Milliseconds()))
 	})
 }

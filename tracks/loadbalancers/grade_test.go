@@ -1,10 +1,7 @@
 package loadbalancers
 
 import (
-	"fmt"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
 	"github.com/distsys-curriculum/distsys/internal/program"
@@ -32,42 +29,16 @@ func details(t testing.TB, rep *maelstrom.Report) checker.LBDetails {
 //
 //	go test -run TestGradeStagesInProcess -v ./tracks/loadbalancers/ -args -sweep 20
 func TestGradeStagesInProcess(t *testing.T) {
-	type sums struct {
-		expect          string
-		n               int
-		unans, late, cv float64
-		p99             time.Duration
-	}
-	agg := map[string]*sums{}
-	var order []string
-	t.Cleanup(func() {
-		if !gradetest.Sweeping() {
-			return
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "\n| stage | expect | seeds met | unanswered (mean) | late requests (mean) | p99 (mean) | load CV (mean) |\n|---|---|---|---|---|---|---|\n")
-		for _, name := range order {
-			s := agg[name]
-			n := float64(s.n)
-			fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %.1f | %v | %.2f |\n", name, s.expect, s.n,
-				s.unans/n, s.late/n, (s.p99 / time.Duration(s.n)).Round(time.Millisecond), s.cv/n)
-		}
-		t.Log(b.String())
-	})
+	table := gradetest.NewSweepTable(t,
+		gradetest.Column{Name: "unanswered (mean)", Format: "%.1f"},
+		gradetest.Column{Name: "late requests (mean)", Format: "%.1f"},
+		gradetest.Column{Name: "p99 ms (mean)", Format: "%.0f"},
+		gradetest.Column{Name: "load CV (mean)", Format: "%.2f"},
+	)
 	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
 		d := details(t, rep)
 		t.Logf("%d requests, %d unanswered, %d late to dead backends, p50 %v p99 %v, load %v (CV %.2f)",
 			d.Requests, d.Unanswered, d.LateRequests, d.Latency.P50, d.Latency.P99, d.PerBackend, d.LoadCV)
-		s := agg[st.Name]
-		if s == nil {
-			s = &sums{expect: st.Expect()}
-			agg[st.Name] = s
-			order = append(order, st.Name)
-		}
-		s.n++
-		s.unans += float64(d.Unanswered)
-		s.late += float64(d.LateRequests)
-		s.cv += d.LoadCV
-		s.p99 += d.Latency.P99
+		table.Add(st, float64(d.Unanswered), float64(d.LateRequests), float64(d.Latency.P99.Milliseconds()), d.LoadCV)
 	})
 }

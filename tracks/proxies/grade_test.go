@@ -1,8 +1,6 @@
 package proxies
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
@@ -31,43 +29,17 @@ func details(t testing.TB, rep *maelstrom.Report) checker.ProxyDetails {
 //
 //	go test -run TestGradeStagesInProcess -v ./tracks/proxies/ -args -sweep 20
 func TestGradeStagesInProcess(t *testing.T) {
-	type sums struct {
-		expect        string
-		n             int
-		retries, dups int
-		calls, worst  float64
-	}
-	agg := map[string]*sums{}
-	var order []string
-	t.Cleanup(func() {
-		if !gradetest.Sweeping() {
-			return
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "\n| stage | expect | seeds met | origin calls/op | client retries | duplicate effects | hot-key origin reads (worst) |\n|---|---|---|---|---|---|---|\n")
-		for _, name := range order {
-			s := agg[name]
-			n := float64(s.n)
-			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %.0f | %.0f | %.1f%% |\n", name, s.expect, s.n,
-				s.calls/n, float64(s.retries)/n, float64(s.dups)/n, 100*s.worst)
-		}
-		t.Log(b.String())
-	})
+	table := gradetest.NewSweepTable(t,
+		gradetest.Column{Name: "origin calls/op", Format: "%.2f"},
+		gradetest.Column{Name: "client retries", Format: "%.0f"},
+		gradetest.Column{Name: "duplicate effects", Format: "%.0f"},
+		gradetest.Column{Name: "hot-key origin reads % (worst)", Format: "%.1f", Max: true},
+	)
 	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
 		d := details(t, rep)
 		t.Logf("%.2f origin calls per op, %d client retries, %d duplicate effects, hot key %d/%d (%.3f), get p50 %v p99 %v",
 			d.OriginCallsPerOp, d.ClientRetries, d.DuplicateEffects, d.HotOriginGets, d.HotClientGets, d.HotRatio,
 			d.GetLatency.P50, d.GetLatency.P99)
-		s := agg[st.Name]
-		if s == nil {
-			s = &sums{expect: st.Expect()}
-			agg[st.Name] = s
-			order = append(order, st.Name)
-		}
-		s.n++
-		s.calls += d.OriginCallsPerOp
-		s.retries += d.ClientRetries
-		s.dups += d.DuplicateEffects
-		s.worst = max(s.worst, d.HotRatio)
+		table.Add(st, d.OriginCallsPerOp, float64(d.ClientRetries), float64(d.DuplicateEffects), 100*d.HotRatio)
 	})
 }
