@@ -53,13 +53,7 @@ func init() {
 
 func newLB(p Params) (Instance, error) {
 	f := p.Flags
-	num := func(name string, lo, hi float64) (float64, error) {
-		v, err := strconv.ParseFloat(f[name], 64)
-		if err != nil || v < lo || v > hi {
-			return 0, fmt.Errorf("--%s %q: want a number from %g to %g", name, f[name], lo, hi)
-		}
-		return v, nil
-	}
+	num := p.FlagNumber
 	w := &lbWL{p: p, rng: rand.New(rand.NewPCG(p.Rand.Uint64(), p.Rand.Uint64())), byName: map[string]int{}}
 	for i, s := range strings.Split(f["latencies"], ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)

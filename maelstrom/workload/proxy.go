@@ -53,14 +53,7 @@ func init() {
 }
 
 func newProxy(p Params) (Instance, error) {
-	f := p.Flags
-	num := func(name string, lo, hi float64) (float64, error) {
-		v, err := strconv.ParseFloat(f[name], 64)
-		if err != nil || v < lo || v > hi {
-			return 0, fmt.Errorf("--%s %q: want a number from %g to %g", name, f[name], lo, hi)
-		}
-		return v, nil
-	}
+	num := p.FlagNumber
 	var vals [6]float64
 	for i, c := range []struct {
 		name   string

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,6 +166,16 @@ func specs() []Spec {
 		out = append(out, s())
 	}
 	return out
+}
+
+// FlagNumber reads a numeric workload flag (Params.Flags), refusing
+// values outside [lo, hi] with an error that names the flag.
+func (p Params) FlagNumber(name string, lo, hi float64) (float64, error) {
+	v, err := strconv.ParseFloat(p.Flags[name], 64)
+	if err != nil || v < lo || v > hi {
+		return 0, fmt.Errorf("--%s %q: want a number from %g to %g", name, p.Flags[name], lo, hi)
+	}
+	return v, nil
 }
 
 // FlagOwners returns the workloads that declare a flag (name without
