@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -27,12 +26,14 @@ func TestInProcessKillKeepsSyncedWrites(t *testing.T) {
 // comes back with an older state and serves stale reads. (As a process it
 // would pass: SIGKILL leaves the page cache to the next incarnation.)
 // Whether a stale read is observed depends on the run (info operations
-// pending at the kill can explain some), so the seed is fixed: 3 of the
-// first 8 seeds catch it, seed 2 among them.
+// pending at the kill can explain some), so the run is short, kills come
+// every 0-4 s and the seed is fixed: seed 3 catches it (1 of the first 16;
+// on seed 5 the check does not finish). Longer runs leave porcupine many
+// crashed operations to place: a 30 s run on seed 2 checked for minutes
+// and took gigabytes under the race detector.
 func TestInProcessKillLosesUnsyncedWrites(t *testing.T) {
-	args := append(slices.Clone(diskKVArgs), "--nemesis", "kill")
-	args[slices.Index(args, "--seed")+1] = "2"
-	rep := gradeWithFaults(t, testnodes.DiskKV(false, true), nil, args...)
+	rep := gradeWithFaults(t, testnodes.DiskKV(false, true), nil, "-w", "lin-kv", "--node-count", "1",
+		"--time-limit", "10", "--rate", "50", "--concurrency", "2n", "--nemesis-interval", "2", "--nemesis", "kill", "--seed", "3")
 	wantVerdict(t, rep, checker.Invalid, "linearizab")
 }
 
