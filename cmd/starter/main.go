@@ -44,12 +44,19 @@ var Tracks = []Track{
 	{Name: "identifier", Stage: "counter", Section: "The protocol", Types: []string{"generate"}},
 	{Name: "gossiper", Stage: "a", Section: "The protocol", Types: []string{"topology", "broadcast", "read"}},
 	{Name: "timekeeper", Stage: "wall-unskewed", Section: "The `clocks` workload", Types: []string{"event", "send", "log"}},
-	{Name: "networker", Stage: "rpc", Section: "The protocol (what a server in any language must speak)",
+	{Name: "networker", Stage: "tcp", Section: "The net-rpc protocol (the specification)",
 		Exit: "serve the networker RPC protocol on the TCP address in the NETRPC_ADDR environment variable"},
 	{Name: "counter", Stage: "naive", Section: "The protocol", Types: []string{"add", "read"}},
 	{Name: "elector", Stage: "election", Section: "The election workload (ours)", Types: []string{"status"}},
 	{Name: "consensus", Stage: "replicate", Section: "The log workload (ours)", Types: []string{"append", "read_log"}},
 	{Name: "store", Stage: "kv", Section: "The workload: lin-kv (Maelstrom's)", Types: []string{"read", "write", "cas"}},
+	{Name: "caches", Stage: "lru", Section: "The workload: cache (ours)", Types: []string{"read", "write"}},
+	{Name: "proxies", Stage: "relay", Section: "The workload: proxy (ours)", Types: []string{"get", "incr"}},
+	{Name: "indexes", Stage: "memtree", Section: "The workload: index-kv (ours)", Types: []string{"put", "get", "delete", "scan", "query"}},
+	{Name: "loadbalancers", Stage: "round-robin", Section: "The workload: lb (ours)", Types: []string{"request"}},
+	{Name: "queues", Stage: "kafka-single", Section: "The workloads", Types: []string{"send", "poll", "commit_offsets", "list_committed_offsets"}},
+	{Name: "logger", Stage: "wal", Section: "The workload: kafka (Maelstrom's)", Types: []string{"send", "poll", "commit_offsets", "list_committed_offsets"}},
+	{Name: "watcher", Stage: "single", Section: "The workload: watch (ours)", Types: []string{"put", "get", "cas", "watch", "watch_once", "lease_grant", "lease_keepalive", "lock", "fenced_write"}},
 }
 
 //go:embed templates
