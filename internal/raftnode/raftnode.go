@@ -62,6 +62,16 @@ type Config struct {
 	ForwardTimeout time.Duration
 }
 
+// DefaultConfig is the setting every replicated service of the curriculum
+// starts from: 50 ms ticks, a 500 ms to 1 s election timeout, a heartbeat
+// every 100 ms, pre-vote and check-quorum, a snapshot every 1000 applied
+// entries. Tracks change single fields (or take flags through
+// RegisterFlags) rather than spelling the whole setting again.
+func DefaultConfig() Config {
+	return Config{Tick: 50 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 2,
+		PreVote: true, CheckQuorum: true, SnapshotEvery: 1000}
+}
+
 func (c *Config) defaults() {
 	if c.Tick <= 0 {
 		c.Tick = 50 * time.Millisecond

@@ -30,8 +30,9 @@ import (
 // election timeout, pre-vote and check-quorum, a snapshot every 100
 // applied entries.
 func DefaultConfig() raftnode.Config {
-	return raftnode.Config{Tick: 50 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 2,
-		PreVote: true, CheckQuorum: true, SnapshotEvery: 100}
+	c := raftnode.DefaultConfig()
+	c.SnapshotEvery = 100
+	return c
 }
 
 // deadline bounds the work on one append; it stays below the workload's

@@ -48,8 +48,7 @@ type Options struct {
 // entries, ReadIndex reads.
 func DefaultOptions() Options {
 	return Options{
-		Raft: raftnode.Config{Tick: 50 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 2,
-			PreVote: true, CheckQuorum: true, SnapshotEvery: 1000},
+		Raft:     raftnode.DefaultConfig(),
 		Deadline: 900 * time.Millisecond,
 	}
 }

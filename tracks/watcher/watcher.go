@@ -59,8 +59,7 @@ type Options struct {
 // DefaultOptions: the store track's Raft settings, 200 ms watch waits.
 func DefaultOptions() Options {
 	return Options{
-		Raft: raftnode.Config{Tick: 50 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 2,
-			PreVote: true, CheckQuorum: true, SnapshotEvery: 1000},
+		Raft:      raftnode.DefaultConfig(),
 		Deadline:  900 * time.Millisecond,
 		WatchWait: 200 * time.Millisecond,
 		LockHold:  20 * time.Millisecond,
