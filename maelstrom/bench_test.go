@@ -38,6 +38,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
+	"github.com/distsys-curriculum/distsys/maelstrom/internal/realclock"
 	"github.com/distsys-curriculum/distsys/maelstrom/internal/testnodes"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
 )
@@ -212,13 +213,7 @@ func (f *firstOpReader) Read(p []byte) (int, error) {
 }
 
 // realNow reads the real clock, which synctest does not fake.
-func realNow() int64 {
-	var tv syscall.Timeval
-	if err := syscall.Gettimeofday(&tv); err != nil {
-		return 0
-	}
-	return tv.Nano()
-}
+func realNow() int64 { return int64(realclock.Now()) }
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
+	"github.com/distsys-curriculum/distsys/maelstrom/internal/realclock"
 )
 
 // regValue is a register's content; the zero value is null, the initial
@@ -124,29 +126,15 @@ type LinearizableDetails struct {
 // outDir/linear-key-<key>.html (nothing is written when outDir is "").
 func Linearizable(h history.History, timeout time.Duration, outDir string) Result {
 	res := Result{Checker: "linearizable", Valid: Valid}
-	start := time.Now()
-	// The key-by-key searches share timeout; the reruns that gather
-	// evidence for keys already known to be illegal share a short grace
-	// period after it, so a run with many bad keys still ends in bounded
-	// time.
-	evidenceUntil := timeout + evidenceGrace
-	evidence := func() time.Duration {
-		if timeout <= 0 {
-			return 0
-		}
-		return max(evidenceUntil-time.Since(start), time.Millisecond)
+	// The key-by-key searches share timeout, measured on the real clock;
+	// the reruns that gather evidence for keys already known to be illegal
+	// share a short grace period after it, so a run with many bad keys
+	// still ends in bounded time.
+	budget := newSearchBudget(timeout)
+	evidenceUntil := budget.deadline
+	if timeout > 0 {
+		evidenceUntil += realclock.Instant(evidenceGrace)
 	}
-	remaining := func() time.Duration {
-		if timeout <= 0 {
-			return 0 // porcupine: no limit
-		}
-		// Never hand porcupine a zero budget: to it, zero means no limit.
-		if left := timeout - time.Since(start); left > 0 {
-			return left
-		}
-		return -1
-	}
-
 	model := casRegisterModel()
 	perKey, keys, skippedOps := splitKV(h)
 	skipped := len(skippedOps)
@@ -161,7 +149,7 @@ func Linearizable(h history.History, timeout time.Duration, outDir string) Resul
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			verdicts[i], found[i] = checkKey(model, k, perKey[k], remaining, evidence, outDir)
+			verdicts[i], found[i] = checkKey(model, k, perKey[k], budget, evidenceUntil, outDir)
 		}()
 	}
 	wg.Wait()
@@ -202,34 +190,43 @@ func Linearizable(h history.History, timeout time.Duration, outDir string) Resul
 		if len(d.Unknown) == len(keys) {
 			rest = ""
 		}
-		res.Summary = fmt.Sprintf("could not decide %s of %d within %v (%v)%s%s", plural(len(d.Unknown), "key", "keys"), len(keys), timeout, d.Unknown, note, rest)
+		why := ""
+		for _, kr := range verdicts {
+			if kr.Valid == Unknown {
+				why = fmt.Sprintf("; key %d: %s", kr.Key, kr.Unverified)
+				break
+			}
+		}
+		res.Summary = fmt.Sprintf("could not decide %s of %d within %v (%v)%s%s%s", plural(len(d.Unknown), "key", "keys"), len(keys), timeout, d.Unknown, note, rest, why)
 	default:
 		res.Summary = fmt.Sprintf("all %d keys linearizable (%d ops)%s", len(keys), len(pairUp(h)), note)
 	}
 	return res
 }
 
-func checkKey(model porcupine.Model, k int64, calls []*kvCall, remaining, evidence func() time.Duration, outDir string) (LinearizableKey, *Violation) {
+func checkKey(model porcupine.Model, k int64, calls []*kvCall, budget *searchBudget, evidenceUntil realclock.Instant, outDir string) (LinearizableKey, *Violation) {
 	kr := LinearizableKey{Key: k, OpCount: len(calls)}
-	left := remaining()
-	if left < 0 {
+	if budget.deadline != 0 && budget.deadline.Passed() {
 		kr.Valid = Unknown
 		kr.Unverified = "not checked: the time budget ran out"
 		return kr, nil
 	}
 	ops := toPorcupine(calls)
-	switch porcupine.CheckOperationsTimeout(model, ops, left) {
-	case porcupine.Ok:
+	search := budget.search(len(ops), budget.deadline)
+	verdict := porcupine.CheckOperations(search.model(model), ops)
+	search.done()
+	switch {
+	case verdict:
 		kr.Valid = Valid
-	case porcupine.Illegal:
+	case search.cut:
+		kr.Valid = Unknown
+		kr.Unverified = fmt.Sprintf("the search for a linearization ran out of time or memory (%d operations, up to %d at once, %d of unknown outcome)", len(ops), maxOverlap(ops), countMaybe(calls))
+	default:
 		kr.Valid = Invalid
-		v := explainIllegal(model, k, calls, ops, evidence(), outDir)
+		v := explainIllegal(model, k, calls, ops, budget.search(len(ops), evidenceUntil), outDir)
 		kr.File = v.file
 		kr.Involved = v.involved
 		return kr, &v.Violation
-	default:
-		kr.Valid = Unknown
-		kr.Unverified = "the search for a linearization ran out of time"
 	}
 	return kr, nil
 }
@@ -301,18 +298,52 @@ func toPorcupine(calls []*kvCall) []porcupine.Operation {
 			id = len(client)
 			client[c.src.invoke.Process] = id
 		}
-		ret := int64(math.MaxInt64)
 		var output any
-		if !c.maybe {
-			ret = int64(c.src.completion.Time)
-			if c.f == "read" {
-				kv, _ := kvOf(c.src.completion.Value)
-				output = regOf(kv.Value)
-			}
+		if !c.maybe && c.f == "read" {
+			kv, _ := kvOf(c.src.completion.Value)
+			output = regOf(kv.Value)
 		}
-		ops[i] = porcupine.Operation{ClientId: id, Input: c, Call: int64(c.src.invoke.Time), Output: output, Return: ret}
+		ops[i] = porcupine.Operation{ClientId: id, Input: c, Output: output}
 	}
+	eventOrder(calls, ops)
 	return ops
+}
+
+// eventOrder gives porcupine each call's invocation and completion as
+// ranks in the order the grader saw them: by time, and at equal times by
+// position in the history. Times alone are not enough: under virtual time
+// a client that catches up on its schedule invokes and completes many
+// operations at one instant, one after the other, and porcupine, which
+// takes touching intervals as concurrent, would see dozens of operations
+// in flight at once and search all their orders. An operation of unknown
+// outcome never returns.
+func eventOrder(calls []*kvCall, ops []porcupine.Operation) {
+	type event struct {
+		at   time.Duration
+		pos  int
+		call int
+		ret  bool
+	}
+	events := make([]event, 0, 2*len(calls))
+	for i, c := range calls {
+		events = append(events, event{c.src.invoke.Time, c.src.inv, i, false})
+		if !c.maybe {
+			events = append(events, event{c.src.completion.Time, c.src.comp, i, true})
+		}
+	}
+	slices.SortFunc(events, func(a, b event) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.pos, b.pos))
+	})
+	for i := range ops {
+		ops[i].Return = math.MaxInt64
+	}
+	for rank, e := range events {
+		if e.ret {
+			ops[e.call].Return = int64(rank)
+		} else {
+			ops[e.call].Call = int64(rank)
+		}
+	}
 }
 
 type illegal struct {
@@ -332,8 +363,9 @@ const maxInvolved = 12
 // linearizations to find the operation that cannot be placed: among the
 // ops left out of the longest linearizable prefix, the one that had to take
 // effect earliest.
-func explainIllegal(model porcupine.Model, key int64, calls []*kvCall, ops []porcupine.Operation, left time.Duration, outDir string) illegal {
-	rerun, info := porcupine.CheckOperationsVerbose(model, ops, left)
+func explainIllegal(model porcupine.Model, key int64, calls []*kvCall, ops []porcupine.Operation, search *keySearch, outDir string) illegal {
+	_, info := porcupine.CheckOperationsVerbose(search.model(model), ops, 0)
+	search.done()
 	var longest []int
 	for _, part := range info.PartialLinearizations() {
 		for _, lin := range part {
@@ -361,8 +393,8 @@ func explainIllegal(model porcupine.Model, key int64, calls []*kvCall, ops []por
 	var v illegal
 	v.What = "not linearizable"
 	if culprit < 0 {
-		// Porcupine found no partial linearization to blame (it timed out
-		// on the rerun); still name the key.
+		// Porcupine found no partial linearization to blame (the rerun ran
+		// out of budget); still name the key.
 		v.Detail = fmt.Sprintf("key %d: no order of its %d operations is consistent with a register; rerun with a larger time budget to see which operation", key, len(ops))
 	} else {
 		c := calls[culprit]
@@ -388,7 +420,7 @@ func explainIllegal(model porcupine.Model, key int64, calls []*kvCall, ops []por
 		}
 		v.Detail = fmt.Sprintf("key %d: %s %s, invoked at %s and completed at %s, cannot be linearized: %s. Every operation must appear to take effect at one instant between its invocation and its completion",
 			key, desc, where(p.node(), p.invoke.Process), at(p.invoke.Time), completionTime(p), prefix)
-		if rerun != porcupine.Illegal {
+		if search.cut {
 			v.Detail += " (the search for this explanation was cut short, so the operation named is the best found, not necessarily the first that fails)"
 		}
 	}
@@ -413,4 +445,41 @@ func completionTime(p op) string {
 		return "an unknown time (no ok reply)"
 	}
 	return at(p.completion.Time)
+}
+
+// maxOverlap is the largest number of operations in flight at one instant:
+// the search's cost grows with it exponentially, not with the op count.
+func maxOverlap(ops []porcupine.Operation) int {
+	type edge struct {
+		t     int64
+		delta int
+	}
+	edges := make([]edge, 0, 2*len(ops))
+	for _, o := range ops {
+		edges = append(edges, edge{o.Call, 1}, edge{o.Return, -1})
+	}
+	// At equal times, count the start first: porcupine treats touching
+	// intervals as concurrent.
+	slices.SortFunc(edges, func(a, b edge) int {
+		if a.t != b.t {
+			return cmp.Compare(a.t, b.t)
+		}
+		return cmp.Compare(b.delta, a.delta)
+	})
+	most, now := 0, 0
+	for _, e := range edges {
+		now += e.delta
+		most = max(most, now)
+	}
+	return most
+}
+
+func countMaybe(calls []*kvCall) int {
+	n := 0
+	for _, c := range calls {
+		if c.maybe {
+			n++
+		}
+	}
+	return n
 }

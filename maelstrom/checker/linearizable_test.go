@@ -5,9 +5,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
+	"github.com/distsys-curriculum/distsys/maelstrom/internal/realclock"
 )
 
 // randomKVHistory simulates a linearizable lin-kv store: every op takes
@@ -152,4 +154,67 @@ func BenchmarkLinearizable(b *testing.B) {
 			b.Fatal(res.Summary)
 		}
 	}
+}
+
+// hardKVHistory has n writes of distinct values, all concurrent, then a
+// read of a value none of them wrote. Proving it illegal means trying every
+// subset of the writes: 2^n configurations, far beyond any budget.
+func hardKVHistory(n int) history.History {
+	b := &builder{}
+	for i := range n {
+		b.inv(i, "n0", "write", history.KV{Key: 1, Value: i64(int64(i))}, i)
+	}
+	for i := range n {
+		b.ok(i, "n0", "write", nil, 100+i)
+	}
+	return b.call(history.OK, n, "n1", "read", history.KV{Key: 1}, history.KV{Key: 1, Value: i64(-1)}, 200, 201).h
+}
+
+// Under a synctest bubble the timers porcupine's own timeout relies on do
+// not move while the search computes; the budget must still end the check
+// on the real clock, with the key unknown rather than valid.
+func TestLinearizableBudgetHoldsUnderVirtualTime(t *testing.T) {
+	h := hardKVHistory(40)
+	synctest.Test(t, func(t *testing.T) {
+		start := realclock.Now()
+		res := Linearizable(h, 300*time.Millisecond, "")
+		took := realclock.Since(start)
+		mustEqual(t, Unknown, res.Valid, res.Summary)
+		if took > 20*time.Second {
+			t.Fatalf("a 300 ms budget took %v of real time", took)
+		}
+		wantContains(t, res.Details.(LinearizableDetails).Keys[0].Unverified, "ran out")
+	})
+}
+
+// With no time limit the memory bound alone must stop the search: without
+// it this test would run until the machine ran out of memory.
+func TestLinearizableMemoryBudget(t *testing.T) {
+	defer func(m int64) { searchMemory = m }(searchMemory)
+	searchMemory = 8 << 20
+	res := Linearizable(hardKVHistory(40), 0, "")
+	mustEqual(t, Unknown, res.Valid, res.Summary)
+	wantContains(t, res.Summary, "could not decide")
+}
+
+// Under virtual time a client catching up on its schedule invokes and
+// completes many operations at one instant, one after the other. They are
+// sequential, not concurrent: the search must see at most two in flight
+// (one of them the long write), not all thirty.
+func TestLinearizableSameInstantOpsStaySequential(t *testing.T) {
+	b := &builder{}
+	b.inv(0, "n0", "write", history.KV{Key: 1, Value: i64(9)}, 0)
+	for i := range 30 {
+		v := int64(i % 5)
+		b.call(history.OK, 1, "n1", "write", history.KV{Key: 1, Value: &v}, nil, 500, 500)
+		b.call(history.OK, 1, "n1", "read", history.KV{Key: 1}, history.KV{Key: 1, Value: &v}, 500, 500)
+	}
+	b.ok(0, "n0", "write", nil, 900)
+	h := b.h
+	perKey, _, _ := splitKV(h)
+	if got := maxOverlap(toPorcupine(perKey[1])); got != 2 {
+		t.Fatalf("%d operations in flight at once, want 2", got)
+	}
+	res := Linearizable(h, time.Minute, "")
+	mustEqual(t, Valid, res.Valid, res.Summary)
 }
