@@ -23,10 +23,7 @@ MODULE     := $(shell $(GO) list -m)
 # machine, 60 s of CPU (158 s wall) for one seed of the eight in-process
 # tracks, 122 s (325 s wall) for two; the networker's four process-mode
 # stages add about 30 s wall.
-CI_SEEDS   ?= 1
-# (2 until the store and watcher sweeps on seed 2 were seen to grow past 8 GB
-# in the linearizability check, whose time budget does not run out under
-# virtual time; back to 2 once the checker's budget is real.)
+CI_SEEDS   ?= 2
 SEEDS      ?= 20
 FROM       ?= 1
 TRACKS_SWEPT ?= $(BUILT)
