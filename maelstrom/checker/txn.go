@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
+	"github.com/distsys-curriculum/distsys/maelstrom/internal/realclock"
 )
 
 // DefaultTxnBudget bounds the cycle search of Txn. Inference is linear in
@@ -115,7 +116,7 @@ func TxnWith(h history.History, kind string, models []string, opts TxnOptions) R
 	if ms.realtime {
 		c.addRealtimeEdges(len(h))
 	}
-	s := newCycleSearch(c, an, time.Now().Add(budget))
+	s := newCycleSearch(c, an, realclock.Deadline(budget))
 	s.run(ms.process || ms.realtime, ms.realtime)
 	return c.verdict(kind, ms, s.cut)
 }

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/internal/realclock"
 )
 
 // edgeKind is a set of reasons one transaction precedes another.
@@ -160,7 +161,7 @@ type txnAnalysis interface {
 type cycleSearch struct {
 	c        *txnCheck
 	an       txnAnalysis
-	deadline time.Time
+	deadline realclock.Instant // on the real clock: see package realclock
 	cut      bool
 	steps    int
 	seen     map[string]bool // cycles already reported, by rotation-free signature
@@ -173,7 +174,7 @@ type cycleSearch struct {
 	prevKind []edgeKind
 }
 
-func newCycleSearch(c *txnCheck, an txnAnalysis, deadline time.Time) *cycleSearch {
+func newCycleSearch(c *txnCheck, an txnAnalysis, deadline realclock.Instant) *cycleSearch {
 	n := len(c.txns)
 	return &cycleSearch{
 		c: c, an: an, deadline: deadline, seen: map[string]bool{},
@@ -188,7 +189,7 @@ func (s *cycleSearch) expired() bool {
 		return true
 	}
 	s.steps++
-	if s.steps%512 == 1 && !time.Now().Before(s.deadline) {
+	if s.steps%512 == 1 && s.deadline.Passed() {
 		s.cut = true
 	}
 	return s.cut

@@ -440,7 +440,7 @@ func TestTxnSearchCutIsUnknown(t *testing.T) {
 	an := analyzeAppend(c)
 	c.addProcessEdges()
 	c.addRealtimeEdges(len(h))
-	s := newCycleSearch(c, an, time.Time{}) // a deadline long past
+	s := newCycleSearch(c, an, 0) // a deadline long past
 	s.run(true, true)
 	mustTrue(t, s.cut)
 	ms, err := resolveModels(nil)
