@@ -416,3 +416,19 @@ func (s *SweepTable) String() string {
 	}
 	return b.String()
 }
+
+// Details returns the evidence of the checker named name in rep, as the
+// type that checker reports; the test fails if the report has no such
+// checker or its evidence is of another type.
+func Details[T any](t testing.TB, rep *maelstrom.Report, name string) T {
+	t.Helper()
+	res, ok := rep.Result(name)
+	if !ok {
+		t.Fatalf("no %s result\n%s", name, rep.Summary())
+	}
+	d, ok := res.Details.(T)
+	if !ok {
+		t.Fatalf("%s result carries %T, not %T", name, res.Details, d)
+	}
+	return d
+}

@@ -13,15 +13,6 @@ import (
 
 func prog([]string) program.Program { return node.Program(Configure) }
 
-func details(t testing.TB, rep *maelstrom.Report) checker.CacheDetails {
-	t.Helper()
-	res, ok := rep.Result("cache")
-	if !ok {
-		t.Fatalf("no cache result\n%s", rep.Summary())
-	}
-	return res.Details.(checker.CacheDetails)
-}
-
 // TestGradeStagesInProcess grades every stage of stages.tsv in-process
 // under virtual time, as `make track-caches` does with the binary, and logs
 // the grader's figures (-v). Under -sweep N it also prints, per stage, the
@@ -35,7 +26,7 @@ func TestGradeStagesInProcess(t *testing.T) {
 		gradetest.Column{Name: "read p99 ms (worst)", Format: "%.0f", Max: true},
 	)
 	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
-		d := details(t, rep)
+		d := gradetest.Details[checker.CacheDetails](t, rep, "cache")
 		t.Logf("hit ratio %.3f, %.3f backend calls per op, read p50 %v p99 %v, %d stale reads (max %v), max in-flight store reads of one key %d",
 			d.HitRatio, d.BackendCallsPerOp, d.ReadLatency.P50, d.ReadLatency.P99, d.StaleReads, d.MaxStaleness, d.MaxInFlightReads)
 		if st.ExpectPass && d.HitRatio < 0.3 {

@@ -13,15 +13,6 @@ import (
 
 func prog([]string) program.Program { return node.Program(Configure) }
 
-func details(t testing.TB, rep *maelstrom.Report) checker.LBDetails {
-	t.Helper()
-	res, ok := rep.Result("lb")
-	if !ok {
-		t.Fatalf("no lb result\n%s", rep.Summary())
-	}
-	return res.Details.(checker.LBDetails)
-}
-
 // TestGradeStagesInProcess grades every stage of stages.tsv in-process
 // under virtual time, as `make track-loadbalancers` does with the binary,
 // and logs the grader's figures (-v). Under -sweep N it also prints, per
@@ -36,7 +27,7 @@ func TestGradeStagesInProcess(t *testing.T) {
 		gradetest.Column{Name: "load CV (mean)", Format: "%.2f"},
 	)
 	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
-		d := details(t, rep)
+		d := gradetest.Details[checker.LBDetails](t, rep, "lb")
 		t.Logf("%d requests, %d unanswered, %d late to dead backends, p50 %v p99 %v, load %v (CV %.2f)",
 			d.Requests, d.Unanswered, d.LateRequests, d.Latency.P50, d.Latency.P99, d.PerBackend, d.LoadCV)
 		table.Add(st, float64(d.Unanswered), float64(d.LateRequests), float64(d.Latency.P99.Milliseconds()), d.LoadCV)

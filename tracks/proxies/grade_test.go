@@ -13,15 +13,6 @@ import (
 
 func prog([]string) program.Program { return node.Program(Configure) }
 
-func details(t testing.TB, rep *maelstrom.Report) checker.ProxyDetails {
-	t.Helper()
-	res, ok := rep.Result("proxy")
-	if !ok {
-		t.Fatalf("no proxy result\n%s", rep.Summary())
-	}
-	return res.Details.(checker.ProxyDetails)
-}
-
 // TestGradeStagesInProcess grades every stage of stages.tsv in-process
 // under virtual time, as `make track-proxies` does with the binary, and
 // logs the grader's figures (-v). Under -sweep N it also prints, per stage,
@@ -36,7 +27,7 @@ func TestGradeStagesInProcess(t *testing.T) {
 		gradetest.Column{Name: "hot-key origin reads % (worst)", Format: "%.1f", Max: true},
 	)
 	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
-		d := details(t, rep)
+		d := gradetest.Details[checker.ProxyDetails](t, rep, "proxy")
 		t.Logf("%.2f origin calls per op, %d client retries, %d duplicate effects, hot key %d/%d (%.3f), get p50 %v p99 %v",
 			d.OriginCallsPerOp, d.ClientRetries, d.DuplicateEffects, d.HotOriginGets, d.HotClientGets, d.HotRatio,
 			d.GetLatency.P50, d.GetLatency.P99)
