@@ -56,6 +56,8 @@ flags (defaults as in Maelstrom):
   --log-net-recv              print every message as it is delivered
   --strict-protocol           a line a node prints that is not a valid message from that node fails
                               the run (by default it is dropped and reported, as Maelstrom does)
+  --exercise LIST             faults the run must have exercised (kill, partition, pause, clock,
+                              corrupt); a run whose nemesis never did so is unknown, not valid
   --node-memory MB            each node process's address space limit (8192; 0: the grader's own)
   --node-open-files N         each node process's open file limit (4096; 0: the grader's own)
   --node-processes N          process limit of each node (RLIMIT_NPROC, counted per user; 4096; 0: none)

@@ -68,6 +68,10 @@ type Options struct {
 	// message (malformed, unroutable, or not from that node) fail the run;
 	// by default it is reported and dropped, as Maelstrom does.
 	StrictProtocol bool
+	// Exercise names the faults a run must have exercised to be judged
+	// (kill, partition, pause, clock, corrupt): a run whose nemesis never
+	// took effect that way is unknown, with the reason, not valid.
+	Exercise []string
 	// LogNetSend and LogNetRecv print every message as it is sent or
 	// delivered, on Stderr.
 	LogNetSend, LogNetRecv bool
@@ -219,7 +223,7 @@ var flagNames = []string{"-w", "--workload", "--bin", "--node-count", "--nodes",
 	"--latency", "--latency-dist", "--nemesis", "--nemesis-interval", "--topology", "--availability", "--log-stderr",
 	"--log-net-send", "--log-net-recv", "--consistency-models", "--key-count", "--max-txn-length", "--max-writes-per-key",
 	"--seed", "--store", "--store-dir", "--id-order", "--timestamps", "--clock-skew", "--clock-drift", "--recovery-time",
-	"--test-count", "--strict-protocol", "--node-memory", "--node-open-files", "--node-processes"}
+	"--test-count", "--strict-protocol", "--exercise", "--node-memory", "--node-open-files", "--node-processes"}
 
 func knownFlag(name string) bool {
 	if slices.Contains(flagNames, name) {
@@ -296,6 +300,8 @@ func (o *Options) set(name, val string, hasVal bool) error {
 		o.LogNetRecv, err = switchValue(name, val, hasVal)
 	case "--strict-protocol":
 		o.StrictProtocol, err = switchValue(name, val, hasVal)
+	case "--exercise":
+		o.Exercise = splitList(val)
 	case "--nodes":
 		o.NodeIDs = splitList(val)
 		if len(o.NodeIDs) == 0 {
@@ -420,6 +426,11 @@ func (o Options) Validate() error {
 	}
 	if _, err := nemesis.Parse(strings.Join(o.Nemesis, ",")); err != nil {
 		return &UsageError{Msg: "--nemesis: " + err.Error()}
+	}
+	for _, f := range o.Exercise {
+		if !slices.Contains(o.Nemesis, f) && !slices.ContainsFunc(o.Nemesis, func(n string) bool { return exercisedBy[n] == f }) {
+			return usagef("--exercise %s: no fault of --nemesis %q can exercise it", f, strings.Join(o.Nemesis, ","))
+		}
 	}
 	if _, err := workload.Topology(o.Topology, []string{"n0"}); err != nil {
 		return &UsageError{Msg: "--topology: " + err.Error()}

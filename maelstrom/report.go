@@ -203,6 +203,9 @@ func (r *run) analyse(rep *Report) {
 	if x, ok := r.inst.(workload.ExtraChecker); ok {
 		rep.Results = append(rep.Results, x.ExtraChecks(h)...)
 	}
+	if len(r.opts.Exercise) > 0 {
+		rep.Results = append(rep.Results, exerciseResult(rep.Faults, r.opts.Exercise))
+	}
 	rep.Valid = checker.Valid
 	for _, res := range rep.Results {
 		rep.Valid = checker.Worst(rep.Valid, res.Valid)

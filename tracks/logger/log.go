@@ -33,6 +33,11 @@ import (
 const (
 	kindMsg    byte = 1
 	kindCommit byte = 2
+	// A replica's records (replica.go): a message with the leader epoch
+	// that wrote it, and the truncation of a key's log from an offset on,
+	// written when a new leader's log disagrees with this one.
+	kindEntry    byte = 3
+	kindTruncate byte = 4
 )
 
 // LogOptions configure a Log.
@@ -57,6 +62,7 @@ type keyLog struct {
 	low      int64            // every offset in [low, durable) is present
 	commit   int64            // committed offset, -1 if none
 	commitAt uint64           // wal index of the latest commit record
+	epochs   map[int64]int64  // offset -> leader epoch, for a replica's entries
 }
 
 // Log is a set of per-key logs in one wal. Safe for concurrent use.
@@ -91,6 +97,12 @@ func OpenLog(fsys storage.FS, dir string, opts LogOptions) (*Log, error) {
 			k.index[off] = idx
 			k.next = max(k.next, off+1)
 			_ = msg
+		case kindEntry:
+			k.index[off] = idx
+			k.epochs[off] = entryEpoch(rec)
+			k.next = max(k.next, off+1)
+		case kindTruncate:
+			k.truncate(off)
 		case kindCommit:
 			k.commit = max(k.commit, off)
 			k.commitAt = idx
@@ -117,7 +129,7 @@ func OpenLog(fsys storage.FS, dir string, opts LogOptions) (*Log, error) {
 func (l *Log) key(key string) *keyLog {
 	k := l.keys[key]
 	if k == nil {
-		k = &keyLog{index: map[int64]uint64{}, commit: -1}
+		k = &keyLog{index: map[int64]uint64{}, commit: -1, epochs: map[int64]int64{}}
 		l.keys[key] = k
 	}
 	return k
@@ -322,6 +334,14 @@ func (l *Log) Clean() error {
 	}
 }
 
+// encodeEntry frames a replica's entry: a message record followed by the
+// epoch of the leader that wrote it.
+func encodeEntry(key string, off, msg, epoch int64) []byte {
+	return binary.BigEndian.AppendUint64(encode(kindEntry, key, off, msg), uint64(epoch))
+}
+
+func entryEpoch(rec []byte) int64 { return int64(binary.BigEndian.Uint64(rec[len(rec)-8:])) }
+
 // encode frames a record: [kind][key length uint16][key][offset int64][msg int64].
 func encode(kind byte, key string, off, msg int64) []byte {
 	b := make([]byte, 0, 1+2+len(key)+16)
@@ -337,9 +357,129 @@ func decode(rec []byte) (kind byte, key string, off, msg int64, err error) {
 		return 0, "", 0, 0, errors.New("short record")
 	}
 	n := int(binary.BigEndian.Uint16(rec[1:]))
-	if len(rec) != 3+n+16 || (rec[0] != kindMsg && rec[0] != kindCommit) {
+	want := 3 + n + 16
+	if rec[0] == kindEntry {
+		want += 8
+	}
+	if len(rec) != want || rec[0] < kindMsg || rec[0] > kindTruncate {
 		return 0, "", 0, 0, fmt.Errorf("bad record (kind %d, %d bytes)", rec[0], len(rec))
 	}
 	p := rec[3+n:]
 	return rec[0], string(rec[3 : 3+n]), int64(binary.BigEndian.Uint64(p)), int64(binary.BigEndian.Uint64(p[8:])), nil
+}
+
+// truncate forgets the key's entries from offset from on.
+func (k *keyLog) truncate(from int64) {
+	for off := range k.index {
+		if off >= from {
+			delete(k.index, off)
+			delete(k.epochs, off)
+		}
+	}
+	k.next = min(k.next, from)
+	k.durable = min(k.durable, from)
+	k.low = min(k.low, from)
+}
+
+// Entry is one message of a replica's log and the epoch of the leader that
+// wrote it.
+type Entry struct {
+	Offset, Msg, Epoch int64
+}
+
+// End is the offset after key's last entry.
+func (l *Log) End(key string) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if k := l.keys[key]; k != nil {
+		return k.durable
+	}
+	return 0
+}
+
+// EpochAt is the epoch of key's entry at off (false if there is none).
+func (l *Log) EpochAt(key string, off int64) (int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := l.keys[key]
+	if k == nil {
+		return 0, false
+	}
+	if _, ok := k.index[off]; !ok || off >= k.durable {
+		return 0, false
+	}
+	return k.epochs[off], true
+}
+
+// Replace makes key's log end with entries: it drops what the log holds
+// from entries[0].Offset on (written as a truncation record, so a restart
+// drops it too) and appends entries, durably, in one write. A replica
+// calls it with its key's lock held: no other write to the key may run
+// at the same time.
+func (l *Log) Replace(key string, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	from := entries[0].Offset
+	l.mu.Lock()
+	k := l.key(key)
+	if from > k.next {
+		l.mu.Unlock()
+		return fmt.Errorf("logger: key %s: entry %d after a gap (log ends at %d)", key, from, k.next)
+	}
+	var recs [][]byte
+	if from < k.next {
+		recs = append(recs, encode(kindTruncate, key, from, 0))
+	}
+	l.mu.Unlock()
+	for i, e := range entries {
+		if e.Offset != from+int64(i) {
+			return fmt.Errorf("logger: key %s: entries not contiguous at %d", key, e.Offset)
+		}
+		recs = append(recs, encodeEntry(key, e.Offset, e.Msg, e.Epoch))
+	}
+	first, err := l.wal.Append(recs...)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(recs) > len(entries) {
+		k.truncate(from)
+		first++
+	}
+	for i, e := range entries {
+		k.index[e.Offset] = first + uint64(i)
+		k.epochs[e.Offset] = e.Epoch
+	}
+	k.next = from + int64(len(entries))
+	k.durable = k.next
+	return nil
+}
+
+// Entries returns up to max entries of key from offset from on, below end.
+func (l *Log) Entries(key string, from, end int64, max int) ([]Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := l.keys[key]
+	if k == nil {
+		return nil, nil
+	}
+	var out []Entry
+	for o := from; o < min(end, k.durable) && len(out) < max; o++ {
+		idx, ok := k.index[o]
+		if !ok {
+			return nil, fmt.Errorf("logger: key %s offset %d missing from the index", key, o)
+		}
+		rec, err := l.wal.Read(idx)
+		if err != nil {
+			return nil, err
+		}
+		_, _, _, msg, err := decode(rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Entry{Offset: o, Msg: msg, Epoch: k.epochs[o]})
+	}
+	return out, nil
 }

@@ -20,20 +20,41 @@ type Options struct {
 	Sync         wal.Policy // --sync every|group|none
 	SegmentBytes int64      // --segment-bytes
 	Clean        bool       // --clean: retention and compaction
+	Replicate    string     // --replicate none|isr
+	AcksAll      bool       // --acks all (true) or leader
+	Deadline     time.Duration
 }
 
-const usage = "usage: logger [--sync every|group|none] [--segment-bytes N] [--clean] | logger --serve index-kv [indexes flags]"
+const usage = "usage: logger [--sync every|group|none] [--segment-bytes N] [--clean] [--replicate none|isr] [--acks all|leader] [--deadline D] | logger --serve index-kv [indexes flags]"
 
 // ParseArgs reads the node's arguments.
 func ParseArgs(args []string) (Options, error) {
-	o := Options{Sync: wal.SyncGroup, SegmentBytes: wal.DefaultSegmentSize}
+	o := Options{Sync: wal.SyncGroup, SegmentBytes: wal.DefaultSegmentSize, Replicate: "none", AcksAll: true, Deadline: 900 * time.Millisecond}
 	fs := flag.NewFlagSet("logger", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	sync := fs.String("sync", "group", "fsync policy of the write-ahead log: every (one fsync per send), group (concurrent sends share fsyncs) or none (counter-example: never fsync)")
 	fs.Int64Var(&o.SegmentBytes, "segment-bytes", o.SegmentBytes, "size at which the log rolls over to a new segment")
 	fs.BoolVar(&o.Clean, "clean", false, "drop consumed segments (retention) and copy the live records out of mostly consumed ones (compaction)")
+	fs.StringVar(&o.Replicate, "replicate", o.Replicate, "none (one node) or isr (every key on every node: a leader, an in-sync replica set, failover)")
+	acks := fs.String("acks", "all", "with --replicate isr: all (acknowledge once every in-sync replica has the message) or leader (counter-example: once the leader has it)")
+	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one request")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("logger: %w (%s)", err, usage)
+	}
+	switch *acks {
+	case "all":
+	case "leader":
+		o.AcksAll = false
+	default:
+		return o, fmt.Errorf("logger: --acks %q: want all or leader", *acks)
+	}
+	switch o.Replicate {
+	case "none", "isr":
+	default:
+		return o, fmt.Errorf("logger: --replicate %q: want none or isr", o.Replicate)
+	}
+	if o.Replicate == "isr" && o.Clean {
+		return o, fmt.Errorf("logger: --clean works on one node's log; a replicated log keeps every message")
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("logger: unexpected arguments %q (%s)", fs.Args(), usage)
@@ -96,6 +117,10 @@ func Setup(n *node.Node, o Options) {
 				"segments_dropped", cs.SegmentsDropped, "records_copied", cs.RecordsCopied)
 		}
 	})
+	if o.Replicate == "isr" {
+		setupReplicated(s, o.AcksAll)
+		return
+	}
 	node.HandleTyped(n, "send", s.send)
 	node.HandleTyped(n, "poll", s.poll)
 	node.HandleTyped(n, "commit_offsets", s.commit)
@@ -138,6 +163,9 @@ func (s *server) getLog() (*Log, error) {
 type sendReq struct {
 	Key string `json:"key"`
 	Msg int64  `json:"msg"`
+	// Forwarded marks a send one replica passed to the key's leader: the
+	// leader does not pass it on again.
+	Forwarded bool `json:"forwarded,omitempty"`
 }
 
 type sendOK struct {
