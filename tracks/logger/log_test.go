@@ -207,3 +207,45 @@ func parseStage(line string) (stages.Stage, error) {
 	}
 	return all[0], nil
 }
+
+// A replica's log: entries carry their leader's epoch, a new leader's
+// entries replace what disagrees, and a restart replays both the
+// truncation and the new entries.
+func TestReplaceTruncatesAndSurvivesRestart(t *testing.T) {
+	m := memfs.New()
+	l, err := OpenLog(m, "/data/log", LogOptions{WAL: wal.Options{Sync: wal.SyncEvery, SegmentSize: 256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := []Entry{{0, 10, 1}, {1, 11, 1}, {2, 12, 1}, {3, 13, 1}}
+	if err := l.Replace("k", old); err != nil {
+		t.Fatal(err)
+	}
+	// Epoch 2's leader never had offsets 2 and 3.
+	if err := l.Replace("k", []Entry{{2, 22, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Replace("k", []Entry{{5, 1, 2}}); err == nil {
+		t.Fatal("an entry after a gap was accepted")
+	}
+	l.Close()
+	l, err = OpenLog(m, "/data/log", LogOptions{WAL: wal.Options{SegmentSize: 256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got, err := l.Entries("k", 0, 100, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Entry{{0, 10, 1}, {1, 11, 1}, {2, 22, 2}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after restart: %v, want %v", got, want)
+	}
+	if e, ok := l.EpochAt("k", 2); !ok || e != 2 {
+		t.Fatalf("epoch at 2: %d %v, want 2", e, ok)
+	}
+	if end := l.End("k"); end != 3 {
+		t.Fatalf("end %d, want 3", end)
+	}
+}
