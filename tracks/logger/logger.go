@@ -23,13 +23,14 @@ type Options struct {
 	Replicate    string     // --replicate none|isr
 	AcksAll      bool       // --acks all (true) or leader
 	Deadline     time.Duration
+	SyncInterval time.Duration // --sync-interval: how often a leader replicates
 }
 
-const usage = "usage: logger [--sync every|group|none] [--segment-bytes N] [--clean] [--replicate none|isr] [--acks all|leader] [--deadline D] | logger --serve index-kv [indexes flags]"
+const usage = "usage: logger [--sync every|group|none] [--segment-bytes N] [--clean] [--replicate none|isr] [--acks all|leader] [--sync-interval D] [--deadline D] | logger --serve index-kv [indexes flags]"
 
 // ParseArgs reads the node's arguments.
 func ParseArgs(args []string) (Options, error) {
-	o := Options{Sync: wal.SyncGroup, SegmentBytes: wal.DefaultSegmentSize, Replicate: "none", AcksAll: true, Deadline: 900 * time.Millisecond}
+	o := Options{Sync: wal.SyncGroup, SegmentBytes: wal.DefaultSegmentSize, Replicate: "none", AcksAll: true, Deadline: 900 * time.Millisecond, SyncInterval: 25 * time.Millisecond}
 	fs := flag.NewFlagSet("logger", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	sync := fs.String("sync", "group", "fsync policy of the write-ahead log: every (one fsync per send), group (concurrent sends share fsyncs) or none (counter-example: never fsync)")
@@ -38,8 +39,12 @@ func ParseArgs(args []string) (Options, error) {
 	fs.StringVar(&o.Replicate, "replicate", o.Replicate, "none (one node) or isr (every key on every node: a leader, an in-sync replica set, failover)")
 	acks := fs.String("acks", "all", "with --replicate isr: all (acknowledge once every in-sync replica has the message) or leader (counter-example: once the leader has it)")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one request")
+	fs.DurationVar(&o.SyncInterval, "sync-interval", o.SyncInterval, "with --replicate isr: how often a leader sends its followers what they miss (and heartbeats)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("logger: %w (%s)", err, usage)
+	}
+	if o.SyncInterval <= 0 || o.SyncInterval > lagTimeout/2 {
+		return o, fmt.Errorf("logger: --sync-interval must be above 0 and at most %v (half the time after which a silent follower leaves the ISR)", lagTimeout/2)
 	}
 	switch *acks {
 	case "all":
@@ -118,7 +123,7 @@ func Setup(n *node.Node, o Options) {
 		}
 	})
 	if o.Replicate == "isr" {
-		setupReplicated(s, o.AcksAll)
+		setupReplicated(s, o.AcksAll, o.SyncInterval)
 		return
 	}
 	node.HandleTyped(n, "send", s.send)

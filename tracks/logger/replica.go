@@ -45,7 +45,6 @@ import (
 )
 
 const (
-	syncInterval  = 25 * time.Millisecond  // replication and heartbeats
 	lagTimeout    = 500 * time.Millisecond // an ISR member silent this long is removed
 	leaderTimeout = time.Second            // a leader silent this long is replaced
 	maxBatch      = 64                     // entries per key per replication message
@@ -114,7 +113,7 @@ type replicaSet struct {
 	inflight map[string]time.Time // follower -> when its unanswered replication message left
 }
 
-func setupReplicated(s *server, acksAll bool) {
+func setupReplicated(s *server, acksAll bool, syncInterval time.Duration) {
 	r := &replicaSet{s: s, n: s.n, kv: node.NewKV(s.n, node.LinKV), acksAll: acksAll,
 		keys: map[string]*keyReplica{}, inflight: map[string]time.Time{}}
 	node.HandleTyped(s.n, "send", r.send)
