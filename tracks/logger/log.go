@@ -138,6 +138,9 @@ func (l *Log) key(key string) *keyLog {
 // Close closes the wal.
 func (l *Log) Close() error { return l.wal.Close() }
 
+// Recovered describes the torn tail the wal cut when it opened, if any.
+func (l *Log) Recovered() wal.Recovery { return l.wal.Recovered() }
+
 // WALStats returns the wal's counters (records per fsync).
 func (l *Log) WALStats() wal.Stats { return l.wal.Stats() }
 

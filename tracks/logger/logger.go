@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/storage"
 	"github.com/distsys-curriculum/distsys/internal/wal"
 	"github.com/distsys-curriculum/distsys/tracks/indexes"
 )
@@ -105,6 +106,9 @@ type server struct {
 
 	mu  sync.Mutex
 	log *Log
+	// suspect: the replica's log was damaged or cut at its last start, so
+	// it may lack acknowledged messages (replica.go).
+	suspect bool
 }
 
 // Setup serves kafka's send, poll, commit_offsets and
@@ -139,13 +143,34 @@ func (s *server) open() error {
 	}
 	// A damaged log is refused here, with the wal's file and offset: the
 	// node does not start rather than serve wrong data.
-	l, err := OpenLog(s.n.Storage(), filepath.Join(dir, "log"), LogOptions{
-		WAL: wal.Options{Sync: s.opts.Sync, SegmentSize: s.opts.SegmentBytes}, Clean: s.opts.Clean})
+	logDir := filepath.Join(dir, "log")
+	lopts := LogOptions{WAL: wal.Options{Sync: s.opts.Sync, SegmentSize: s.opts.SegmentBytes}, Clean: s.opts.Clean}
+	l, err := OpenLog(s.n.Storage(), logDir, lopts)
+	suspect := false
+	if s.opts.Replicate == "isr" {
+		// A replica has peers to repair from: it starts over with an
+		// empty log and refetches every key from its leader, and it leads
+		// no key again until it has caught up (replica.go). A cut torn
+		// tail makes it just as suspect: a flipped bit in the last record
+		// looks like a torn write, and that record may have been
+		// acknowledged.
+		if err != nil {
+			s.n.Logger().Error("damaged log: starting over and repairing from the other replicas", "err", err)
+			if err = removeFiles(s.n.Storage(), logDir); err == nil {
+				l, err = OpenLog(s.n.Storage(), logDir, lopts)
+			}
+			suspect = true
+		} else if rec := l.Recovered(); rec.File != "" {
+			s.n.Logger().Warn("torn tail cut: this replica takes no leadership until it has caught up", "file", rec.File, "offset", rec.Offset)
+			suspect = true
+		}
+	}
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.log = l
+	s.suspect = suspect
 	s.mu.Unlock()
 	// Close with the node, so a restart in the same process (in-process
 	// grading) opens the files afresh.
@@ -248,4 +273,24 @@ func (s *server) listCommitted(_ node.Message, req listReq) (any, error) {
 		return nil, err
 	}
 	return listOK{"list_committed_offsets_ok", l.Committed(req.Keys)}, nil
+}
+
+// removeFiles empties dir (a damaged log a replica refetches).
+func removeFiles(fsys storage.FS, dir string) error {
+	entries, err := fsys.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := fsys.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return fsys.SyncDir(dir)
+}
+
+func (s *server) isSuspect() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.suspect
 }

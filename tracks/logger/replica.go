@@ -85,10 +85,15 @@ type keyReplica struct {
 	mu      sync.Mutex
 	meta    keyMeta // the newest metadata this node has seen
 	hasMeta bool
-	epoch   int64     // the highest leader epoch accepted; older ones are refused
-	hw      int64     // high watermark: offsets below are on every ISR member
-	heard   time.Time // when the leader was last heard (or the metadata learned)
-	busy    bool      // a metadata change is in flight
+	epoch   int64 // the highest leader epoch accepted; older ones are refused
+	hw      int64 // high watermark: offsets below are on every ISR member
+	// caughtUp: this log holds everything acknowledged. False on a
+	// suspect replica (its log was damaged or cut at start) until a
+	// leader's replication brought it to the high watermark; until then
+	// it must not lead the key, or it would lose acknowledged messages.
+	caughtUp bool
+	heard    time.Time // when the leader was last heard (or the metadata learned)
+	busy     bool      // a metadata change is in flight
 
 	leading bool
 	next    map[string]int64     // follower -> offset to replicate from
@@ -129,7 +134,7 @@ func (r *replicaSet) key(key string) *keyReplica {
 	defer r.mu.Unlock()
 	k := r.keys[key]
 	if k == nil {
-		k = &keyReplica{changed: make(chan struct{})}
+		k = &keyReplica{changed: make(chan struct{}), caughtUp: !r.s.isSuspect()}
 		r.keys[key] = k
 	}
 	return k
@@ -227,14 +232,17 @@ func (r *replicaSet) lead(k *keyReplica, key string) {
 // is `seen` and this node is in its ISR.
 func (r *replicaSet) takeOver(ctx context.Context, key string, seen keyMeta) bool {
 	me := r.n.ID()
-	if !seen.inISR(me) {
+	k := r.key(key)
+	k.mu.Lock()
+	caughtUp := k.caughtUp
+	k.mu.Unlock()
+	if !seen.inISR(me) || !caughtUp {
 		return false
 	}
 	to := keyMeta{Epoch: seen.Epoch + 1, Leader: me, ISR: seen.ISR}
 	if !r.changeMeta(ctx, key, seen, to) {
 		return false
 	}
-	k := r.key(key)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.meta.Epoch == to.Epoch && k.meta.Leader == me && !k.leading {
@@ -465,12 +473,16 @@ func (r *replicaSet) answered(f string, msg node.Message) error {
 				_, _ = r.loadMeta(ctx, a.Key)
 			}()
 		case a.OK:
+			// The follower's own word, even when lower than before: a
+			// replica that lost its log (and refetches it) must not count
+			// for what it held before.
 			k.acked[f] = now
-			k.match[f] = max(k.match[f], a.Match)
+			k.match[f] = a.Match
 			k.next[f] = a.Match
 			r.advance(k, a.Key)
 		default:
 			k.acked[f] = now
+			k.match[f] = min(k.match[f], a.Match)
 			k.next[f] = max(0, min(k.next[f]-1, a.Match))
 		}
 		k.mu.Unlock()
@@ -574,6 +586,9 @@ func (r *replicaSet) follow(k *keyReplica, it syncItem, now time.Time) (syncAnsw
 	a.Match = it.PrevOff + 1 + int64(len(it.Entries))
 	if hw := min(it.HW, a.Match); hw > k.hw {
 		k.hw = hw
+	}
+	if a.Match >= it.HW {
+		k.caughtUp = true
 	}
 	return a, nil
 }
