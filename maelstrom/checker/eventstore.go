@@ -251,6 +251,7 @@ func EventStore(h history.History, attempts map[int64]ESAppend) Result {
 	var overdrafts, others []Violation
 	for _, name := range esKeys(log.streams) {
 		s := ESAccount{}
+		seenOverdraft, seenOther := false, false
 		for _, r := range log.streams[name] {
 			var broke string
 			s, broke = esFold(s, r.Event)
@@ -263,6 +264,10 @@ func EventStore(h history.History, attempts map[int64]ESAppend) Result {
 				d.Overdrafts++
 				what = "overdraft"
 			}
+			// The first of each kind per stream explains the rest.
+			if (what == "overdraft" && seenOverdraft) || (what != "overdraft" && seenOther) {
+				continue
+			}
 			detail := fmt.Sprintf("stream %s, %s: %s", name, describeESEvent(r), broke)
 			if a != nil {
 				w := writeOf[r.Event.ID]
@@ -274,19 +279,26 @@ func EventStore(h history.History, attempts map[int64]ESAppend) Result {
 				}
 				if w.Expected < r.Version-1 {
 					var unseen []string
-					for _, u := range log.streams[name][max(w.Expected, 0):min(r.Version-1, int64(len(log.streams[name])))] {
+					lo, hi := max(w.Expected, 0), min(r.Version-1, int64(len(log.streams[name])))
+					if hi-lo > 4 {
+						unseen = append(unseen, "...")
+					}
+					for _, u := range log.streams[name][max(lo, hi-4):hi] {
 						unseen = append(unseen, describeESEvent(u))
 					}
-					detail += fmt.Sprintf(" and never saw %s, appended concurrently at the versions in between", strings.Join(unseen, ", "))
+					span := fmt.Sprintf("versions %d to %d", lo+1, hi)
+					if hi == lo+1 {
+						span = fmt.Sprintf("version %d", hi)
+					}
+					detail += fmt.Sprintf(" and never saw the %s appended concurrently at %s: %s", plural(int(hi-lo), "event", "events"), span, strings.Join(unseen, ", "))
 				}
 			}
 			v := Violation{What: what, Value: r, Time: esTime(a), Node: nodeOf(a), Op: opOf(a), Detail: detail}
 			if what == "overdraft" {
-				overdrafts = append(overdrafts, v)
+				overdrafts, seenOverdraft = append(overdrafts, v), true
 			} else {
-				others = append(others, v)
+				others, seenOther = append(others, v), true
 			}
-			break
 		}
 	}
 
