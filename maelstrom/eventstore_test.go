@@ -184,7 +184,7 @@ func eventStoreNode(fault string) program.Program {
 
 func gradeEventStore(t *testing.T, fault string) *Report {
 	t.Helper()
-	return grade(t, eventStoreNode(fault), "-w", "eventstore", "--node-count", "1", "--time-limit", "10", "--rate", "100", "--concurrency", "8")
+	return grade(t, eventStoreNode(fault), "-w", "eventstore", "--node-count", "1", "--time-limit", "5", "--rate", "100", "--concurrency", "8")
 }
 
 func TestEventStoreCorrectNode(t *testing.T) {
