@@ -43,8 +43,9 @@ import (
 //
 // load answers an account's state (the fold of its stream) and version,
 // from any replica, however stale: a stale load only costs a conflict.
-// read_stream and read_all return at most max events from the given
-// version or position on; fewer than max means the node has no more. as_of
+// read_stream and read_all return at most max events (max is at most
+// 1000) from the given version or position on; fewer than max means the
+// node has no more. as_of
 // answers the state as of a version of the stream, or as of a time: the
 // longest prefix of the stream whose events all have at <= T; both must
 // reflect every append acknowledged before the query. read_model answers
@@ -79,6 +80,7 @@ const (
 	esSubscribeMax = 50
 	esStreamMax    = 20
 	esFinalPage    = 500
+	esFinalPages   = 20
 	// esModelWait bounds the final phase's polling of a read model.
 	esModelWait = 5 * time.Second
 	esModelGap  = 200 * time.Millisecond
@@ -201,9 +203,14 @@ func (w *eventStore) FinalNext(thread int) (Invocation, bool) {
 	return Invocation{F: "read_model", Value: checker.ESReadModel{}}, true
 }
 
-// Final is the final phase for runners that do not ask FinalNext.
+// Final is the final phase for runners that do not ask FinalNext: the
+// first esFinalPages pages of the log, then the read model.
 func (w *eventStore) Final(int) []Invocation {
-	return []Invocation{{F: "read_all", Value: checker.ESRead{From: 1, Max: 1 << 30}}, {F: "read_model", Value: checker.ESReadModel{}}}
+	var out []Invocation
+	for i := range esFinalPages {
+		out = append(out, Invocation{F: "read_all", Value: checker.ESRead{From: 1 + int64(i*esFinalPage), Max: esFinalPage}})
+	}
+	return append(out, Invocation{F: "read_model", Value: checker.ESReadModel{}})
 }
 
 func (w *eventStore) Invoke(ctx context.Context, c Caller, thread int, inv Invocation) Completion {

@@ -145,7 +145,8 @@ type server struct {
 	saveError bool
 }
 
-// maxRead caps one read's events, whatever the client asks.
+// maxRead bounds one read's max: a reply with fewer events than asked
+// means "no more", so a larger max is refused rather than cut short.
 const maxRead = 1000
 
 type request struct {
@@ -222,20 +223,20 @@ type eventsReply struct {
 }
 
 func (s *server) readStream(_ node.Message, req request) (any, error) {
-	if req.Stream == "" || req.Max <= 0 {
-		return nil, malformed("read_stream needs a stream and a max above 0")
+	if req.Stream == "" || req.Max <= 0 || req.Max > maxRead {
+		return nil, malformed(fmt.Sprintf("read_stream needs a stream and a max from 1 to %d", maxRead))
 	}
 	r := eventsReply{Type: "read_stream_ok"}
-	s.d.View(func() { r.Events = s.m.store.ReadStream(req.Stream, req.From, min(req.Max, maxRead)) })
+	s.d.View(func() { r.Events = s.m.store.ReadStream(req.Stream, req.From, req.Max) })
 	return r, nil
 }
 
 func (s *server) readAll(_ node.Message, req request) (any, error) {
-	if req.Max <= 0 {
-		return nil, malformed("read_all needs a max above 0")
+	if req.Max <= 0 || req.Max > maxRead {
+		return nil, malformed(fmt.Sprintf("read_all needs a max from 1 to %d", maxRead))
 	}
 	r := eventsReply{Type: "read_all_ok"}
-	s.d.View(func() { r.Events = s.m.store.ReadAll(req.From, min(req.Max, maxRead)) })
+	s.d.View(func() { r.Events = s.m.store.ReadAll(req.From, req.Max) })
 	return r, nil
 }
 
