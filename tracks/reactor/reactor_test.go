@@ -2,8 +2,11 @@ package reactor
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
+	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/node/nodetest"
 	"github.com/distsys-curriculum/distsys/tracks/reactor/account"
 	"github.com/distsys-curriculum/distsys/tracks/reactor/eventstore"
 )
@@ -73,4 +76,33 @@ func TestMachine(t *testing.T) {
 	if o := run("c2", 1, w("a", 2, `{"id":"3","type":"withdrawn","amount":80}`)); o.Code != 0 || m.store.End() != 3 {
 		t.Fatalf("a retried append after a restore: %+v, log end %d", o, m.store.End())
 	}
+}
+
+// Bad requests get an error naming what is wrong, and the node serves on.
+func TestBadInput(t *testing.T) {
+	c := nodetest.Start(t, node.Program(Configure), nil, nil)
+	c.Send("c0", "n0", `{"type":"init","msg_id":1,"node_id":"n0","node_ids":["n0"]}`)
+	expect := func(want string) {
+		t.Helper()
+		line, err := c.ReadLine()
+		if err != nil || !strings.Contains(line, want) {
+			t.Fatalf("got %q (%v), want it to contain %s", line, err, want)
+		}
+	}
+	expect(`"init_ok"`)
+	c.Send("c1", "n0", `{"type":"append","msg_id":2}`)
+	expect(`"code":12`)
+	c.Send("c1", "n0", `{"type":"append","msg_id":3,"writes":[{"stream":"a","expected_version":-1,"events":[{}]}]}`)
+	expect(`"code":12`)
+	c.Send("c1", "n0", `{"type":"read_all","msg_id":4,"from":1,"max":5000}`)
+	expect(`"code":12`)
+	c.Send("c1", "n0", `{"type":"as_of","msg_id":5,"stream":"a"}`)
+	expect(`"code":12`)
+	c.Send("c1", "n0", `{"type":"frobnicate","msg_id":6}`)
+	expect(`"code":10`)
+	c.Line(`{"src":"c1","dest":"n0","body":{"type":"load","msg_id":7`)
+	c.Send("c1", "n0", `{"type":"load","msg_id":8,"stream":"a"}`)
+	expect(`"version":0`)
+	c.Send("c1", "n0", `{"type":"read_model","msg_id":9}`)
+	expect(`"read_model_ok"`)
 }
