@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
@@ -14,6 +15,8 @@ import (
 // TestGradeStagesInProcess grades every stage of stages.tsv in-process
 // under virtual time, as `make track-reactor` does with the binary, and
 // logs the read models' staleness and the log's figures (go test -v).
+// Replicated stages that pass must also have refused conflicts: a run in
+// which no two commands collided did not test the expected version.
 func TestGradeStagesInProcess(t *testing.T) {
 	prog := func([]string) program.Program { return node.Program(Configure) }
 	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
@@ -25,6 +28,12 @@ func TestGradeStagesInProcess(t *testing.T) {
 		}
 		if res, ok := rep.Result("eventstore"); ok {
 			t.Logf("%s: %s", st.Name, res.Summary)
+			d, _ := res.Details.(checker.EventStoreDetails)
+			i := slices.Index(st.GraderArgs, "--node-count")
+			replicated := i >= 0 && i+1 < len(st.GraderArgs) && st.GraderArgs[i+1] != "1"
+			if st.ExpectPass && replicated && d.Conflicts == 0 {
+				t.Errorf("%s: no append was refused as a conflict; the commands never collided", st.Name)
+			}
 		}
 	})
 }
