@@ -274,4 +274,3 @@ func (w *searchWL) write(ctx context.Context, c Caller, body map[string]any, wan
 }
 
 func (w *searchWL) Check(h history.History) checker.Result { return checker.Search(h, w.opts) }
-
