@@ -399,8 +399,12 @@ func judgeSearch(q *SearchQuery, sure, unsure []*searchDocInfo) string {
 	if first != "" {
 		return first
 	}
-	lo, hi := baseDocs, baseDocs+int64(len(unsure))
-	return fmt.Sprintf("the node scored with %d documents of %d tokens in all, but the corpus had %d to %d documents then (the statistics must be global: every shard's documents)", q.Docs, q.Tokens, lo, hi)
+	var maxTokens int64
+	for _, d := range unsure {
+		maxTokens += int64(len(d.tokens))
+	}
+	return fmt.Sprintf("the node scored with %d documents of %d tokens in all, but no corpus this query could see has those figures: it had %d to %d documents and %d to %d tokens (statistics must count every shard's live documents, deletes taken out)",
+		q.Docs, q.Tokens, baseDocs, baseDocs+int64(len(unsure)), baseTokens, baseTokens+maxTokens)
 }
 
 // compareRanking compares the answer with the reference top k over the
