@@ -13,6 +13,9 @@ import (
 // returns it. ASCII text, the common case, is lower-cased in place of a
 // copy of the whole string.
 func Tokens(dst []string, text string) []string {
+	if dst == nil {
+		dst = make([]string, 0, len(text)/6+1)
+	}
 	start := -1
 	lower := true
 	flush := func(end int) {
