@@ -57,6 +57,7 @@ var Tracks = []Track{
 	{Name: "queues", Stage: "kafka-single", Section: "The workloads", Types: []string{"send", "poll", "commit_offsets", "list_committed_offsets"}},
 	{Name: "logger", Stage: "wal", Section: "The workload: kafka (Maelstrom's)", Types: []string{"send", "poll", "commit_offsets", "list_committed_offsets"}},
 	{Name: "watcher", Stage: "single", Section: "The workload: watch (ours)", Types: []string{"put", "get", "cas", "watch", "watch_once", "lease_grant", "lease_keepalive", "lock", "fenced_write"}},
+	{Name: "searcher", Stage: "single", Section: "The workload: search (ours)", Types: []string{"index", "delete", "search"}},
 }
 
 //go:embed templates
