@@ -37,7 +37,7 @@ func init() {
 	Register(func() Spec {
 		return Spec{Name: "search", Description: "index, delete and ranked BM25 queries over a sharded full-text index (ours)",
 			Reusable: true,
-			Timeout:  func(lat time.Duration) time.Duration { return max(10*lat, time.Second) },
+			Timeout:  func(lat time.Duration) time.Duration { return max(10*lat, 3*time.Second) },
 			Flags: []Flag{
 				{Name: "refresh-bound", Default: "1000", Usage: "milliseconds after its acknowledgement within which a write must be searchable"},
 				{Name: "vocabulary", Default: "200", Usage: "number of distinct words in the documents"},

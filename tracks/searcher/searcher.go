@@ -46,8 +46,9 @@ type Options struct {
 	Shards   int // 0: one per node
 	Replicas int
 	Refresh  time.Duration
-	// Try bounds one request to one replica before the next is tried.
-	Try time.Duration
+	// Try bounds one request to one replica before the next is tried;
+	// Budget bounds a whole query, retries included.
+	Try, Budget time.Duration
 	// PerShard is the counter-example (--scoring per-shard): each shard
 	// scores with its own statistics.
 	PerShard bool
@@ -55,10 +56,10 @@ type Options struct {
 
 // DefaultOptions: a shard per node, two replicas, 100 ms refreshes.
 func DefaultOptions() Options {
-	return Options{Replicas: 2, Refresh: 100 * time.Millisecond, Try: 400 * time.Millisecond}
+	return Options{Replicas: 2, Refresh: 100 * time.Millisecond, Try: 400 * time.Millisecond, Budget: 1500 * time.Millisecond}
 }
 
-const usage = "usage: searcher [--shards N] [--replicas R] [--refresh D] [--try D] [--scoring global|per-shard]"
+const usage = "usage: searcher [--shards N] [--replicas R] [--refresh D] [--try D] [--budget D] [--scoring global|per-shard]"
 
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
@@ -69,6 +70,7 @@ func ParseArgs(args []string) (Options, error) {
 	fs.IntVar(&o.Replicas, "replicas", o.Replicas, "copies of each shard")
 	fs.DurationVar(&o.Refresh, "refresh", o.Refresh, "how often buffered writes become searchable")
 	fs.DurationVar(&o.Try, "try", o.Try, "how long to wait for one replica")
+	fs.DurationVar(&o.Budget, "budget", o.Budget, "how long a query may take before it answers partial")
 	scoring := fs.String("scoring", "global", "global statistics, or per-shard (counter-example)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("searcher: %w (%s)", err, usage)
@@ -83,8 +85,8 @@ func ParseArgs(args []string) (Options, error) {
 	default:
 		return o, fmt.Errorf("searcher: --scoring %q: want global or per-shard", *scoring)
 	}
-	if o.Shards < 0 || o.Replicas < 1 || o.Refresh <= 0 || o.Try <= 0 {
-		return o, fmt.Errorf("searcher: want --shards ≥ 0, --replicas ≥ 1, positive --refresh and --try (%s)", usage)
+	if o.Shards < 0 || o.Replicas < 1 || o.Refresh <= 0 || o.Try <= 0 || o.Budget <= 0 {
+		return o, fmt.Errorf("searcher: want --shards ≥ 0, --replicas ≥ 1, positive --refresh, --try and --budget (%s)", usage)
 	}
 	return o, nil
 }
@@ -314,12 +316,13 @@ func (s *Server) localSearch(r searchReq) ([]index.Hit, error) {
 	return hits, nil
 }
 
-// call runs a request on a replica: locally, or by RPC within Try.
-func call[Resp any](s *Server, rep string, local func() (Resp, error), body any) (Resp, error) {
+// call runs a request on a replica: locally, or by RPC within Try (and
+// within ctx).
+func call[Resp any](ctx context.Context, s *Server, rep string, local func() (Resp, error), body any) (Resp, error) {
 	if rep == s.n.ID() {
 		return local()
 	}
-	ctx, cancel := context.WithTimeout(s.n.Context(), s.o.Try)
+	ctx, cancel := context.WithTimeout(ctx, s.o.Try)
 	defer cancel()
 	return node.Call[Resp](ctx, s.n, rep, body)
 }
@@ -336,8 +339,9 @@ func (s *Server) order(shard int) []string {
 	return out
 }
 
-// search is the coordinator: scatter the statistics phase, sum, scatter
-// the scoring phase at the same generations, gather the top k.
+// search is the coordinator. It runs the two phases again while some shard
+// is missing and Budget lasts: a slow replica is not a lost one, and an
+// answer is partial only when a shard stayed out of reach that long.
 func (s *Server) search(r clientSearch) (any, error) {
 	if r.K <= 0 {
 		return nil, node.NewRPCError(12, "search needs k ≥ 1")
@@ -348,6 +352,24 @@ func (s *Server) search(r clientSearch) (any, error) {
 		return nil, node.NewRPCError(12, fmt.Sprintf("query kind %q: want term, and, or or phrase", r.Query.Kind))
 	}
 	q := index.Query{Kind: r.Query.Kind, Terms: analysis.Tokens(nil, strings.Join(r.Query.Terms, " "))}
+	ctx, cancel := context.WithTimeout(s.n.Context(), s.o.Budget)
+	defer cancel()
+	for {
+		hits, global, complete := s.scatter(ctx, q, r.K)
+		if complete || ctx.Err() != nil {
+			if hits == nil {
+				hits = []index.Hit{}
+			}
+			return map[string]any{"type": "search_ok", "hits": hits, "docs": global.Docs, "tokens": global.Tokens, "partial": !complete}, nil
+		}
+	}
+}
+
+// scatter runs both phases once: statistics from one replica of each
+// shard (trying them in turn until ctx ends), then scoring at the same
+// generations on the same replicas. complete says every shard answered
+// both.
+func (s *Server) scatter(ctx context.Context, q index.Query, k int) ([]index.Hit, index.Stats, bool) {
 	type source struct {
 		rep   string
 		gen   uint64
@@ -361,14 +383,23 @@ func (s *Server) search(r clientSearch) (any, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, rep := range s.order(sh) {
-				resp, err := call(s, rep, func() (statsResp, error) {
-					rd := s.shards[sh].Reader(0)
-					return statsResp{Gen: rd.Gen, Stats: rd.Stats(q.Terms)}, nil
-				}, map[string]any{"type": "shard_stats", "shard": sh, "terms": q.Terms})
-				if err == nil {
-					src[sh] = source{rep: rep, gen: resp.Gen, stats: resp.Stats, ok: true}
-					return
+			for ctx.Err() == nil {
+				for _, rep := range s.order(sh) {
+					resp, err := call(ctx, s, rep, func() (statsResp, error) {
+						rd := s.shards[sh].Reader(0)
+						return statsResp{Gen: rd.Gen, Stats: rd.Stats(q.Terms)}, nil
+					}, map[string]any{"type": "shard_stats", "shard": sh, "terms": q.Terms})
+					if err == nil {
+						src[sh] = source{rep: rep, gen: resp.Gen, stats: resp.Stats, ok: true}
+						return
+					}
+					if ctx.Err() != nil {
+						return
+					}
+				}
+				select { // every replica refused: let a restarting one come up
+				case <-ctx.Done():
+				case <-time.After(50 * time.Millisecond):
 				}
 			}
 		}()
@@ -392,27 +423,23 @@ func (s *Server) search(r clientSearch) (any, error) {
 			if s.o.PerShard {
 				st = x.stats
 			}
-			req := searchReq{Shard: sh, Gen: x.gen, Query: q, K: r.K, Stats: st}
+			req := searchReq{Shard: sh, Gen: x.gen, Query: q, K: k, Stats: st}
 			type hitsResp struct {
 				Hits []index.Hit `json:"hits"`
 			}
-			resp, err := call(s, x.rep, func() (hitsResp, error) {
+			resp, err := call(ctx, s, x.rep, func() (hitsResp, error) {
 				h, err := s.localSearch(req)
 				return hitsResp{h}, err
-			}, map[string]any{"type": "shard_search", "shard": sh, "gen": x.gen, "query": q, "k": r.K, "stats": st})
+			}, map[string]any{"type": "shard_search", "shard": sh, "gen": x.gen, "query": q, "k": k, "stats": st})
 			x.hits, x.ok = resp.Hits, err == nil
 		}()
 	}
 	wg.Wait()
-	partial := false
+	complete := true
 	var lists [][]index.Hit
 	for _, x := range src {
-		partial = partial || !x.ok
+		complete = complete && x.ok
 		lists = append(lists, x.hits)
 	}
-	hits := index.Merge(r.K, lists...)
-	if hits == nil {
-		hits = []index.Hit{}
-	}
-	return map[string]any{"type": "search_ok", "hits": hits, "docs": global.Docs, "tokens": global.Tokens, "partial": partial}, nil
+	return index.Merge(k, lists...), global, complete
 }
