@@ -287,22 +287,27 @@ func Search(h history.History, opts SearchOptions) Result {
 		desc := fmt.Sprintf("%s %q (k=%d)", q.Kind, q.Terms, q.K)
 		// What every answer must respect: hits exist, match, are ordered.
 		bad := false
+		seen := map[int64]bool{}
 		for i, hit := range q.Hits {
 			d := docs[hit.ID]
 			switch {
+			case seen[hit.ID]:
+				fail("duplicate hit", qu, hit.ID, fmt.Sprintf("query %s returned document %d twice", desc, hit.ID))
+				bad = true
 			case d == nil || !possible[hit.ID]:
 				fail("hit not in the corpus", qu, hit.ID, fmt.Sprintf("query %s returned document %d, which was not indexed (or was deleted and refreshed away) when the query ran", desc, hit.ID))
 				bad = true
 			case !d.matches(q):
 				fail("hit does not match", qu, hit.ID, fmt.Sprintf("query %s returned document %d, whose text %q does not match it", desc, hit.ID, strings.Join(d.tokens, " ")))
 				bad = true
-			case i > 0 && (hit.Score > q.Hits[i-1].Score+scoreTolerance(hit.Score) || hit.ID == q.Hits[i-1].ID):
-				fail("hits out of order", qu, hit.ID, fmt.Sprintf("query %s: hit %d (document %d, score %g) follows document %d with score %g; hits must be best first, each once", desc, i, hit.ID, hit.Score, q.Hits[i-1].ID, q.Hits[i-1].Score))
+			case i > 0 && hit.Score > q.Hits[i-1].Score+scoreTolerance(hit.Score):
+				fail("hits out of order", qu, hit.ID, fmt.Sprintf("query %s: hit %d (document %d, score %g) follows document %d with score %g; hits must be best first", desc, i, hit.ID, hit.Score, q.Hits[i-1].ID, q.Hits[i-1].Score))
 				bad = true
 			}
 			if bad {
 				break
 			}
+			seen[hit.ID] = true
 		}
 		if bad {
 			continue

@@ -63,7 +63,10 @@ func TestSearchRejectsWrongAnswers(t *testing.T) {
 	badScore.Hits[0].Score *= 1.01
 	stats := refAnswer(d1) // scores over doc 1 alone, statistics of both
 	stats.Docs, stats.Tokens = 2, 6
+	dup := refAnswer(d1, d2)
+	dup.Hits = append(dup.Hits, dup.Hits[0])
 	for what, ans := range map[string]SearchQuery{
+		"duplicate hit":                      dup,
 		"hit not in the corpus":              ghost,
 		"ranking differs from the reference": badScore,
 	} {
