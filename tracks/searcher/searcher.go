@@ -125,11 +125,17 @@ type record struct {
 func Setup(n *node.Node, o Options) *Server {
 	s := &Server{n: n, o: o, shards: map[int]*index.Shard{}}
 	n.OnInit(s.start)
-	node.HandleTyped(n, "index", func(_ node.Message, r record) (any, error) {
-		return s.write(r, "index")
+	node.HandleTyped(n, "index", func(_ node.Message, r clientWrite) (any, error) {
+		if r.ID == nil || r.Text == nil {
+			return nil, node.NewRPCError(12, "index needs an integer id and a string text")
+		}
+		return s.write(record{ID: *r.ID, Text: *r.Text}, "index")
 	})
-	node.HandleTyped(n, "delete", func(_ node.Message, r record) (any, error) {
-		return s.write(r, "delete")
+	node.HandleTyped(n, "delete", func(_ node.Message, r clientWrite) (any, error) {
+		if r.ID == nil {
+			return nil, node.NewRPCError(12, "delete needs an integer id")
+		}
+		return s.write(record{ID: *r.ID}, "delete")
 	})
 	node.HandleTyped(n, "shard_write", func(_ node.Message, r record) (any, error) {
 		if err := s.apply(r); err != nil {
@@ -274,6 +280,13 @@ func (s *Server) write(r record, op string) (any, error) {
 		return nil, node.NewRPCError(13, fmt.Sprintf("%s %d: not every replica of shard %d has it: %v", op, r.ID, r.Shard, err))
 	}
 	return map[string]any{"type": op + "_ok"}, nil
+}
+
+// clientWrite is an index or delete from a client; pointers tell a
+// missing field from a zero one.
+type clientWrite struct {
+	ID   *int64  `json:"id"`
+	Text *string `json:"text"`
 }
 
 type statsReq struct {
