@@ -28,7 +28,7 @@ SEEDS      ?= 20
 FROM       ?= 1
 TRACKS_SWEPT ?= $(BUILT)
 
-.PHONY: grade build test sweep test-unit test-grade lint bench bench-grader bench-gossiper bench-networker bench-caches bench-loadbalancers clean tracks $(addprefix track-,$(TRACKS)) $(addprefix start-,$(TRACKS))
+.PHONY: grade build test sweep test-unit test-grade lint bench bench-grader bench-gossiper bench-networker bench-caches bench-loadbalancers bench-searcher clean tracks $(addprefix track-,$(TRACKS)) $(addprefix start-,$(TRACKS))
 
 build:
 	@mkdir -p bin
@@ -107,6 +107,9 @@ bench-gossiper:
 
 bench-networker:
 	$(GO) test -run '^$$' -bench . ./tracks/networker/...
+
+bench-searcher:
+	$(GO) test -run '^$$' -bench SearchEngines -benchtime 1x -timeout 30m ./tracks/searcher/index/
 
 clean:
 	rm -rf bin store
