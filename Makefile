@@ -5,7 +5,7 @@
 #   make grade TRACK=t[,t] SUBMISSIONS="a b" [STAGE=s] [OUT=dir] [JOBS=n]   grade a class
 #   make test                                                      every test + CI gradings
 #   make sweep [SEEDS=20] [FROM=1] [TRACKS_SWEPT="store elector"]   every stage, many seeds
-#   make build | lint | bench | bench-grader | bench-gossiper | bench-networker | bench-caches | bench-loadbalancers
+#   make build | lint | bench | bench-grader | bench-gossiper | bench-networker | bench-caches | bench-loadbalancers | bench-searcher
 
 GO        ?= go
 TRACKS    := $(shell grep -v '^\#' scripts/tracks.txt | cut -f1)
