@@ -60,6 +60,10 @@ type Config struct {
 	// ForwardTimeout bounds one forwarded proposal (Submit on a follower).
 	// Default 500 ms.
 	ForwardTimeout time.Duration
+	// Peers picks the Raft group this node belongs to from the cluster's
+	// node ids, once init has named them (nil: every node). The sharder
+	// runs several groups in one cluster this way.
+	Peers func(self string, all []string) []string
 }
 
 // DefaultConfig is the setting every replicated service of the curriculum
@@ -203,8 +207,12 @@ func (d *Driver) start() error {
 		}
 		storage, closer = s, s
 	}
+	peers := d.n.NodeIDs()
+	if d.cfg.Peers != nil {
+		peers = d.cfg.Peers(d.n.ID(), peers)
+	}
 	rc := raft.Config{
-		ID: d.n.ID(), Peers: d.n.NodeIDs(), Storage: storage,
+		ID: d.n.ID(), Peers: peers, Storage: storage,
 		ElectionTicks: d.cfg.ElectionTicks, HeartbeatTicks: d.cfg.HeartbeatTicks,
 		PreVote: d.cfg.PreVote, CheckQuorum: d.cfg.CheckQuorum, LeaseRead: d.cfg.LeaseRead,
 	}
