@@ -277,12 +277,8 @@ func (s *server) route(ctx context.Context, c store.Command) (json.RawMessage, e
 		if isWrongGroup(err) || gid == 0 {
 			s.refresh(ctx)
 		}
-		t := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-t.C:
+		if pause(ctx, 20*time.Millisecond) {
 			continue
-		case <-ctx.Done():
-			t.Stop()
 		}
 		if maybe && c.Op != "read" {
 			return nil, node.NewRPCError(node.Timeout, fmt.Sprintf("not confirmed in time (last attempt: %v); it may still be applied", last))
@@ -455,7 +451,9 @@ func (s *server) fetch(ctx context.Context, num int) (Config, error) {
 		s.mu.Lock()
 		s.hint[0] = i + 1
 		s.mu.Unlock()
-		if ctx.Err() != nil {
+		// A dead node refuses at once: pause, so that a retry loop waits
+		// for time to pass rather than spinning.
+		if !pause(ctx, 20*time.Millisecond) {
 			break
 		}
 	}
@@ -562,8 +560,10 @@ func (s *server) submitChange(ctx context.Context, cmd ctrlCommand) error {
 			s.mu.Lock()
 			s.hint[0] = i + 1
 			s.mu.Unlock()
+			pause(ctx, 20*time.Millisecond)
 		}
-		return last
+		// An attempt may have reached the controller's log.
+		return node.NewRPCError(node.Timeout, fmt.Sprintf("not confirmed in time (last attempt: %v); it may still be applied", last))
 	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
@@ -704,6 +704,7 @@ func (s *server) tick(ctx context.Context) {
 					_ = s.propose(ctx, groupCommand{Op: "install", Num: cur.Num, ShardID: id, ShardData: resp.Shard})
 					return
 				}
+				pause(ctx, 10*time.Millisecond)
 			}
 		}()
 	}
@@ -719,8 +720,21 @@ func (s *server) tick(ctx context.Context) {
 					_ = s.propose(ctx, groupCommand{Op: "gcdone", Num: cur.Num, ShardID: id})
 					return
 				}
+				pause(ctx, 10*time.Millisecond)
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// pause waits d or until ctx ends; it reports whether ctx is still live.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
