@@ -232,9 +232,10 @@ func TestMinimalTransfersAfterJoins(t *testing.T) {
 				t.Fatalf("join %d moved shard %d from %d to %d, not to the new group", g, s, before.Shards[s], after.Shards[s])
 			}
 		}
-		// The new group needs floor(N/g) or ceil(N/g) shards; no more move.
-		if want := NShards / g; g > 1 && moved(before, after) > want+1 {
-			t.Fatalf("join %d moved %d shards, want at most %d", g, moved(before, after), want+1)
+		// From a balanced configuration the newcomer takes the smaller
+		// share, floor(N/g), and nothing else moves.
+		if want := NShards / g; g > 1 && moved(before, after) != want {
+			t.Fatalf("join %d moved %d shards, want %d", g, moved(before, after), want)
 		}
 	}
 }
