@@ -116,6 +116,10 @@ func (w *shardedKV) Setup(ctx context.Context, node string, c Caller) error {
 		return nil
 	}
 	body := map[string]any{"type": "join", "groups": map[string][]string{"1": w.groups[1]}}
+	// A controller elects a leader within a second or two; ten seconds
+	// without an acknowledgement is a node that never will.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	var last error
 	for ctx.Err() == nil {
 		raw, err := c.RPC(ctx, body)
@@ -125,8 +129,16 @@ func (w *shardedKV) Setup(ctx context.Context, node string, c Caller) error {
 			}
 		}
 		var rpc *RPCError
-		if errors.As(err, &rpc) && rpc.Code == 22 {
-			return nil // an earlier attempt went through
+		if errors.As(err, &rpc) {
+			switch rpc.Code {
+			case 22:
+				return nil // an earlier attempt went through
+			case 0, 11, 13, 14:
+				// timeout, temporarily unavailable, crash, abort: the
+				// controller may have no leader yet; try again.
+			default:
+				return fmt.Errorf("join of group 1: %w", err)
+			}
 		}
 		var mal *MalformedError
 		if errors.As(err, &mal) {
