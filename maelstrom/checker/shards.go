@@ -136,13 +136,21 @@ func ShardAvailability(h history.History, shards int, bound time.Duration) Resul
 	}
 	faults := faultIntervals(h, end)
 	// waitFrom is the time from t to the first success on shard s sent at
-	// t or later.
-	waitFrom := func(s int, t time.Duration) (time.Duration, bool) {
-		best, found := end, false
+	// t or later; never when none succeeded. A shard nobody asked for
+	// after t waited for nothing (0).
+	waitFrom := func(s int, t time.Duration) (wait time.Duration, never bool) {
+		best, found, asked := end, false, false
 		for _, k := range perShard[s] {
-			if k.ok && k.invoke >= t && (!found || k.done < best) {
+			if k.invoke < t {
+				continue
+			}
+			asked = true
+			if k.ok && (!found || k.done < best) {
 				best, found = k.done, true
 			}
+		}
+		if !asked {
+			return 0, false
 		}
 		return best - t, !found
 	}
