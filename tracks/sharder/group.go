@@ -61,7 +61,7 @@ type groupCommand struct {
 
 // wrongGroup is the outcome of a request for a shard this group does not
 // serve at that point of its log: certainly not applied.
-var wrongGroup = store.Outcome{Code: node.TemporarilyUnavailable, Text: "wrong group"}
+var wrongGroup = store.Outcome{Code: node.TemporarilyUnavailable, Text: wrongGroupText}
 
 // group is a replica group's state machine: its current and previous
 // configuration and the shards it holds.

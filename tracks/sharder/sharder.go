@@ -234,9 +234,9 @@ func (s *server) client(msg node.Message, req kvRequest, op, okType string) (any
 	return node.MessageBody{Type: okType}, nil
 }
 
-// errWrongGroup marks a refusal by a group that does not serve the shard
-// at that point of its log: certainly not applied, so the request may go
-// elsewhere.
+// wrongGroupText starts the text of a refusal by a group that does not
+// serve the shard at that point of its log (error 11): certainly not
+// applied, so the request may go elsewhere.
 const wrongGroupText = "wrong group"
 
 func isWrongGroup(err error) bool {
