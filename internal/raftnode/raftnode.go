@@ -13,7 +13,8 @@
 // lease) and Status.
 //
 // The elector, consensus and store tracks share this driver; they differ
-// only in configuration and state machine.
+// only in configuration and state machine. The sharder runs several Raft
+// groups in one cluster by giving each node its group (Config.Peers).
 package raftnode
 
 import (
