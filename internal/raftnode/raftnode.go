@@ -13,7 +13,8 @@
 // lease) and Status.
 //
 // The elector, consensus and store tracks share this driver; they differ
-// only in configuration and state machine.
+// only in configuration and state machine. The sharder runs several Raft
+// groups in one cluster by giving each node its group (Config.Peers).
 package raftnode
 
 import (
@@ -60,6 +61,10 @@ type Config struct {
 	// ForwardTimeout bounds one forwarded proposal (Submit on a follower).
 	// Default 500 ms.
 	ForwardTimeout time.Duration
+	// Peers picks the Raft group this node belongs to from the cluster's
+	// node ids, once init has named them (nil: every node). The sharder
+	// runs several groups in one cluster this way.
+	Peers func(self string, all []string) []string
 }
 
 // DefaultConfig is the setting every replicated service of the curriculum
@@ -203,8 +208,12 @@ func (d *Driver) start() error {
 		}
 		storage, closer = s, s
 	}
+	peers := d.n.NodeIDs()
+	if d.cfg.Peers != nil {
+		peers = d.cfg.Peers(d.n.ID(), peers)
+	}
 	rc := raft.Config{
-		ID: d.n.ID(), Peers: d.n.NodeIDs(), Storage: storage,
+		ID: d.n.ID(), Peers: peers, Storage: storage,
 		ElectionTicks: d.cfg.ElectionTicks, HeartbeatTicks: d.cfg.HeartbeatTicks,
 		PreVote: d.cfg.PreVote, CheckQuorum: d.cfg.CheckQuorum, LeaseRead: d.cfg.LeaseRead,
 	}

@@ -48,3 +48,6 @@ func checkProtocolErrors(h history.History, crash *checker.NodeCrash) checker.Re
 	return checker.ProtocolErrors(h, crash)
 }
 func checkNetRPC(h history.History) checker.Result { return checker.NetRPC(h) }
+func checkShardAvailability(h history.History, shards int, bound time.Duration) checker.Result {
+	return checker.ShardAvailability(h, shards, bound)
+}
