@@ -345,12 +345,17 @@ func (r *replicaSet) advance(k *keyReplica, key string) {
 }
 
 type syncItem struct {
-	Key       string  `json:"key"`
-	Epoch     int64   `json:"epoch"`
-	PrevOff   int64   `json:"prev_off"` // -1: from the start
-	PrevEpoch int64   `json:"prev_epoch"`
-	Entries   []Entry `json:"entries,omitempty"`
-	HW        int64   `json:"hw"`
+	Key   string `json:"key"`
+	Epoch int64  `json:"epoch"`
+	// Leader and ISR tell followers the key's metadata as the leader
+	// knows it, so that a follower that never read it from lin-kv can
+	// still take over when the leader falls silent.
+	Leader    string   `json:"leader"`
+	ISR       []string `json:"isr"`
+	PrevOff   int64    `json:"prev_off"` // -1: from the start
+	PrevEpoch int64    `json:"prev_epoch"`
+	Entries   []Entry  `json:"entries,omitempty"`
+	HW        int64    `json:"hw"`
 }
 
 type syncReq struct {
@@ -438,7 +443,7 @@ func (r *replicaSet) tick(ctx context.Context) {
 // syncItem is what follower f needs of key next (k.mu held).
 func (r *replicaSet) syncItem(k *keyReplica, key, f string) (syncItem, error) {
 	from := k.next[f]
-	item := syncItem{Key: key, Epoch: k.epoch, PrevOff: from - 1, HW: k.hw}
+	item := syncItem{Key: key, Epoch: k.epoch, Leader: r.n.ID(), ISR: k.meta.ISR, PrevOff: from - 1, HW: k.hw}
 	if from > 0 {
 		e, ok := r.log().EpochAt(key, from-1)
 		if !ok {
@@ -560,6 +565,7 @@ func (r *replicaSet) follow(k *keyReplica, it syncItem, now time.Time) (syncAnsw
 			k.notify()
 		}
 	}
+	k.learn(r.n.ID(), keyMeta{Epoch: it.Epoch, Leader: it.Leader, ISR: it.ISR}, now)
 	k.heard = now
 	end := r.log().End(it.Key)
 	if it.PrevOff >= 0 {
