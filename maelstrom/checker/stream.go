@@ -75,10 +75,20 @@ type StreamDetails struct {
 	Latency Quantiles `json:"latency"`
 }
 
-type streamKey struct {
+// StreamKey names one result: a window and a word.
+type StreamKey struct {
 	start, end int64
 	word       string
 }
+
+// Start is the window's start.
+func (k StreamKey) Start() int64 { return k.start }
+
+// End is the window's end.
+func (k StreamKey) End() int64 { return k.end }
+
+// Word is the word counted.
+func (k StreamKey) Word() string { return k.word }
 
 // StreamReference computes the window counts of batches taken in seq
 // order, the rules of the lesson: for each event in order, it counts in
@@ -87,8 +97,8 @@ type streamKey struct {
 // before the first event there is none. It returns the counts, the count
 // of late events counted and dropped, and for each window end the index
 // of the batch whose processing first put the watermark at or past it.
-func StreamReference(c StreamConfig, batches [][]StreamEvent) (map[streamKey]int64, int, int, map[int64]int) {
-	counts := map[streamKey]int64{}
+func StreamReference(c StreamConfig, batches [][]StreamEvent) (map[StreamKey]int64, int, int, map[int64]int) {
+	counts := map[StreamKey]int64{}
 	passed := map[int64]int{}
 	wm, have := int64(math.MinInt64), false
 	lateCounted, dropped := 0, 0
@@ -105,7 +115,7 @@ func StreamReference(c StreamConfig, batches [][]StreamEvent) (map[streamKey]int
 				if have && end <= wm {
 					late = true
 				}
-				counts[streamKey{s, end, e.Word}]++
+				counts[StreamKey{s, end, e.Word}]++
 				if _, fired := passed[end]; !fired {
 					ends[end] = true
 				}
@@ -221,15 +231,15 @@ func Stream(h history.History, c StreamConfig) (res Result) {
 	}
 	want, lateCounted, dropped, passed := StreamReference(c, batches)
 	d.LateCounted, d.LateDropped = lateCounted, dropped
-	got := map[streamKey]int64{}
+	got := map[StreamKey]int64{}
 	firstWrite := map[int64]int64{} // window start -> ms
 	for _, r := range sink.Results {
-		got[streamKey{r.Start, r.End, r.Word}] = r.Count
+		got[StreamKey{r.Start, r.End, r.Word}] = r.Count
 		if f, ok := firstWrite[r.Start]; !ok || r.FirstMs < f {
 			firstWrite[r.Start] = r.FirstMs
 		}
 	}
-	keys := make([]streamKey, 0, len(want)+len(got))
+	keys := make([]StreamKey, 0, len(want)+len(got))
 	for k := range want {
 		keys = append(keys, k)
 	}
@@ -238,7 +248,7 @@ func Stream(h history.History, c StreamConfig) (res Result) {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b streamKey) int {
+	slices.SortFunc(keys, func(a, b StreamKey) int {
 		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.end, b.end), cmp.Compare(a.word, b.word))
 	})
 	d.Windows = len(want)
@@ -264,8 +274,9 @@ func Stream(h history.History, c StreamConfig) (res Result) {
 		case g < w:
 			why = "counts too low: events lost or dropped as late when they were not"
 		}
-		fail(Violation{What: "wrong window", Op: sinkOp, Value: map[string]any{"start": k.start, "end": k.end, "word": k.word, "sink": g, "reference": w}, Time: sinkOp.Time,
-			Detail: fmt.Sprintf("window [%d, %d) word %q: the sink has %d, the reference %d (%s)", k.start, k.end, k.word, g, w, why)})
+		fail(Violation{What: "wrong window", Node: sinkOp.Node, Op: sinkOp, Value: map[string]any{"start": k.start, "end": k.end, "word": k.word, "sink": g, "reference": w}, Time: sinkOp.Time,
+			Detail: fmt.Sprintf("window [%d, %d) word %q: the sink (read at the end, the input having come through the node %s) has %d, the reference %d (%s)",
+				k.start, k.end, k.word, where(sinkOp.Node, sinkOp.Process), g, w, why)})
 	}
 	d.Latency = quantilesOf(lats)
 	return res

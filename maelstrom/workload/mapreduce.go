@@ -48,7 +48,7 @@ func mapReduceSpec() Spec {
 func init() { Register(mapReduceSpec) }
 
 const (
-	mrPoll           = 100 * time.Millisecond
+	mrPoll           = 20 * time.Millisecond
 	mrJobDeadline    = 15 * time.Second
 	mrFinishDeadline = 30 * time.Second
 	mrRetry          = 100 * time.Millisecond
