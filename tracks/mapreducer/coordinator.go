@@ -95,7 +95,6 @@ type coordinator struct {
 	jobs  map[string]*jobState
 	order []string // unfinished jobs, oldest first
 	log   *wal.Log
-	stats struct{ reexecuted, backups, lostMaps int }
 }
 
 func newCoordinator(n *node.Node, o Options) *coordinator {
@@ -278,6 +277,10 @@ func (c *coordinator) completeLocked(js *jobState, out [][2]string) error {
 		return err
 	}
 	c.finishLocked(js, out)
+	k := c.o.Counters
+	k.Jobs.Add(1)
+	c.n.Logger().Info("job done", "job", js.job.ID, "pairs", len(out), "jobs", k.Jobs.Load(),
+		"reexecuted", k.Reexecuted.Load(), "lost-maps", k.LostMaps.Load(), "backups", k.Backups.Load())
 	return nil
 }
 
@@ -325,7 +328,7 @@ func (c *coordinator) taskRequest(msg node.Message, _ struct{}) (any, error) {
 				return false
 			}
 			if t := c.pickLocked(js, msg.Src, now, straggling); t != nil {
-				c.stats.backups++
+				c.o.Counters.Backups.Add(1)
 				return map[string]any{"type": "task_request_ok", "task": t}, nil
 			}
 		}
@@ -444,7 +447,7 @@ func (c *coordinator) taskFailed(_ node.Message, r taskReport) (any, error) {
 	for _, m := range r.Lost {
 		if m >= 0 && m < len(js.maps) && js.maps[m].state == taskDone {
 			js.maps[m].state = taskIdle
-			c.stats.lostMaps++
+			c.o.Counters.LostMaps.Add(1)
 		}
 	}
 	delete(ts.running, r.Attempt)
@@ -471,7 +474,7 @@ func (c *coordinator) expire() {
 					delete(ts.running, a)
 					if len(ts.running) == 0 && ts.state == taskRunning {
 						ts.state = taskIdle
-						c.stats.reexecuted++
+						c.o.Counters.Reexecuted.Add(1)
 					}
 				}
 			}

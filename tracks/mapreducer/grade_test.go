@@ -19,10 +19,31 @@ var wantFirst = map[string]string{"processing-time": "wrong window", "at-least-o
 // checks that each counter-example is rejected for its reason, and logs
 // the figures (printed with -v); -sweep N gives the lesson's hit rates.
 func TestGradeStagesInProcess(t *testing.T) {
-	gradetest.RunStagesThen(t, "stages.tsv", func([]string) program.Program { return node.Program(Configure) }, checkStage)
+	gradetest.RunStagesThen(t, "stages.tsv", func([]string) program.Program {
+		counters = &Counters{}
+		return node.Program(ConfigureCounting(counters))
+	}, checkStage)
+}
+
+// counters is the coordinator's count of the stage being graded (stages
+// are graded one at a time).
+var counters *Counters
+
+// wantCounted says which fault handling each stage must exercise.
+var wantCounted = map[string]func(c *Counters) int64{
+	"kill":       func(c *Counters) int64 { return c.Reexecuted.Load() + c.LostMaps.Load() },
+	"stragglers": func(c *Counters) int64 { return c.Backups.Load() },
 }
 
 func checkStage(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
+	if res, ok := rep.Result("mapreduce"); ok && res.Valid == "valid" {
+		c := counters
+		t.Logf("%s: coordinator: %d re-executed after a lease, %d maps re-run for lost output, %d backup attempts",
+			st.Name, c.Reexecuted.Load(), c.LostMaps.Load(), c.Backups.Load())
+		if f := wantCounted[st.Name]; f != nil && f(c) == 0 {
+			t.Fatalf("stage %s exercised none of the fault handling it is about", st.Name)
+		}
+	}
 	for _, name := range []string{"mapreduce", "stream"} {
 		res, ok := rep.Result(name)
 		if !ok {
