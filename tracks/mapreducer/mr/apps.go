@@ -13,8 +13,9 @@ import (
 // outputs with its own code.
 
 // Words calls fn with each word of text: a maximal run of ASCII letters,
-// lowercased.
-func Words(text []byte, fn func(word string)) {
+// lowercased. fn gets a buffer that the next call overwrites: string(w)
+// copies it, and a map lookup m[string(w)] does not allocate.
+func Words(text []byte, fn func(word []byte)) {
 	var buf []byte
 	for i := 0; i <= len(text); i++ {
 		if i < len(text) {
@@ -28,7 +29,7 @@ func Words(text []byte, fn func(word string)) {
 			}
 		}
 		if len(buf) > 0 {
-			fn(string(buf))
+			fn(buf)
 			buf = buf[:0]
 		}
 	}
@@ -40,16 +41,20 @@ type WordCount struct{}
 func (WordCount) Map(s Split, emit func(k, v string)) {
 	// Counting within the split first (a combiner) cuts the intermediate
 	// data to one record per distinct word.
-	counts := map[string]int{}
+	counts := map[string]*int{}
 	var order []string
-	Words(s.Data, func(w string) {
-		if counts[w] == 0 {
-			order = append(order, w)
+	Words(s.Data, func(w []byte) {
+		if c := counts[string(w)]; c != nil {
+			*c++
+			return
 		}
-		counts[w]++
+		word := string(w)
+		n := 1
+		counts[word] = &n
+		order = append(order, word)
 	})
 	for _, w := range order {
-		emit(w, strconv.Itoa(counts[w]))
+		emit(w, strconv.Itoa(*counts[w]))
 	}
 }
 
@@ -68,10 +73,11 @@ type InvertedIndex struct{}
 
 func (InvertedIndex) Map(s Split, emit func(k, v string)) {
 	seen := map[string]bool{}
-	Words(s.Data, func(w string) {
-		if !seen[w] {
-			seen[w] = true
-			emit(w, s.Name)
+	Words(s.Data, func(w []byte) {
+		if !seen[string(w)] {
+			word := string(w)
+			seen[word] = true
+			emit(word, s.Name)
 		}
 	})
 }
