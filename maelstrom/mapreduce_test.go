@@ -3,6 +3,7 @@ package maelstrom
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
@@ -18,6 +19,7 @@ const (
 	mrOffByOne         // the first key of each word count is one too high
 	mrForgetful        // acknowledges jobs it does not keep
 	mrNeverDone        // never finishes a job
+	mrUnsupported      // answers every request with error 10, as a starter does
 )
 
 // testMapReduce is a single node that answers jobs with the grader's own
@@ -29,6 +31,10 @@ func testMapReduce(flaw mrFlaw) program.Program {
 		return testnodes.Handlers{Handle: func(n *testnodes.Node, m testnodes.Msg) error {
 			var id string
 			_ = json.Unmarshal(m.Body["job"], &id)
+			if flaw == mrUnsupported {
+				n.Reply(m, map[string]any{"type": "error", "code": 10, "text": "not written yet"})
+				return nil
+			}
 			switch m.Type() {
 			case "submit":
 				var j checker.MRJob
@@ -112,6 +118,18 @@ func TestMapReduceReferenceByHand(t *testing.T) {
 		got := checker.MapReduceReference(c.job)
 		if string(mustJSON(got)) != string(mustJSON(c.want)) {
 			t.Errorf("%s: got %v, want %v", c.job.App, got, c.want)
+		}
+	}
+}
+
+// A node that refuses jobs fails each at once (no waiting out the job
+// deadline), and the run is invalid because no job ever succeeded.
+func TestMapReduceRefusedJobsFailAtOnce(t *testing.T) {
+	rep := gradeMapReduce(t, mrUnsupported)
+	wantVerdict(t, rep, checker.Invalid, "never succeeded", "not written yet")
+	for _, o := range rep.History {
+		if o.Type == "fail" && o.Time > 6*time.Second {
+			t.Fatalf("a refused job failed only at %s", o.Time)
 		}
 	}
 }

@@ -140,6 +140,14 @@ func (w *mapReduce) Invoke(ctx context.Context, c Caller, _ int, inv Invocation)
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	out, lost, err := w.run(ctx, c, j)
+	var final *finalError
+	if errors.As(err, &final) {
+		// The node refused the job for good (or answered garbage): no
+		// point waiting for it.
+		comp := Outcome(final.err, true, true)
+		comp.Value = j
+		return comp
+	}
 	if err != nil {
 		w.mu.Lock()
 		w.unfinished[j.ID] = j
@@ -152,6 +160,27 @@ func (w *mapReduce) Invoke(ctx context.Context, c Caller, _ int, inv Invocation)
 }
 
 var errNoOutput = errors.New("job not done")
+
+// finalError is an answer that retrying cannot change: a definite error
+// reply (not-supported, malformed-request, ...) or a malformed reply.
+type finalError struct{ err error }
+
+func (e *finalError) Error() string { return e.err.Error() }
+
+// mrTransient says whether an error is worth retrying: no answer, or
+// error 11 (temporarily-unavailable: a worker that cannot reach the
+// coordinator) or 13 (crash).
+func mrTransient(err error) bool {
+	var rpc *RPCError
+	var mal *MalformedError
+	switch {
+	case errors.As(err, &mal):
+		return false
+	case errors.As(err, &rpc):
+		return rpc.Code == 11 || rpc.Code == 13
+	}
+	return true
+}
 
 // run submits j until acknowledged, then polls until its output comes.
 func (w *mapReduce) run(ctx context.Context, c Caller, j checker.MRJob) ([][2]string, bool, error) {
@@ -167,12 +196,14 @@ func (w *mapReduce) run(ctx context.Context, c Caller, j checker.MRJob) ([][2]st
 				break
 			}
 		}
+		if !mrTransient(err) {
+			return nil, false, &finalError{err}
+		}
 		last = err
 		if !sleepFor(ctx, mrRetry) {
 			return nil, false, fmt.Errorf("submit: %w", last)
 		}
 	}
-	last = errNoOutput
 	for {
 		raw, err := c.RPC(ctx, map[string]any{"type": "status", "job": j.ID})
 		if err == nil {
@@ -180,12 +211,12 @@ func (w *mapReduce) run(ctx context.Context, c Caller, j checker.MRJob) ([][2]st
 			if m, err = Decode(raw, "status_ok", Field{Name: "done"}, Field{Name: "output", Optional: true}); err == nil {
 				var done bool
 				if uerr := json.Unmarshal(m["done"], &done); uerr != nil {
-					return nil, false, &MalformedError{Reason: "done must be a boolean, got " + string(m["done"])}
+					return nil, false, &finalError{&MalformedError{Reason: "done must be a boolean, got " + string(m["done"])}}
 				}
 				if done {
 					var out [][2]string
 					if uerr := json.Unmarshal(m["output"], &out); uerr != nil || m["output"] == nil {
-						return nil, false, &MalformedError{Reason: "output must be a list of [key, value] string pairs, got " + truncate(string(m["output"]), 80)}
+						return nil, false, &finalError{&MalformedError{Reason: "output must be a list of [key, value] string pairs, got " + truncate(string(m["output"]), 80)}}
 					}
 					if out == nil {
 						out = [][2]string{}
@@ -196,6 +227,9 @@ func (w *mapReduce) run(ctx context.Context, c Caller, j checker.MRJob) ([][2]st
 			} else if e, isRPC := err.(*RPCError); isRPC && e.Code == mrUnknownJobCode {
 				return [][2]string{}, true, nil
 			}
+		}
+		if err != errNoOutput && !mrTransient(err) {
+			return nil, false, &finalError{err}
 		}
 		last = err
 		if !sleepFor(ctx, mrPoll) {
