@@ -3,8 +3,8 @@ package maelstrom
 import (
 	"encoding/json"
 	"strconv"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
@@ -15,11 +15,11 @@ import (
 type mrFlaw int
 
 const (
-	mrCorrect   mrFlaw = iota
-	mrOffByOne         // the first key of each word count is one too high
-	mrForgetful        // acknowledges jobs it does not keep
-	mrNeverDone        // never finishes a job
-	mrUnsupported      // answers every request with error 10, as a starter does
+	mrCorrect     mrFlaw = iota
+	mrOffByOne           // the first key of each word count is one too high
+	mrForgetful          // acknowledges jobs it does not keep
+	mrNeverDone          // never finishes a job
+	mrUnsupported        // answers every request with error 10, as a starter does
 )
 
 // testMapReduce is a single node that answers jobs with the grader's own
