@@ -199,8 +199,8 @@ func MapReduce(h history.History) Result {
 	}
 	d.JobTime = quantilesOf(times)
 	res.Details = d
-	res.Summary = fmt.Sprintf("%d jobs, %d done (%d after the main phase), %d output pairs checked; job time p50 %s, max %s",
-		d.Jobs, d.Done, d.Finished, d.Records, d.JobTime.P50.Round(time.Millisecond), d.JobTime.Max.Round(time.Millisecond))
+	res.Summary = fmt.Sprintf("%d jobs, %d done (%d after the main phase), %d output pairs checked; job time p50 %s, p95 %s, max %s",
+		d.Jobs, d.Done, d.Finished, d.Records, d.JobTime.P50.Round(time.Millisecond), d.JobTime.P95.Round(time.Millisecond), d.JobTime.Max.Round(time.Millisecond))
 	if res.Valid == Invalid {
 		res.Summary += fmt.Sprintf("; %s", res.Violations[0].What)
 	}
