@@ -14,6 +14,9 @@ import (
 // wantFirst is the violation each counter-example must be rejected for.
 var wantFirst = map[string]string{"processing-time": "wrong window", "at-least-once": "wrong window"}
 
+// wantDetail is what the first violation of a counter-example must say.
+var wantDetail = map[string]string{"at-least-once": "counts too high"}
+
 // TestGradeStagesInProcess grades every stage of stages.tsv in-process
 // under virtual time, as `make track-mapreducer` does with the binary,
 // checks that each counter-example is rejected for its reason, and logs
@@ -51,8 +54,8 @@ func checkStage(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
 		}
 		t.Logf("%s: %s", st.Name, res.Summary)
 		if want := wantFirst[st.Name]; want != "" {
-			if v := res.First(); v == nil || v.What != want {
-				t.Fatalf("stage %s rejected for %v, want %q\n%s", st.Name, v, want, rep.Summary())
+			if v := res.First(); v == nil || v.What != want || !strings.Contains(v.Detail, wantDetail[st.Name]) {
+				t.Fatalf("stage %s rejected for %v, want %q (%q)\n%s", st.Name, v, want, wantDetail[st.Name], rep.Summary())
 			}
 			if !strings.Contains(rep.Summary(), "first problem ("+name+"): "+want) {
 				t.Fatalf("summary does not name %q first\n%s", want, rep.Summary())
