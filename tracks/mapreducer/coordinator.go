@@ -94,7 +94,10 @@ type coordinator struct {
 	mu    sync.Mutex
 	jobs  map[string]*jobState
 	order []string // unfinished jobs, oldest first
-	log   *wal.Log
+	// recent are the last jobs finished, told to workers with every
+	// task_request answer so that they drop those jobs' map output.
+	recent []string
+	log    *wal.Log
 }
 
 func newCoordinator(n *node.Node, o Options) *coordinator {
@@ -187,6 +190,10 @@ func (c *coordinator) finishLocked(js *jobState, out [][2]string) {
 		js.output = [][2]string{}
 	}
 	js.maps, js.reduces = nil, nil
+	c.recent = append(c.recent, js.job.ID)
+	if len(c.recent) > 32 {
+		c.recent = c.recent[1:]
+	}
 	for i, id := range c.order {
 		if id == js.job.ID {
 			c.order = append(c.order[:i], c.order[i+1:]...)
@@ -312,7 +319,7 @@ func (c *coordinator) taskRequest(msg node.Message, _ struct{}) (any, error) {
 	for _, id := range c.order {
 		js := c.jobs[id]
 		if t := c.pickLocked(js, msg.Src, now, func(ts *taskState) bool { return ts.state == taskIdle }); t != nil {
-			return map[string]any{"type": "task_request_ok", "task": t}, nil
+			return map[string]any{"type": "task_request_ok", "task": t, "finished": c.recent}, nil
 		}
 	}
 	if c.o.BackupAfter > 0 {
@@ -329,11 +336,11 @@ func (c *coordinator) taskRequest(msg node.Message, _ struct{}) (any, error) {
 			}
 			if t := c.pickLocked(js, msg.Src, now, straggling); t != nil {
 				c.o.Counters.Backups.Add(1)
-				return map[string]any{"type": "task_request_ok", "task": t}, nil
+				return map[string]any{"type": "task_request_ok", "task": t, "finished": c.recent}, nil
 			}
 		}
 	}
-	return map[string]any{"type": "task_request_ok", "task": nil}, nil
+	return map[string]any{"type": "task_request_ok", "task": nil, "finished": c.recent}, nil
 }
 
 func (c *coordinator) pickLocked(js *jobState, worker string, now time.Time, want func(*taskState) bool) *Task {

@@ -105,7 +105,7 @@ func TestCoordinatorLeasesBackupsReexecutionAndRestart(t *testing.T) {
 		want(t, cl.task("n2"), "map", 0, 1)
 		want(t, cl.task("n2"), "map", 1, 2)
 		cl.rpc("n2", `{"type":"task_done","job":"j1","kind":"map","index":0,"attempt":1}`)
-		time.Sleep(350 * time.Millisecond) // map 1's lease runs out
+		time.Sleep(450 * time.Millisecond) // map 1's lease runs out, and the 100 ms expiry tick sees it
 		want(t, cl.task("n2"), "map", 1, 3)
 		cl.rpc("n2", `{"type":"task_done","job":"j1","kind":"map","index":1,"attempt":3}`)
 		want(t, cl.task("n2"), "reduce", 0, 1)

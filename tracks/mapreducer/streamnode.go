@@ -55,12 +55,11 @@ func (s serviceSink) Put(ctx context.Context, rs []stream.Result) error {
 	return err
 }
 
-func newStreamNode(n *node.Node, o Options, _ stream.Config) error {
+func newStreamNode(n *node.Node, o Options) {
 	s := &streamNode{n: n, o: o, sink: serviceSink{n}}
 	n.OnInit(s.restore)
 	node.HandleTyped(n, "stream_config", s.configure)
 	node.HandleTyped(n, "events", s.events)
-	return nil
 }
 
 func (s *streamNode) path() string { return filepath.Join(s.n.DataDir(), checkpointFile) }

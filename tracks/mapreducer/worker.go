@@ -10,7 +10,7 @@ import (
 )
 
 // worker asks the coordinator for tasks and runs them. A map attempt's
-// output stays here, partitioned by reducer, until reducers fetch it; it
+// output stays here, partitioned by reducer, until its job is finished; it
 // lives in memory, so a worker that restarts has lost it and the
 // reducers' failed fetches make the coordinator run those maps again.
 type worker struct {
@@ -34,7 +34,8 @@ func newWorker(n *node.Node, o Options) *worker {
 }
 
 type taskReply struct {
-	Task *Task `json:"task"`
+	Task     *Task    `json:"task"`
+	Finished []string `json:"finished"`
 }
 
 // work asks for one task and runs it; the next tick asks again.
@@ -47,13 +48,35 @@ func (w *worker) work(ctx context.Context) {
 		rctx, cancel := context.WithTimeout(ctx, 2*w.o.Fetch)
 		r, err := node.Call[taskReply](rctx, w.n, coord, map[string]any{"type": "task_request"})
 		cancel()
-		if err != nil || r.Task == nil {
+		if err != nil {
+			return
+		}
+		w.forget(r.Finished)
+		if r.Task == nil {
 			return
 		}
 		report := w.run(ctx, r.Task)
 		rctx, cancel = context.WithTimeout(ctx, 2*w.o.Fetch)
 		_, _ = w.n.SyncRPC(rctx, coord, report)
 		cancel()
+	}
+}
+
+// forget drops the map output of finished jobs: no reducer needs it.
+func (w *worker) forget(jobs []string) {
+	if len(jobs) == 0 {
+		return
+	}
+	done := map[string]bool{}
+	for _, j := range jobs {
+		done[j] = true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k := range w.output {
+		if done[k.job] {
+			delete(w.output, k)
+		}
 	}
 }
 
