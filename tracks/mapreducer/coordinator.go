@@ -128,7 +128,7 @@ func (c *coordinator) isCoordinator() bool { return c.n.ID() == coordinatorID(c.
 func (c *coordinator) single() bool { return len(c.n.NodeIDs()) == 1 }
 
 func (c *coordinator) open() error {
-	if !c.isCoordinator() || c.n.DataDir() == "" {
+	if !c.isCoordinator() || c.n.DataDir() == "" || !c.o.Durable {
 		return nil
 	}
 	log, err := wal.Open(c.n.Storage(), filepath.Join(c.n.DataDir(), "coordinator"), wal.Options{Sync: wal.SyncEvery})
@@ -153,6 +153,7 @@ func (c *coordinator) open() error {
 		return fmt.Errorf("mapreducer: replay the coordinator's log: %w", err)
 	}
 	c.log = log
+	c.o.Counters.Recovered.Add(int64(len(c.jobs)))
 	for _, id := range c.order {
 		c.startLocal(c.jobs[id].job)
 	}

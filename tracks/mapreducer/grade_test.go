@@ -12,7 +12,7 @@ import (
 )
 
 // wantFirst is the violation each counter-example must be rejected for.
-var wantFirst = map[string]string{"processing-time": "wrong window", "at-least-once": "wrong window"}
+var wantFirst = map[string]string{"processing-time": "wrong window", "at-least-once": "wrong window", "forgetful": "lost job"}
 
 // wantDetail is what the first violation of a counter-example must say.
 var wantDetail = map[string]string{"at-least-once": "counts too high"}
@@ -36,13 +36,14 @@ var counters *Counters
 var wantCounted = map[string]func(c *Counters) int64{
 	"kill":       func(c *Counters) int64 { return c.Reexecuted.Load() + c.LostMaps.Load() },
 	"stragglers": func(c *Counters) int64 { return c.Backups.Load() },
+	"restart":    func(c *Counters) int64 { return c.Recovered.Load() },
 }
 
 func checkStage(t *testing.T, st stages.Stage, rep *maelstrom.Report) {
-	if res, ok := rep.Result("mapreduce"); ok && res.Valid == "valid" {
+	if res, ok := rep.Result("mapreduce"); ok && res.Valid == "valid" && counters != nil {
 		c := counters
-		t.Logf("%s: coordinator: %d re-executed after a lease, %d maps re-run for lost output, %d backup attempts",
-			st.Name, c.Reexecuted.Load(), c.LostMaps.Load(), c.Backups.Load())
+		t.Logf("%s: coordinator: %d re-executed after a lease, %d maps re-run for lost output, %d backup attempts, %d jobs recovered from the log",
+			st.Name, c.Reexecuted.Load(), c.LostMaps.Load(), c.Backups.Load(), c.Recovered.Load())
 		if f := wantCounted[st.Name]; f != nil && f(c) == 0 {
 			t.Fatalf("stage %s exercised none of the fault handling it is about", st.Name)
 		}

@@ -41,6 +41,10 @@ type Options struct {
 	Poll time.Duration
 	// Fetch bounds a reduce worker's wait for one map output.
 	Fetch time.Duration
+	// Durable keeps the coordinator's jobs in a write-ahead log; without
+	// it (the counter-example) a restarted coordinator has forgotten
+	// every job it acknowledged.
+	Durable bool
 	// Mappers is the local engine's parallelism on a single node.
 	Mappers int
 	// Windows is "event" (event-time windows) or "processing" (the
@@ -61,15 +65,16 @@ type Counters struct {
 	LostMaps   atomic.Int64 // finished maps run again because a reducer could not fetch their output
 	Backups    atomic.Int64 // backup attempts of stragglers
 	Jobs       atomic.Int64 // jobs finished
+	Recovered  atomic.Int64 // jobs (finished or not) a restarted coordinator found in its log
 }
 
 // DefaultOptions are the settings the stages use unless they say otherwise.
 func DefaultOptions() Options {
 	return Options{Lease: time.Second, BackupAfter: 300 * time.Millisecond, Poll: 50 * time.Millisecond,
-		Fetch: 400 * time.Millisecond, Mappers: 4, Windows: "event", Delivery: "exactly-once"}
+		Fetch: 400 * time.Millisecond, Durable: true, Mappers: 4, Windows: "event", Delivery: "exactly-once"}
 }
 
-const usage = "usage: mapreducer [--lease D] [--backup-after D] [--poll D] [--fetch D] [--mappers N] [--windows event|processing] [--delivery exactly-once|at-least-once]"
+const usage = "usage: mapreducer [--lease D] [--backup-after D] [--poll D] [--fetch D] [--durable=false] [--mappers N] [--windows event|processing] [--delivery exactly-once|at-least-once]"
 
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
@@ -80,6 +85,7 @@ func ParseArgs(args []string) (Options, error) {
 	fs.DurationVar(&o.BackupAfter, "backup-after", o.BackupAfter, "age of an attempt that gets a backup when nothing else is left (0: no backups)")
 	fs.DurationVar(&o.Poll, "poll", o.Poll, "how often an idle worker asks for a task")
 	fs.DurationVar(&o.Fetch, "fetch", o.Fetch, "how long a reducer waits for one map output")
+	fs.BoolVar(&o.Durable, "durable", o.Durable, "keep the coordinator's jobs in a write-ahead log")
 	fs.IntVar(&o.Mappers, "mappers", o.Mappers, "map goroutines of the local engine (single node)")
 	fs.StringVar(&o.Windows, "windows", o.Windows, "stream windows by event time (event) or arrival time (processing)")
 	fs.StringVar(&o.Delivery, "delivery", o.Delivery, "stream input handling: exactly-once or at-least-once")
