@@ -5,7 +5,7 @@
 #   make grade TRACK=t[,t] SUBMISSIONS="a b" [STAGE=s] [OUT=dir] [JOBS=n]   grade a class
 #   make test                                                      every test + CI gradings
 #   make sweep [SEEDS=20] [FROM=1] [TRACKS_SWEPT="store elector"]   every stage, many seeds
-#   make build | lint | bench | bench-grader | bench-gossiper | bench-networker | bench-caches | bench-loadbalancers | bench-searcher
+#   make build | lint | bench | bench-grader | bench-gossiper | bench-networker | bench-caches | bench-loadbalancers | bench-searcher | bench-mapreducer
 
 GO        ?= go
 TRACKS    := $(shell grep -v '^\#' scripts/tracks.txt | cut -f1)
@@ -28,7 +28,7 @@ SEEDS      ?= 20
 FROM       ?= 1
 TRACKS_SWEPT ?= $(BUILT)
 
-.PHONY: grade build test sweep test-unit test-grade lint bench bench-grader bench-gossiper bench-networker bench-caches bench-loadbalancers bench-searcher clean tracks $(addprefix track-,$(TRACKS)) $(addprefix start-,$(TRACKS))
+.PHONY: grade build test sweep test-unit test-grade lint bench bench-grader bench-gossiper bench-networker bench-caches bench-loadbalancers bench-searcher bench-mapreducer clean tracks $(addprefix track-,$(TRACKS)) $(addprefix start-,$(TRACKS))
 
 build:
 	@mkdir -p bin
@@ -110,6 +110,13 @@ bench-networker:
 
 bench-searcher:
 	$(GO) test -run '^$$' -bench SearchEngines -benchtime 1x -timeout 30m ./tracks/searcher/index/
+
+# Word count over the Go distribution's sources, sequential against 1-8 map
+# goroutines on 1 and 2 cores, and the stream processor's records/s
+# (tracks/mapreducer/README.md).
+bench-mapreducer:
+	$(GO) test -run '^$$' -bench WordCount -benchtime 3x -cpu 1,2 ./tracks/mapreducer/mr/
+	$(GO) test -run '^$$' -bench Processor ./tracks/mapreducer/stream/
 
 clean:
 	rm -rf bin store

@@ -56,6 +56,7 @@ var Tracks = []Track{
 	{Name: "indexes", Stage: "memtree", Section: "The workload: index-kv (ours)", Types: []string{"put", "get", "delete", "scan", "query"}},
 	{Name: "loadbalancers", Stage: "round-robin", Section: "The workload: lb (ours)", Types: []string{"request"}},
 	{Name: "queues", Stage: "kafka-single", Section: "The workloads", Types: []string{"send", "poll", "commit_offsets", "list_committed_offsets"}},
+	{Name: "mapreducer", Stage: "local", Section: "The workload: mapreduce (ours)", Types: []string{"submit", "status"}},
 	{Name: "logger", Stage: "wal", Section: "The workload: kafka (Maelstrom's)", Types: []string{"send", "poll", "commit_offsets", "list_committed_offsets"}},
 	{Name: "reactor", Stage: "single", Section: "The workload: eventstore (ours)", Types: []string{"append", "load", "read_stream", "read_all", "as_of", "read_model"}},
 	{Name: "watcher", Stage: "single", Section: "The workload: watch (ours)", Types: []string{"put", "get", "cas", "watch", "watch_once", "lease_grant", "lease_keepalive", "lock", "fenced_write"}},
