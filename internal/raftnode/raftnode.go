@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -60,6 +61,11 @@ type Config struct {
 	// ForwardTimeout bounds one forwarded proposal (Submit on a follower).
 	// Default 500 ms.
 	ForwardTimeout time.Duration
+	// Members, when above zero, makes the Raft group the first Members
+	// node ids of init (in init's order); the other nodes run no Raft (the
+	// filesystem's chunk servers beside its master replicas). Zero: every
+	// node is a member.
+	Members int
 }
 
 // DefaultConfig is the setting every replicated service of the curriculum
@@ -194,6 +200,13 @@ func New(n *node.Node, cfg Config, sm StateMachine) *Driver {
 }
 
 func (d *Driver) start() error {
+	peers := d.n.NodeIDs()
+	if m := d.cfg.Members; m > 0 && m < len(peers) {
+		peers = peers[:m]
+		if !slices.Contains(peers, d.n.ID()) {
+			return nil // not a member: Submit and Read answer "not the leader"
+		}
+	}
 	var storage raft.Storage = raft.NewMemoryStorage()
 	var closer io.Closer
 	if dir := d.n.DataDir(); dir != "" && !d.cfg.Volatile {
@@ -204,7 +217,7 @@ func (d *Driver) start() error {
 		storage, closer = s, s
 	}
 	rc := raft.Config{
-		ID: d.n.ID(), Peers: d.n.NodeIDs(), Storage: storage,
+		ID: d.n.ID(), Peers: peers, Storage: storage,
 		ElectionTicks: d.cfg.ElectionTicks, HeartbeatTicks: d.cfg.HeartbeatTicks,
 		PreVote: d.cfg.PreVote, CheckQuorum: d.cfg.CheckQuorum, LeaseRead: d.cfg.LeaseRead,
 	}
