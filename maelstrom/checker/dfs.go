@@ -154,9 +154,9 @@ func DFS(h history.History) []Result {
 		op    history.Op
 	}
 	ackedBy := map[string][]acked{}
-	created := map[string]time.Duration{}  // path -> first create ack
+	created := map[string]time.Duration{}   // path -> first create ack
 	createInv := map[string]time.Duration{} // path -> first create invocation
-	deleted := map[string]time.Duration{}  // path -> first delete ack
+	deleted := map[string]time.Duration{}   // path -> first delete ack
 	deleteInv := map[string]time.Duration{}
 	for _, p := range pairs {
 		switch p.inv.F {

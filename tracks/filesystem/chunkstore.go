@@ -104,8 +104,12 @@ func OpenStore(fsys storage.FS, dir string, block int, verify bool) (*Store, []s
 	return s, notes, nil
 }
 
-func (s *Store) dataPath(h uint64) string { return filepath.Join(s.dir, strconv.FormatUint(h, 10)+".chunk") }
-func (s *Store) metaPath(h uint64) string { return filepath.Join(s.dir, strconv.FormatUint(h, 10)+".meta") }
+func (s *Store) dataPath(h uint64) string {
+	return filepath.Join(s.dir, strconv.FormatUint(h, 10)+".chunk")
+}
+func (s *Store) metaPath(h uint64) string {
+	return filepath.Join(s.dir, strconv.FormatUint(h, 10)+".meta")
+}
 
 func (s *Store) remove(h uint64) {
 	_ = s.fs.Remove(s.metaPath(h))

@@ -28,8 +28,8 @@ type master struct {
 	o  Options
 
 	mu      sync.Mutex
-	since   time.Time               // when this replica started
-	servers map[string]time.Time    // chunk server -> last heartbeat
+	since   time.Time                       // when this replica started
+	servers map[string]time.Time            // chunk server -> last heartbeat
 	where   map[uint64]map[string]ChunkInfo // chunk -> server -> what it reported
 	leases  map[uint64]*lease
 	locks   map[uint64]*sync.Mutex // per chunk: grants and repairs
