@@ -380,7 +380,9 @@ func DFSRepair(h history.History, p DFSParams) Result {
 		if len(short) > 0 {
 			det.UnderReplSeen++
 			det.MaxUnderRepl = max(det.MaxUnderRepl, len(short))
-		} else if idxInv >= 0 && lastDone == lastInv && repairedAt[idxInv] < 0 {
+		} else if idxInv >= 0 && lastDone == lastInv && repairedAt[idxInv] < 0 && !pr.inv.Final {
+			// Final-phase locates come after a quiet period, not as soon as
+			// the repair was done: they would only time the quiet period.
 			repairedAt[idxInv] = pr.done.Time - steps[idxInv].at
 		}
 		if lastDone != lastInv || (lastInv >= 0 && pr.inv.Time-lastInv < p.Bound) {

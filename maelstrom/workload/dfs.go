@@ -55,7 +55,7 @@ func init() {
 }
 
 const (
-	dfsMinFiles = 2
+	dfsMinFiles = 3
 	dfsMaxFiles = 6
 )
 
@@ -109,7 +109,7 @@ func (w *dfs) next() Invocation {
 	x := r.Float64()
 	path := w.files[r.IntN(len(w.files))]
 	switch {
-	case x < 0.45:
+	case x < 0.50:
 		w.nextRec++
 		n := 24 + r.IntN(137)
 		data := make([]byte, n)
@@ -118,15 +118,17 @@ func (w *dfs) next() Invocation {
 		}
 		return Invocation{F: "append", Value: checker.DFSOp{Path: path,
 			Record: &checker.DFSRecord{ID: "r" + strconv.Itoa(w.nextRec), Data: string(data)}}}
-	case x < 0.75:
-		return Invocation{F: "read", Value: checker.DFSOp{Path: path}}
-	case x < 0.82:
+	case x < 0.80:
+	case x < 0.85:
 		return Invocation{F: "list", Value: checker.DFSOp{Prefix: "/"}}
-	case x < 0.92:
+	case x < 0.95:
 		return Invocation{F: "locate", Value: checker.DFSOp{}}
-	case x < 0.97 && len(w.files) < dfsMaxFiles:
-		return w.create()
+	case x < 0.99:
+		if len(w.files) < dfsMaxFiles {
+			return w.create()
+		}
 	case len(w.files) > dfsMinFiles:
+		// Rare: files live long enough to fill many chunks.
 		for i, f := range w.files {
 			if f == path {
 				w.files = append(w.files[:i], w.files[i+1:]...)

@@ -30,7 +30,7 @@ type chunkServer struct {
 	mu     sync.Mutex
 	store  *Store
 	leases map[uint64]*primaryLease
-	locks  map[uint64]*sync.Mutex
+	locks  map[uint64]chanLock
 }
 
 type primaryLease struct {
@@ -40,7 +40,7 @@ type primaryLease struct {
 }
 
 func newChunkServer(n *node.Node, o Options) *chunkServer {
-	cs := &chunkServer{n: n, o: o, leases: map[uint64]*primaryLease{}, locks: map[uint64]*sync.Mutex{}}
+	cs := &chunkServer{n: n, o: o, leases: map[uint64]*primaryLease{}, locks: map[uint64]chanLock{}}
 	n.OnInit(cs.start)
 	node.HandleTyped(n, "c_create", cs.handleCreate)
 	node.HandleTyped(n, "c_bump", cs.handleBump)
@@ -86,12 +86,12 @@ func (cs *chunkServer) st() (*Store, error) {
 	return cs.store, nil
 }
 
-func (cs *chunkServer) chunkLock(h uint64) *sync.Mutex {
+func (cs *chunkServer) chunkLock(h uint64) chanLock {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	l := cs.locks[h]
 	if l == nil {
-		l = &sync.Mutex{}
+		l = newChanLock()
 		cs.locks[h] = l
 	}
 	return l

@@ -32,8 +32,8 @@ type master struct {
 	servers map[string]time.Time            // chunk server -> last heartbeat
 	where   map[uint64]map[string]ChunkInfo // chunk -> server -> what it reported
 	leases  map[uint64]*lease
-	locks   map[uint64]*sync.Mutex // per chunk: grants and repairs
-	busy    map[uint64]bool        // chunks being repaired
+	locks   map[uint64]chanLock // per chunk: grants and repairs
+	busy    map[uint64]bool     // chunks being repaired
 }
 
 type lease struct {
@@ -46,7 +46,7 @@ func newMaster(n *node.Node, o Options) *master {
 	ns := newNamespace()
 	m := &master{n: n, ns: ns, o: o, servers: map[string]time.Time{},
 		where: map[uint64]map[string]ChunkInfo{}, leases: map[uint64]*lease{},
-		locks: map[uint64]*sync.Mutex{}, busy: map[uint64]bool{}}
+		locks: map[uint64]chanLock{}, busy: map[uint64]bool{}}
 	m.d = raftnode.New(n, o.Raft, ns)
 	node.HandleTyped(n, "m_create", m.handleCreate)
 	node.HandleTyped(n, "m_delete", m.handleDelete)
@@ -358,12 +358,12 @@ func (m *master) handleHeartbeat(msg node.Message, hb heartbeat) (any, error) {
 	return heartbeatOK{Type: "hb_ok", Delete: del}, nil
 }
 
-func (m *master) chunkLock(h uint64) *sync.Mutex {
+func (m *master) chunkLock(h uint64) chanLock {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l := m.locks[h]
 	if l == nil {
-		l = &sync.Mutex{}
+		l = newChanLock()
 		m.locks[h] = l
 	}
 	return l
@@ -618,9 +618,8 @@ func (m *master) repairTick(context.Context) {
 	}
 }
 
-// repair copies h to new servers: a version bump on the replicas it has
-// (so that no append lands in the middle of the copy), then a clone on
-// each new server, which fetches the blocks from those replicas.
+// repair copies h to new servers: a clone on each, which fetches the
+// blocks from the replicas h has.
 func (m *master) repair(h, version uint64) error {
 	l := m.chunkLock(h)
 	l.Lock()
@@ -641,9 +640,30 @@ func (m *master) repair(h, version uint64) error {
 	if len(sources) == 0 {
 		return fmt.Errorf("no replica left to copy from")
 	}
-	newV, acks, err := m.bump(h, sources)
-	if err != nil {
-		return err
+	// A full chunk takes no more mutations: it is copied at its version.
+	// The others are bumped first, so that no append lands in the middle
+	// of the copy.
+	var newV uint64
+	var acks map[string]ChunkInfo
+	m.mu.Lock()
+	full := true
+	for _, s := range sources {
+		ci := m.where[h][s]
+		full = full && ci.Length == m.o.ChunkSize
+		newV = max(newV, ci.Version)
+	}
+	if full {
+		acks = map[string]ChunkInfo{}
+		for _, s := range sources {
+			acks[s] = m.where[h][s]
+		}
+	}
+	m.mu.Unlock()
+	if !full {
+		var err error
+		if newV, acks, err = m.bump(h, sources); err != nil {
+			return err
+		}
 	}
 	length := int64(-1)
 	var from []string
