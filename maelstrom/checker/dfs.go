@@ -70,6 +70,9 @@ type DFSRepairDetails struct {
 	RepairMax     time.Duration `json:"repair_max"`
 	MaxUnderRepl  int           `json:"max_under_replicated"` // chunks short of replicas in one locate
 	UnderReplSeen int           `json:"under_replicated_locates"`
+	// Unavailable counts chunks a locate showed on no live server while
+	// chunk servers were down: excused, their copies may all be down.
+	Unavailable int `json:"unavailable,omitempty"`
 }
 
 func dfsValue(v any) (DFSOp, bool) {
@@ -372,6 +375,12 @@ func DFSRepair(h history.History, p DFSParams) Result {
 				if !dn[r] && !dnInv[r] {
 					n++
 				}
+			}
+			if n == 0 && live < len(p.ChunkServers) {
+				// Every copy may be on the dead servers: nothing to copy
+				// from until one comes back.
+				det.Unavailable++
+				continue
 			}
 			if n < target || n < len(c.Replicas) {
 				short = append(short, c)

@@ -169,9 +169,9 @@ type chunkLoc struct {
 }
 
 type fileView struct {
-	Exists  bool     `json:"exists"`
-	Handles []uint64 `json:"handles"`
-	Version []uint64 `json:"versions"`
+	Exists  bool        `json:"exists"`
+	Handles []uint64    `json:"handles"`
+	Meta    []chunkMeta `json:"meta"`
 }
 
 func (m *master) view(path string) (fileView, error) {
@@ -179,7 +179,7 @@ func (m *master) view(path string) (fileView, error) {
 		hs, ok := m.ns.Files[path]
 		v := fileView{Exists: ok, Handles: slices.Clone(hs)}
 		for _, h := range hs {
-			v.Version = append(v.Version, m.ns.Chunks[h].Version)
+			v.Meta = append(v.Meta, *m.ns.Chunks[h])
 		}
 		return v
 	})
@@ -208,7 +208,7 @@ func (m *master) handleOpen(_ node.Message, r nsRequest) (any, error) {
 	locs := make([]chunkLoc, len(v.Handles))
 	m.mu.Lock()
 	for i, h := range v.Handles {
-		locs[i] = chunkLoc{Index: i, Handle: h, Version: v.Version[i], Replicas: m.healthy(h, v.Version[i])}
+		locs[i] = chunkLoc{Index: i, Handle: h, Version: v.Meta[i].Version, Replicas: m.healthy(h, v.Meta[i])}
 	}
 	m.mu.Unlock()
 	return struct {
@@ -230,7 +230,8 @@ func (m *master) handleLocate(_ node.Message, _ nsRequest) (any, error) {
 		var out []chunkLoc
 		for _, p := range m.ns.list("") {
 			for i, h := range m.ns.Files[p] {
-				out = append(out, chunkLoc{Path: p, Index: i, Handle: h, Version: m.ns.Chunks[h].Version})
+				c := m.ns.Chunks[h]
+				out = append(out, chunkLoc{Path: p, Index: i, Handle: h, Version: c.Version, Replicas: c.Replicas})
 			}
 		}
 		return out
@@ -243,8 +244,8 @@ func (m *master) handleLocate(_ node.Message, _ nsRequest) (any, error) {
 		return nil, err
 	}
 	m.mu.Lock()
-	for i := range locs {
-		locs[i].Replicas = m.healthy(locs[i].Handle, locs[i].Version)
+	for i, l := range locs {
+		locs[i].Replicas = m.healthy(l.Handle, chunkMeta{Version: l.Version, Replicas: l.Replicas})
 	}
 	m.mu.Unlock()
 	if locs == nil {
@@ -262,17 +263,39 @@ func (m *master) live(s string) bool {
 	return ok && m.now().Sub(t) < m.o.DeadAfter
 }
 
-// healthy lists the live servers holding an intact replica of h at the
-// master's version or newer, sorted. Needs m.mu.
-func (m *master) healthy(h, version uint64) []string {
+// healthy lists the chunk's replicas (as the log knows them) that are
+// live and report an intact copy at the version or newer, sorted. Needs
+// m.mu.
+func (m *master) healthy(h uint64, c chunkMeta) []string {
 	out := []string{}
-	for s, ci := range m.where[h] {
-		if m.live(s) && ci.Version >= version && !ci.Bad {
+	for _, s := range c.Replicas {
+		if ci, ok := m.where[h][s]; ok && m.live(s) && ci.Version >= c.Version && !ci.Bad {
 			out = append(out, s)
 		}
 	}
-	sort.Strings(out)
 	return out
+}
+
+// meta reads a chunk's version and replicas through ReadIndex: a new
+// leader must not act on a namespace that lags the log.
+func (m *master) meta(h uint64) (chunkMeta, error) {
+	raw, err := m.read(func() any {
+		if c := m.ns.Chunks[h]; c != nil {
+			return c
+		}
+		return chunkMeta{}
+	})
+	if err != nil {
+		return chunkMeta{}, err
+	}
+	var c chunkMeta
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return chunkMeta{}, err
+	}
+	if c.Version == 0 {
+		return c, node.NewRPCError(node.KeyDoesNotExist, fmt.Sprintf("chunk %d is gone", h))
+	}
+	return c, nil
 }
 
 // liveServers lists the live chunk servers, fewest chunks first. Needs m.mu.
@@ -341,9 +364,9 @@ func (m *master) handleHeartbeat(msg node.Message, hb heartbeat) (any, error) {
 		target := min(m.o.Replicas, len(m.liveServers()))
 		for _, ci := range hb.Chunks {
 			switch {
-			case m.ns.garbage(ci):
+			case m.ns.garbage(msg.Src, ci, m.busy[ci.Handle]):
 				del = append(del, ci.Handle)
-			case ci.Bad && !m.busy[ci.Handle] && len(m.healthy(ci.Handle, m.ns.Chunks[ci.Handle].Version)) >= target:
+			case ci.Bad && !m.busy[ci.Handle] && len(m.healthy(ci.Handle, *m.ns.Chunks[ci.Handle])) >= target:
 				del = append(del, ci.Handle)
 			}
 		}
@@ -414,9 +437,12 @@ func (m *master) handleLease(_ node.Message, r nsRequest) (any, error) {
 		m.mu.Unlock()
 		return leaseOK{Type: "m_lease_ok", Handle: h, Index: idx, Primary: ls.primary, Version: ls.version}, nil
 	}
-	known := len(m.where[h]) > 0
 	m.mu.Unlock()
-	if !known {
+	c, err := m.meta(h)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.Replicas) == 0 {
 		if err := m.place(h); err != nil {
 			return nil, err
 		}
@@ -445,7 +471,8 @@ func (m *master) place(h uint64) error {
 		return node.NewRPCError(node.TemporarilyUnavailable, fmt.Sprintf("no server created chunk %d", h))
 	}
 	m.record(h, acks)
-	return nil
+	_, err := m.submit(command{Op: "set-version", Handle: h, Version: 1, Replicas: keys(acks)})
+	return err
 }
 
 // fanout runs call on every server at once and returns the answers of
@@ -489,18 +516,9 @@ func (m *master) record(h uint64, acks map[string]ChunkInfo) {
 // every write of the older version is refused, which fences off an old
 // primary whatever its clock says. It returns the replicas that took
 // it, with their lengths. Requires the chunk's lock.
-func (m *master) bump(h uint64, replicas []string) (uint64, map[string]ChunkInfo, error) {
-	var recorded uint64
-	m.d.View(func() {
-		if c := m.ns.Chunks[h]; c != nil {
-			recorded = c.Version
-		}
-	})
-	if recorded == 0 {
-		return 0, nil, node.NewRPCError(node.KeyDoesNotExist, fmt.Sprintf("chunk %d is gone", h))
-	}
+func (m *master) bump(h uint64, c chunkMeta, replicas []string) (uint64, map[string]ChunkInfo, error) {
 	m.mu.Lock()
-	newV := recorded
+	newV := c.Version
 	for _, ci := range m.where[h] {
 		newV = max(newV, ci.Version)
 	}
@@ -518,7 +536,7 @@ func (m *master) bump(h uint64, replicas []string) (uint64, map[string]ChunkInfo
 		acks[s] = ci
 	}
 	m.record(h, acks)
-	if _, err := m.submit(command{Op: "set-version", Handle: h, Version: newV}); err != nil {
+	if _, err := m.submit(command{Op: "set-version", Handle: h, Version: newV, Replicas: keys(acks)}); err != nil {
 		return 0, nil, err
 	}
 	return newV, acks, nil
@@ -527,19 +545,17 @@ func (m *master) bump(h uint64, replicas []string) (uint64, map[string]ChunkInfo
 // grant makes one healthy replica primary of h for a lease period.
 // Requires the chunk's lock.
 func (m *master) grant(h uint64) (*lease, error) {
-	var recorded uint64
-	m.d.View(func() {
-		if c := m.ns.Chunks[h]; c != nil {
-			recorded = c.Version
-		}
-	})
+	c, err := m.meta(h)
+	if err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
-	replicas := m.healthy(h, recorded)
+	replicas := m.healthy(h, c)
 	m.mu.Unlock()
 	if len(replicas) == 0 {
 		return nil, node.NewRPCError(node.TemporarilyUnavailable, fmt.Sprintf("no healthy replica of chunk %d", h))
 	}
-	version, acks, err := m.bump(h, replicas)
+	version, acks, err := m.bump(h, c, replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -577,10 +593,7 @@ func (m *master) repairTick(context.Context) {
 	if !m.isMaster() || !m.leader() {
 		return
 	}
-	type want struct {
-		h       uint64
-		version uint64
-	}
+	type want struct{ h uint64 }
 	var todo []want
 	m.d.View(func() {
 		m.mu.Lock()
@@ -591,8 +604,8 @@ func (m *master) repairTick(context.Context) {
 		}
 		target := min(m.o.Replicas, len(m.liveServers()))
 		for h, c := range m.ns.Chunks {
-			if len(m.where[h]) > 0 && len(m.healthy(h, c.Version)) < target && !m.busy[h] {
-				todo = append(todo, want{h, c.Version})
+			if len(c.Replicas) > 0 && len(m.healthy(h, *c)) < target && !m.busy[h] {
+				todo = append(todo, want{h})
 			}
 		}
 	})
@@ -611,7 +624,7 @@ func (m *master) repairTick(context.Context) {
 				delete(m.busy, w.h)
 				m.mu.Unlock()
 			}()
-			if err := m.repair(w.h, w.version); err != nil {
+			if err := m.repair(w.h); err != nil {
 				m.n.Logger().Info("repair failed", "chunk", w.h, "err", err)
 			}
 		}()
@@ -620,21 +633,24 @@ func (m *master) repairTick(context.Context) {
 
 // repair copies h to new servers: a clone on each, which fetches the
 // blocks from the replicas h has.
-func (m *master) repair(h, version uint64) error {
+func (m *master) repair(h uint64) error {
 	l := m.chunkLock(h)
 	l.Lock()
 	defer l.Unlock()
+	c, err := m.meta(h)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
-	sources := m.healthy(h, version)
+	sources := m.healthy(h, c)
 	if len(sources) == 0 {
 		// Only damaged replicas left: their intact blocks together may
 		// still make a whole chunk.
-		for s, ci := range m.where[h] {
-			if m.live(s) && ci.Version >= version {
+		for _, s := range c.Replicas {
+			if ci, ok := m.where[h][s]; ok && m.live(s) && ci.Version >= c.Version {
 				sources = append(sources, s)
 			}
 		}
-		sort.Strings(sources)
 	}
 	m.mu.Unlock()
 	if len(sources) == 0 {
@@ -643,14 +659,12 @@ func (m *master) repair(h, version uint64) error {
 	// A full chunk takes no more mutations: it is copied at its version.
 	// The others are bumped first, so that no append lands in the middle
 	// of the copy.
-	var newV uint64
+	newV := c.Version
 	var acks map[string]ChunkInfo
 	m.mu.Lock()
 	full := true
 	for _, s := range sources {
-		ci := m.where[h][s]
-		full = full && ci.Length == m.o.ChunkSize
-		newV = max(newV, ci.Version)
+		full = full && m.where[h][s].Length == m.o.ChunkSize
 	}
 	if full {
 		acks = map[string]ChunkInfo{}
@@ -660,8 +674,7 @@ func (m *master) repair(h, version uint64) error {
 	}
 	m.mu.Unlock()
 	if !full {
-		var err error
-		if newV, acks, err = m.bump(h, sources); err != nil {
+		if newV, acks, err = m.bump(h, c, sources); err != nil {
 			return err
 		}
 	}
@@ -705,6 +718,11 @@ func (m *master) repair(h, version uint64) error {
 		return ChunkInfo{Handle: h, Version: newV, Length: length}, err
 	})
 	m.record(h, done)
+	if len(done) > 0 {
+		if _, err := m.submit(command{Op: "add-replica", Handle: h, Version: newV, Replicas: keys(done)}); err != nil {
+			return err
+		}
+	}
 	m.n.Logger().Info("re-replicated", "chunk", h, "version", newV, "to", fmt.Sprint(keys(done)), "from", fmt.Sprint(from))
 	return nil
 }

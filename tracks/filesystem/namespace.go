@@ -23,9 +23,16 @@ type namespace struct {
 	Sessions   raftnode.Sessions     `json:"sessions"`
 }
 
+// chunkMeta is a chunk's file, its version, and the chunk servers that
+// hold that version: the servers that took the version bump (and so
+// every acknowledged mutation since), and those a clone added later. A
+// server outside the set may report the same version (its answer to the
+// bump was lost) but may have missed mutations: only members are read
+// and written.
 type chunkMeta struct {
-	Path    string `json:"path"`
-	Version uint64 `json:"version"`
+	Path     string   `json:"path"`
+	Version  uint64   `json:"version"`
+	Replicas []string `json:"replicas"`
 }
 
 func newNamespace() *namespace {
@@ -36,13 +43,14 @@ func newNamespace() *namespace {
 // carry the client's id and request number for de-duplication; the
 // master's own (add-chunk, set-version) are idempotent.
 type command struct {
-	Op      string `json:"op"`
-	Client  string `json:"client,omitempty"`
-	Seq     uint64 `json:"seq,omitempty"`
-	Path    string `json:"path,omitempty"`
-	Index   int    `json:"index,omitempty"`
-	Handle  uint64 `json:"handle,omitempty"`
-	Version uint64 `json:"version,omitempty"`
+	Op       string   `json:"op"`
+	Client   string   `json:"client,omitempty"`
+	Seq      uint64   `json:"seq,omitempty"`
+	Path     string   `json:"path,omitempty"`
+	Index    int      `json:"index,omitempty"`
+	Handle   uint64   `json:"handle,omitempty"`
+	Version  uint64   `json:"version,omitempty"`
+	Replicas []string `json:"replicas,omitempty"`
 }
 
 type outcome struct {
@@ -96,8 +104,19 @@ func (ns *namespace) exec(c command) outcome {
 		}
 		return outcome{Handles: slices.Clone(ns.Files[c.Path])}
 	case "set-version":
-		if m := ns.Chunks[c.Handle]; m != nil && c.Version > m.Version {
-			m.Version = c.Version
+		// A version bump (lease grant, repair) or a new chunk's placement.
+		if m := ns.Chunks[c.Handle]; m != nil && (c.Version > m.Version || (c.Version == m.Version && len(m.Replicas) == 0)) {
+			m.Version, m.Replicas = c.Version, slices.Clone(c.Replicas)
+		}
+	case "add-replica":
+		// A clone finished: the new server holds the version too.
+		if m := ns.Chunks[c.Handle]; m != nil && c.Version == m.Version {
+			for _, s := range c.Replicas {
+				if !slices.Contains(m.Replicas, s) {
+					m.Replicas = append(m.Replicas, s)
+				}
+			}
+			sort.Strings(m.Replicas)
 		}
 	default:
 		return outcome{Code: node.MalformedRequest, Text: "unknown op " + c.Op}
@@ -117,14 +136,20 @@ func (ns *namespace) list(prefix string) []string {
 }
 
 // garbage reports whether a chunk a server holds should go: its file was
-// deleted (the handle was issued and is no longer known) or its version
-// is older than the master's (it missed mutations while down).
-func (ns *namespace) garbage(ci ChunkInfo) bool {
+// deleted (the handle was issued and is no longer known), its version is
+// older than the master's (it missed mutations while down), or it has
+// the version without being one of its replicas (a bump whose answer was
+// lost). A newer version than the master's is a bump not yet logged and
+// stays; so does a copy being made (busy).
+func (ns *namespace) garbage(server string, ci ChunkInfo, busy bool) bool {
 	m := ns.Chunks[ci.Handle]
 	if m == nil {
 		return ci.Handle < ns.NextHandle
 	}
-	return ci.Version < m.Version
+	if len(m.Replicas) == 0 {
+		return false // being placed: its servers are not logged yet
+	}
+	return ci.Version < m.Version || (ci.Version == m.Version && !busy && !slices.Contains(m.Replicas, server))
 }
 
 func (ns *namespace) Snapshot() ([]byte, error) { return json.Marshal(ns) }
