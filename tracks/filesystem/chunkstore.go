@@ -65,6 +65,11 @@ func OpenStore(fsys storage.FS, dir string, block int, verify bool) (*Store, []s
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
+	// The directory's own name must be durable too, or a power failure
+	// takes every chunk with it.
+	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
+		return nil, nil, err
+	}
 	ents, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err

@@ -261,3 +261,19 @@ func TestParseArgs(t *testing.T) {
 		t.Fatalf("%+v %v", o, err)
 	}
 }
+
+// A power failure keeps what was acknowledged: the chunk directory's
+// name, the data and the metadata are all synced before a write returns.
+func TestStoreSurvivesPowerFailure(t *testing.T) {
+	fsys := memfs.New()
+	s := openStore(t, fsys, true)
+	if err := s.Create(1, 1); err != nil {
+		t.Fatal(err)
+	}
+	want := appendRecords(t, s, 3)
+	fsys.Crash()
+	s2 := openStore(t, fsys, true)
+	if _, got, bad, err := s2.Read(1); err != nil || string(got) != string(want) || len(bad) != 0 {
+		t.Fatalf("after a power failure: %d of %d bytes, bad %v, err %v", len(got), len(want), bad, err)
+	}
+}
