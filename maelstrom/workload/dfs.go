@@ -31,7 +31,8 @@ import (
 // chunk). I is unique per append; D is 24 to 160 letters. read_ok lists
 // the file's records in file order, each id once; list_ok the paths that
 // start with X, sorted. locate_ok lists every chunk of every file with the
-// chunk servers holding a healthy replica. Errors: 20 (no such file), 21
+// chunk servers holding a healthy replica (a chunk still being created may
+// be left out: it holds no data yet). Errors: 20 (no such file), 21
 // (create of an existing file), 11 and 0 (retry).
 //
 // Checkers: dfs-integrity (every record read is one a writer sent, byte

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -49,6 +51,7 @@ func newChunkServer(n *node.Node, o Options) *chunkServer {
 	node.HandleTyped(n, "c_write", cs.handleWrite)
 	node.HandleTyped(n, "c_read", cs.handleRead)
 	node.HandleTyped(n, "c_clone", cs.handleClone)
+	node.HandleTyped(n, "c_sync", cs.handleSync)
 	n.Every(o.Heartbeat, cs.heartbeat)
 	return cs
 }
@@ -136,6 +139,7 @@ type chunkRequest struct {
 	Secondaries []string `json:"secondaries"`
 	LeaseMS     int64    `json:"lease_ms"`
 	Sources     []string `json:"sources"`
+	CRCs        []uint32 `json:"crcs"`
 }
 
 func storeError(err error) error {
@@ -182,8 +186,12 @@ func (cs *chunkServer) handleBump(_ node.Message, r chunkRequest) (any, error) {
 	return infoOK{"c_bump_ok", ci}, nil
 }
 
-// handleLease makes this server the chunk's primary: it continues at the
-// length the master found on every replica.
+// handleLease makes this server the chunk's primary. Its copy becomes
+// the chunk: it holds every acknowledged record (every replica of the
+// version does), and the secondaries are made identical to it before the
+// lease starts. Below the last acknowledged record the replicas agree;
+// beyond it each may hold a different failed attempt, so no length alone
+// (the shortest replica's, say) marks where they stop agreeing.
 func (cs *chunkServer) handleLease(_ node.Message, r chunkRequest) (any, error) {
 	st, err := cs.st()
 	if err != nil {
@@ -199,10 +207,8 @@ func (cs *chunkServer) handleLease(_ node.Message, r chunkRequest) (any, error) 
 	if ci.Version != r.Version {
 		return nil, node.NewRPCError(node.PreconditionFailed, fmt.Sprintf("lease for version %d, chunk at %d", r.Version, ci.Version))
 	}
-	if ci.Length > r.Length {
-		if err := st.WriteAt(r.Handle, r.Version, r.Length, nil); err != nil {
-			return nil, storeError(err)
-		}
+	if err := cs.syncSecondaries(st, r.Handle, r.Version, r.Secondaries); err != nil {
+		return nil, err
 	}
 	// The primary's lease ends a little before the master's: the clocks
 	// run at the same rate, but the grant took a moment to arrive.
@@ -211,6 +217,82 @@ func (cs *chunkServer) handleLease(_ node.Message, r chunkRequest) (any, error) 
 	cs.leases[r.Handle] = &primaryLease{version: r.Version, secondaries: r.Secondaries, expiry: cs.now().Add(d)}
 	cs.mu.Unlock()
 	return node.MessageBody{Type: "c_lease_ok"}, nil
+}
+
+// syncSecondaries makes every secondary's copy equal to this one.
+func (cs *chunkServer) syncSecondaries(st *Store, h, version uint64, secondaries []string) error {
+	_, data, bad, err := st.Read(h)
+	if err != nil {
+		return storeError(err)
+	}
+	if len(bad) > 0 {
+		return node.NewRPCError(node.TemporarilyUnavailable, fmt.Sprintf("chunk %d: the primary's copy is damaged", h))
+	}
+	crcs := blockCRCs(data, cs.o.BlockSize)
+	errs := make([]error, len(secondaries))
+	var wg sync.WaitGroup
+	for i, s := range secondaries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(cs.n.Context(), 2*cs.o.CallTimeout)
+			defer cancel()
+			_, errs[i] = node.Call[node.MessageBody](ctx, cs.n, s, map[string]any{"type": "c_sync",
+				"handle": h, "version": version, "length": len(data), "crcs": crcs, "sources": []string{cs.n.ID()}})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return node.NewRPCError(node.TemporarilyUnavailable, fmt.Sprintf("secondary %s did not sync: %v", secondaries[i], err))
+		}
+	}
+	return nil
+}
+
+// handleSync makes this secondary's copy equal to the primary's: cut to
+// its length when every block agrees, else copied from the primary.
+func (cs *chunkServer) handleSync(_ node.Message, r chunkRequest) (any, error) {
+	st, err := cs.st()
+	if err != nil {
+		return nil, err
+	}
+	l := cs.chunkLock(r.Handle)
+	l.Lock()
+	defer l.Unlock()
+	v, data, bad, err := st.Read(r.Handle)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if v != r.Version {
+		return nil, node.NewRPCError(node.PreconditionFailed, fmt.Sprintf("sync for version %d, chunk at %d", r.Version, v))
+	}
+	if len(bad) == 0 && int64(len(data)) >= r.Length && slices.Equal(blockCRCs(data[:r.Length], cs.o.BlockSize), r.CRCs) {
+		if int64(len(data)) > r.Length {
+			if err := st.WriteAt(r.Handle, r.Version, r.Length, nil); err != nil {
+				return nil, storeError(err)
+			}
+		}
+		return node.MessageBody{Type: "c_sync_ok"}, nil
+	}
+	ctx, cancel := context.WithTimeout(cs.n.Context(), cs.o.CallTimeout)
+	defer cancel()
+	fresh, err := fetchChunk(ctx, cs.n, cs.o.BlockSize, r.Handle, r.Version, r.Length, r.Sources)
+	if err != nil {
+		return nil, node.NewRPCError(node.TemporarilyUnavailable, err.Error())
+	}
+	if err := st.Install(r.Handle, r.Version, fresh); err != nil {
+		return nil, storeError(err)
+	}
+	return node.MessageBody{Type: "c_sync_ok"}, nil
+}
+
+func blockCRCs(data []byte, block int) []uint32 {
+	out := []uint32{}
+	for lo := 0; lo < len(data); lo += block {
+		out = append(out, crc32.Checksum(data[lo:min(lo+block, len(data))], castagnoli))
+	}
+	return out
 }
 
 type appendOK struct {

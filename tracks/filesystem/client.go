@@ -192,11 +192,11 @@ func (c *client) append(_ node.Message, r clientRequest) (any, error) {
 	ctx, cancel := c.deadline()
 	defer cancel()
 	rec := Record{ID: r.ID, Data: r.Data}
-	var full, broken uint64
+	var full, broken, brokenV uint64
 	var last error
 	for {
 		var ls leaseOK
-		err := c.callMaster(ctx, map[string]any{"type": "m_lease", "path": r.Path, "full": full, "broken": broken}, &ls)
+		err := c.callMaster(ctx, map[string]any{"type": "m_lease", "path": r.Path, "full": full, "broken": broken, "broken_version": brokenV}, &ls)
 		if err != nil {
 			var rpc *node.RPCError
 			if errors.As(err, &rpc) && rpc.Code == node.Timeout && last != nil {
@@ -204,7 +204,7 @@ func (c *client) append(_ node.Message, r clientRequest) (any, error) {
 			}
 			return nil, err
 		}
-		full, broken = 0, 0
+		full, broken, brokenV = 0, 0, 0
 		actx, acancel := context.WithTimeout(ctx, 2*c.o.CallTimeout)
 		res, err := node.Call[appendOK](actx, c.n, ls.Primary, map[string]any{"type": "c_append", "handle": ls.Handle, "record": rec})
 		acancel()
@@ -222,7 +222,7 @@ func (c *client) append(_ node.Message, r clientRequest) (any, error) {
 				return nil, rpc
 			}
 		}
-		broken = ls.Handle
+		broken, brokenV = ls.Handle, ls.Version
 		if !sleep(ctx, 20*time.Millisecond) {
 			return nil, timeoutError(last)
 		}

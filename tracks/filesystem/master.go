@@ -87,6 +87,9 @@ type nsRequest struct {
 	Seq    uint64 `json:"seq"`
 	Full   uint64 `json:"full"`
 	Broken uint64 `json:"broken"`
+	// BrokenVersion is the version of the lease that failed: a writer
+	// that waited must not break the lease granted meanwhile.
+	BrokenVersion uint64 `json:"broken_version"`
 }
 
 func (m *master) submit(c command) (outcome, error) {
@@ -231,6 +234,11 @@ func (m *master) handleLocate(_ node.Message, _ nsRequest) (any, error) {
 		for _, p := range m.ns.list("") {
 			for i, h := range m.ns.Files[p] {
 				c := m.ns.Chunks[h]
+				if len(c.Replicas) == 0 {
+					// Being placed: it holds no data yet (no lease
+					// is granted before its servers are logged).
+					continue
+				}
 				out = append(out, chunkLoc{Path: p, Index: i, Handle: h, Version: c.Version, Replicas: c.Replicas})
 			}
 		}
@@ -430,8 +438,8 @@ func (m *master) handleLease(_ node.Message, r nsRequest) (any, error) {
 	l.Lock()
 	defer l.Unlock()
 	m.mu.Lock()
-	if r.Broken == h {
-		delete(m.leases, h)
+	if ls := m.leases[h]; ls != nil && r.Broken == h && ls.version <= r.BrokenVersion {
+		delete(m.leases, h) // the writer saw this lease fail
 	}
 	if ls := m.leases[h]; ls != nil && m.now().Before(ls.expiry) {
 		m.mu.Unlock()
@@ -562,21 +570,26 @@ func (m *master) grant(h uint64) (*lease, error) {
 	// Every acknowledged append is on every replica of the version, so
 	// the shortest replica holds them all: the primary continues from
 	// there and cuts unacknowledged tails off the others.
-	length := int64(-1)
+	// Any replica of the version holds every acknowledged record; the
+	// longest keeps the most of what failed attempts left.
 	var holders []string
-	for s, ci := range acks {
-		if length < 0 || ci.Length < length {
-			length = ci.Length
-		}
+	for s := range acks {
 		holders = append(holders, s)
 	}
-	sort.Strings(holders)
+	sort.Slice(holders, func(i, j int) bool {
+		li, lj := acks[holders[i]].Length, acks[holders[j]].Length
+		if li != lj {
+			return li > lj
+		}
+		return holders[i] < holders[j]
+	})
 	primary := holders[0]
 	start := m.now()
-	ctx, cancel := context.WithTimeout(m.n.Context(), m.o.CallTimeout)
+	// Taking the lease includes syncing the secondaries: allow for it.
+	ctx, cancel := context.WithTimeout(m.n.Context(), 4*m.o.CallTimeout)
 	defer cancel()
 	_, err = node.Call[node.MessageBody](ctx, m.n, primary, map[string]any{"type": "c_lease", "handle": h,
-		"version": version, "length": length, "secondaries": holders[1:], "lease_ms": m.o.Lease.Milliseconds()})
+		"version": version, "secondaries": holders[1:], "lease_ms": m.o.Lease.Milliseconds()})
 	if err != nil {
 		return nil, node.NewRPCError(node.TemporarilyUnavailable, fmt.Sprintf("primary %s did not take the lease: %v", primary, err))
 	}
@@ -678,13 +691,13 @@ func (m *master) repair(h uint64) error {
 			return err
 		}
 	}
+	// The copy is one source's whole copy (the first intact one): the
+	// replicas may differ beyond the last acknowledged record, and a
+	// length cut from another replica could fall inside a record.
 	length := int64(-1)
 	var from []string
 	good := 0
 	for s, ci := range acks {
-		if length < 0 || ci.Length < length {
-			length = ci.Length
-		}
 		from = append(from, s)
 		if !ci.Bad {
 			good++
