@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
+	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
 	"github.com/distsys-curriculum/distsys/maelstrom/workload"
 )
 
@@ -364,3 +366,54 @@ func flipFileBit(path string, off int64, bit int) error {
 	}
 	return err
 }
+
+// targetFaults narrows each fault's choice of victims to the nodes the
+// workload allows it (workload.FaultTargeter); faults the workload
+// leaves alone are returned as they are.
+func (r *run) targetFaults(faults []nemesis.Fault) []nemesis.Fault {
+	ft, ok := r.inst.(workload.FaultTargeter)
+	if !ok {
+		return faults
+	}
+	out := make([]nemesis.Fault, len(faults))
+	for i, f := range faults {
+		nodes := ft.FaultTargets(f.Name(), slices.Clone(r.ids))
+		if slices.Equal(nodes, r.ids) || len(nodes) == 0 {
+			out[i] = f
+			continue
+		}
+		out[i] = targetedFault{Fault: f, nodes: nodes}
+	}
+	return out
+}
+
+// targetedFault is a fault that sees only some nodes.
+type targetedFault struct {
+	nemesis.Fault
+	nodes []string
+}
+
+func (t targetedFault) env(env nemesis.Env) nemesis.Env {
+	if fe, ok := env.(*faultEnv); ok {
+		return targetedEnv{faultEnv: fe, nodes: t.nodes}
+	}
+	return env
+}
+
+func (t targetedFault) Start(ctx context.Context, env nemesis.Env, rng *rand.Rand) (string, any, error) {
+	return t.Fault.Start(ctx, t.env(env), rng)
+}
+
+func (t targetedFault) Stop(ctx context.Context, env nemesis.Env) (string, any, error) {
+	return t.Fault.Stop(ctx, t.env(env))
+}
+
+// targetedEnv is the run's fault environment with fewer nodes to choose
+// from; everything else (kill, restart, corrupt, leader guess) is the
+// run's own.
+type targetedEnv struct {
+	*faultEnv
+	nodes []string
+}
+
+func (e targetedEnv) Nodes() []string { return e.nodes }

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -63,8 +64,17 @@ type Config struct {
 	ForwardTimeout time.Duration
 	// Peers picks the Raft group this node belongs to from the cluster's
 	// node ids, once init has named them (nil: every node). The sharder
-	// runs several groups in one cluster this way.
+	// runs several groups in one cluster this way. A node left out of the
+	// group it is given runs no Raft at all: Submit and Read answer "not
+	// the leader" (the filesystem's chunk servers beside its masters, with
+	// FirstNodes).
 	Peers func(self string, all []string) []string
+}
+
+// FirstNodes is a Config.Peers that makes the first n node ids of init (in
+// init's order) the Raft group; the other nodes run no Raft.
+func FirstNodes(n int) func(self string, all []string) []string {
+	return func(_ string, all []string) []string { return all[:min(n, len(all))] }
 }
 
 // DefaultConfig is the setting every replicated service of the curriculum
@@ -199,6 +209,13 @@ func New(n *node.Node, cfg Config, sm StateMachine) *Driver {
 }
 
 func (d *Driver) start() error {
+	peers := d.n.NodeIDs()
+	if d.cfg.Peers != nil {
+		peers = d.cfg.Peers(d.n.ID(), peers)
+	}
+	if !slices.Contains(peers, d.n.ID()) {
+		return nil // not a member: Submit and Read answer "not the leader"
+	}
 	var storage raft.Storage = raft.NewMemoryStorage()
 	var closer io.Closer
 	if dir := d.n.DataDir(); dir != "" && !d.cfg.Volatile {
@@ -207,10 +224,6 @@ func (d *Driver) start() error {
 			return fmt.Errorf("raftnode: open storage in the data directory: %w", err)
 		}
 		storage, closer = s, s
-	}
-	peers := d.n.NodeIDs()
-	if d.cfg.Peers != nil {
-		peers = d.cfg.Peers(d.n.ID(), peers)
 	}
 	rc := raft.Config{
 		ID: d.n.ID(), Peers: peers, Storage: storage,

@@ -54,3 +54,12 @@ type Crash struct {
 type CrashJudge interface {
 	JudgeCrash(h history.History, c Crash) checker.Result
 }
+
+// FaultTargeter is implemented by instances whose nodes play different
+// roles, so that a fault may choose its victims among some of them only:
+// the dfs workload's corrupt rots chunk servers' disks, not the masters'.
+// FaultTargets returns the nodes the named fault (nemesis name) may hit;
+// returning nodes unchanged leaves the fault as it is.
+type FaultTargeter interface {
+	FaultTargets(fault string, nodes []string) []string
+}
