@@ -68,7 +68,7 @@ func orchNode(flaw orchFlaw) program.Program {
 				return s
 			}
 			switch m.Type() {
-			case "apply", "scale", "delete":
+			case "apply", "scale", "delete_deployment":
 				name := str("deployment")
 				d, exists := desired[name]
 				if m.Type() != "apply" && !exists {
@@ -84,7 +84,7 @@ func orchNode(flaw orchFlaw) program.Program {
 							d.replicas, d.gen = int(m.Int("replicas")), gen
 							desired[name] = d
 						}
-					case "delete":
+					case "delete_deployment":
 						delete(desired, name)
 					}
 				}

@@ -19,10 +19,12 @@ import (
 //
 //	{"type":"apply","deployment":"d1","replicas":3,"cpu":250,"generation":7} -> {"type":"apply_ok"}
 //	{"type":"scale","deployment":"d1","replicas":5,"generation":9}           -> {"type":"scale_ok"}   (error 20: no such deployment)
-//	{"type":"delete","deployment":"d1","generation":12}                      -> {"type":"delete_ok"}  (error 20: no such deployment)
+//	{"type":"delete_deployment","deployment":"d1","generation":12}           -> {"type":"delete_deployment_ok"}  (error 20: no such deployment)
 //	{"type":"call","service":"d1","call":42}                                 -> {"type":"call_ok","pod":"d1-7"}
 //
-// A change with a generation not above the one a deployment last took
+// (delete_deployment, not delete: the nodes of the orchestrator track
+// also serve the watcher's protocol, whose delete removes a key.) A
+// change with a generation not above the one a deployment last took
 // changes nothing (and is answered ok): generations order changes whose
 // messages cross. The machines' container runtime is a service the grader
 // runs, "runtime"; a node speaks to it for its own machine only:
@@ -179,7 +181,7 @@ func (w *orchWL) change() Invocation {
 		c.Replicas = min(most, 1+w.rng.IntN(4))
 		return Invocation{F: "apply", Value: c}
 	case w.rng.IntN(6) == 0:
-		return Invocation{F: "delete", Value: c}
+		return Invocation{F: "delete_deployment", Value: c}
 	case w.rng.IntN(4) == 0:
 		c.Replicas = min(most, 1+w.rng.IntN(4))
 		return Invocation{F: "apply", Value: c}
@@ -207,7 +209,7 @@ func (w *orchWL) Invoke(ctx context.Context, c Caller, _ int, inv Invocation) Co
 		return ok(v)
 	case checker.OrchChange:
 		body := map[string]any{"type": inv.F, "deployment": v.Deployment, "generation": v.Generation}
-		if inv.F != "delete" {
+		if inv.F != "delete_deployment" {
 			body["replicas"] = v.Replicas
 		}
 		if inv.F == "apply" {
@@ -239,11 +241,11 @@ func (w *orchWL) learn(f string, v checker.OrchChange, out history.Type) {
 	}
 	d.unsettled = out == history.Info
 	switch {
-	case out == history.OK && f == "delete":
+	case out == history.OK && f == "delete_deployment":
 		d.exists, d.replicas, d.reserve = false, 0, 0
 	case out == history.OK:
 		d.exists, d.replicas, d.reserve = true, v.Replicas, v.Replicas
-	case out == history.Info && f != "delete":
+	case out == history.Info && f != "delete_deployment":
 		d.exists, d.replicas, d.reserve = true, v.Replicas, max(d.reserve, v.Replicas)
 	case out == history.Info:
 		d.reserve = max(d.reserve, d.replicas+1) // settled by the next change

@@ -1,0 +1,27 @@
+package orchestrator
+
+import (
+	"testing"
+
+	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/maelstrom"
+	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
+	"github.com/distsys-curriculum/distsys/maelstrom/stages"
+)
+
+func prog([]string) program.Program { return node.Program(Configure) }
+
+// TestGradeStagesInProcess grades every stage of stages.tsv in-process
+// under virtual time, as `make track-orchestrator` does with the binary,
+// and logs the orchestrate checker's figures (printed with -v). Every
+// stage over 20 seeds:
+//
+//	go test -run TestGradeStagesInProcess -v -timeout 60m ./tracks/orchestrator/ -args -sweep 20
+func TestGradeStagesInProcess(t *testing.T) {
+	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
+		if res, ok := rep.Result("orchestrate"); ok {
+			t.Logf("orchestrate: %s", res.Summary)
+		}
+	})
+}
