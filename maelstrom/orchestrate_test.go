@@ -21,8 +21,7 @@ const (
 	orchForgesCalls           // answers calls without asking a pod
 )
 
-// orchNode is an orchestrator on one machine, n0, which gets every change
-// (the operator is thread 0, on n0): it keeps the desired replicas and
+// orchNode is an orchestrator of one machine, its own: it keeps the desired replicas and
 // starts and stops pods named <deployment>-<i> on its own runtime. Calls
 // go to a running pod of the service. Other nodes refuse calls.
 func orchNode(flaw orchFlaw) program.Program {
@@ -145,11 +144,12 @@ func TestOrchestrateCorrectSingleMachine(t *testing.T) {
 	}
 }
 
-// TestOrchestrateOverCapacity: everything runs on n0 of three machines;
-// the desired requests take up to 60% of the cluster, more than n0 has.
+// TestOrchestrateOverCapacity: everything runs on n0 of three machines
+// (one client thread, on n0, so n0 gets every change); the desired
+// requests take up to 60% of the cluster, more than n0 has.
 func TestOrchestrateOverCapacity(t *testing.T) {
 	rep := grade(t, orchNode(orchNoCapacity), "-w", "orchestrate", "--node-count", "3", "--time-limit", "15",
-		"--rate", "20", "--concurrency", "3", "--change-interval", "0.5")
+		"--rate", "20", "--concurrency", "1", "--change-interval", "0.5")
 	wantVerdict(t, rep, checker.Invalid, "first problem (orchestrate): over capacity", "its capacity is 1000m")
 	res, d := orchResult(t, rep)
 	v := res.Violations[0]
@@ -159,8 +159,8 @@ func TestOrchestrateOverCapacity(t *testing.T) {
 }
 
 func TestOrchestrateIgnoredScaleNeverConverges(t *testing.T) {
-	rep := grade(t, orchNode(orchIgnoresScale), "-w", "orchestrate", "--node-count", "1", "--time-limit", "12",
-		"--rate", "20", "--concurrency", "3", "--change-interval", "1")
+	rep := grade(t, orchNode(orchIgnoresScale), "-w", "orchestrate", "--node-count", "1", "--time-limit", "20",
+		"--rate", "20", "--concurrency", "3", "--change-interval", "2", "--bound", "1000")
 	wantVerdict(t, rep, checker.Invalid, "not converged", "wanted")
 	res, _ := orchResult(t, rep)
 	v := res.Violations[0]

@@ -35,9 +35,9 @@ import (
 //	{"type":"pod_list"}                                    -> {"type":"pod_list_ok","pods":[{"pod":..,"deployment":..,"cpu":..}]}
 //	{"type":"pod_call","pod":"d1-7","call":42}             -> {"type":"pod_call_ok","pod":"d1-7"}   (error 20: not running here)
 //
-// A killed machine loses its pods. Thread 0 is the operator: a change
-// every --change-interval seconds (calls in between); the other threads
-// call services. The desired cpu requests never exceed --fill of the
+// A killed machine loses its pods. The operator makes a change every
+// --change-interval seconds through whichever of the first threads (one
+// per node) is free; every thread calls services otherwise. The desired cpu requests never exceed --fill of the
 // cluster's capacity and each pod asks at most (1 - fill) of a machine,
 // so that any placement that respects capacity fits every pod once all
 // machines are up. The checker (checker.Orchestrate) wants no machine over
@@ -52,9 +52,9 @@ func init() {
 			Flags: []Flag{
 				{Name: "capacity", Default: "1000", Usage: "cpu millicores of each machine"},
 				{Name: "deployments", Default: "4", Usage: "number of deployment names d0, d1, ..."},
-				{Name: "change-interval", Default: "2", Usage: "seconds between the operator's changes"},
+				{Name: "change-interval", Default: "5", Usage: "seconds between the operator's changes"},
 				{Name: "fill", Default: "0.6", Usage: "largest fraction of the cluster's capacity the desired requests take"},
-				{Name: "bound", Default: "6000", Usage: "milliseconds after a change or a fault by which running pods must be as desired"},
+				{Name: "bound", Default: "4000", Usage: "milliseconds after a change or a fault by which running pods must be as desired"},
 				{Name: "warmup", Default: "2000", Usage: "milliseconds a pod must have run before calls to its service must succeed"},
 			},
 			New: newOrchestrate,
@@ -114,6 +114,7 @@ type orchWL struct {
 	mu            sync.Mutex
 	rng           *rand.Rand
 	generation    int64
+	cycle         int
 	calls         int64
 	lastChange    time.Duration
 	pods          []checker.OrchPod
@@ -127,7 +128,9 @@ func (w *orchWL) now() time.Duration { return time.Since(w.start) }
 func (w *orchWL) Next(thread, _ int) Invocation {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if now := w.now(); thread == 0 && now-w.lastChange >= w.interval {
+	// The operator is whichever of the first threads (one per node, so
+	// that a dead node does not silence it) is free when a change is due.
+	if now := w.now(); thread < len(w.p.NodeIDs) && now-w.lastChange >= w.interval {
 		w.lastChange = now
 		return w.change()
 	}
@@ -176,20 +179,21 @@ func (w *orchWL) change() Invocation {
 	most := min(5, max(0, (w.budget-others)/d.cpu))
 	w.generation++
 	c := checker.OrchChange{Deployment: d.name, CPU: d.cpu, Generation: w.generation}
-	switch {
-	case !d.exists:
+	// Changes to existing deployments cycle through the kinds, so that
+	// every kind is tried often in every run.
+	kind := "apply"
+	if d.exists {
+		kind = []string{"scale", "apply", "scale", "delete_deployment"}[w.cycle%4]
+		w.cycle++
+	}
+	switch kind {
+	case "apply":
 		c.Replicas = min(most, 1+w.rng.IntN(4))
-		return Invocation{F: "apply", Value: c}
-	case w.rng.IntN(6) == 0:
-		return Invocation{F: "delete_deployment", Value: c}
-	case w.rng.IntN(4) == 0:
-		c.Replicas = min(most, 1+w.rng.IntN(4))
-		return Invocation{F: "apply", Value: c}
-	default:
+	case "scale":
 		c.Replicas = w.rng.IntN(most + 1)
 		c.CPU = 0
-		return Invocation{F: "scale", Value: c}
 	}
+	return Invocation{F: kind, Value: c}
 }
 
 func (w *orchWL) Invoke(ctx context.Context, c Caller, _ int, inv Invocation) Completion {
@@ -249,6 +253,11 @@ func (w *orchWL) learn(f string, v checker.OrchChange, out history.Type) {
 		d.exists, d.replicas, d.reserve = true, v.Replicas, max(d.reserve, v.Replicas)
 	case out == history.Info:
 		d.reserve = max(d.reserve, d.replicas+1) // settled by the next change
+	case f != "apply":
+		// Refused (error 20: no such deployment, after an indefinite
+		// apply that did not take): the next change applies it. The
+		// budget keeps its reserve, in case that apply still lands.
+		d.exists = false
 	}
 }
 
