@@ -103,13 +103,14 @@ func (k *kubelet) keepAlive(ctx context.Context, lost context.CancelFunc) {
 	}
 }
 
-// fenced says whether the lease may have expired by now: the service
+// fenced says whether the lease may be about to expire: the service
 // counts the ttl from when it applied the last keepalive, which is after
-// this kubelet sent it, so a kubelet that stops its pods once ttl/2 has
-// passed since then has stopped them before the controller could have
-// started replacements.
+// this kubelet sent it, so a kubelet that stops its pods once 4/5 of the
+// ttl has passed since then has stopped them before the controller could
+// have started replacements. (Much less than the ttl, and a slow round of
+// keepalives under load would stop and restart every pod for nothing.)
 func (k *kubelet) fenced() bool {
-	return k.x.n.Clock().Now().UnixNano()-k.lastOK.Load() > int64(k.x.o.NodeTTL/2)
+	return k.x.n.Clock().Now().UnixNano()-k.lastOK.Load() > int64(k.x.o.NodeTTL*4/5)
 }
 
 // levelLoop: list the pods bound here and the pods running here, make

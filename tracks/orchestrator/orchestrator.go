@@ -64,12 +64,12 @@ type Options struct {
 	CallAttempt, CallDeadline time.Duration
 }
 
-// DefaultOptions: the watcher's defaults, packing, 1 s machine leases.
+// DefaultOptions: the watcher's defaults, packing, 2 s machine leases.
 func DefaultOptions() Options {
 	return Options{
 		Watcher:      watcher.DefaultOptions(),
 		Score:        "pack",
-		NodeTTL:      time.Second,
+		NodeTTL:      2 * time.Second,
 		Resync:       500 * time.Millisecond,
 		CallAttempt:  400 * time.Millisecond,
 		CallDeadline: 2500 * time.Millisecond,
