@@ -33,6 +33,10 @@ type JobRun struct {
 	Accepted bool          `json:"accepted"`
 }
 
+// jobsFaultGrace is how long after a fault ends priorities are still
+// excused: leases of workers cut off by it run out, the queue drains.
+const jobsFaultGrace = 2 * time.Second
+
 // JobsParams are what the jobs checker needs besides the history.
 type JobsParams struct {
 	Start time.Time // the run's start on the nodes' clock (cron fire times are absolute)
@@ -105,22 +109,9 @@ func Jobs(h history.History, runs []JobRun, p JobsParams) Result {
 		}
 	}
 	var subs []*jobSubmit
-	var disturbed [][2]time.Duration
-	var faultStart time.Duration = -1
 	var lateness []time.Duration
 	for _, o := range pairUp(h) {
 		if o.invoke.Process < 0 {
-			switch o.invoke.F {
-			case "stop-partition", "restart", "resume":
-				if faultStart >= 0 {
-					disturbed = append(disturbed, [2]time.Duration{faultStart, o.invoke.Time + 2*time.Second})
-				}
-				faultStart = -1
-			default:
-				if faultStart < 0 {
-					faultStart = o.invoke.Time
-				}
-			}
 			continue
 		}
 		v, ok := o.invoke.Value.(JobOp)
@@ -156,16 +147,21 @@ func Jobs(h history.History, runs []JobRun, p JobsParams) Result {
 				Detail: fmt.Sprintf("job %s, acknowledged %s at %s, never ran to its end", v.Job, where(o.node(), o.invoke.Process), at(o.completion.Time))})
 		}
 	}
-	if faultStart >= 0 {
-		disturbed = append(disturbed, [2]time.Duration{faultStart, p.End})
-	}
+	// Faults excuse priority inversions: a paused or cut-off worker may sit
+	// on a claimed job until its lease runs out. Quiet spans are the healthy
+	// windows less a grace period after each fault ends.
+	healthy := HealthyWindows(h, p.End)
 	quiet := func(from, to time.Duration) bool {
-		for _, w := range disturbed {
-			if w[0] <= to && from <= w[1] {
-				return false
+		for _, w := range healthy {
+			grace := jobsFaultGrace
+			if w.From == 0 {
+				grace = 0
+			}
+			if w.From+grace <= from && to <= w.To {
+				return true
 			}
 		}
-		return true
+		return false
 	}
 	var waits []time.Duration
 	for _, b := range subs {
