@@ -24,7 +24,7 @@ func TestGradeStagesInProcess(t *testing.T) {
 			okOps += c.OK
 		}
 		t.Logf("ok ops/s: %.1f", float64(okOps)/rep.Options.TimeLimit.Seconds())
-		for _, name := range []string{"jobs"} {
+		for _, name := range []string{"jobs", "net"} {
 			if res, ok := rep.Result(name); ok {
 				t.Logf("%s: %s", name, res.Summary)
 			}

@@ -33,6 +33,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
@@ -257,6 +258,11 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// recheck bounds how long an idle worker goes without reading the queue
+// again when no job was added: a claim dropped after a failed run frees
+// its job without any change to the queue.
+const recheck = time.Second
+
 // worker claims and runs jobs until the node stops.
 func (s *scheduler) worker(name string) {
 	ctx := s.n.Context()
@@ -266,74 +272,102 @@ func (s *scheduler) worker(name string) {
 		if sess == nil {
 			return
 		}
-		ran, seen := s.claimAndRun(ctx, name, sess)
+		ran, seen, due := s.claimAndRun(ctx, name, sess)
 		rev = max(rev, seen)
 		if !ran {
-			// Nothing to do: wait for a change to the queue (a watch from
-			// the revision seen), or for a delayed job to come due or a
-			// claim to be dropped (the watch answers empty after a while:
-			// claims are not watched, as every worker would wake at every
-			// claim and release).
-			wctx, cancel := context.WithTimeout(ctx, s.o.Watcher.Deadline)
-			_, through, err := s.c.Watch(wctx, "/jobs/q/", rev+1)
-			cancel()
-			if err != nil {
-				sleep(ctx, 50*time.Millisecond)
-			}
-			rev = max(rev, through)
+			rev = s.idle(ctx, rev, due)
 		}
 	}
 }
 
-// claimAndRun runs one job: a claim this worker left behind (its release
-// failed, say for want of a Raft leader) if there is one, else the best
-// ready job nobody holds. It reports whether it ran one and the revision
-// the queue was read at.
-func (s *scheduler) claimAndRun(ctx context.Context, name string, sess *client.Session) (bool, int64) {
+// idle waits for a job to be added to the queue (a watch from the
+// revision seen), for the delayed job due first to come due, or for
+// recheck to pass, and returns the revision seen through. Reading the
+// queue is a linearizable read through the Raft leader; waking every
+// worker for each job deleted would multiply those reads for nothing.
+func (s *scheduler) idle(ctx context.Context, rev int64, due time.Time) int64 {
+	clock := s.n.Clock()
+	listed := clock.Now()
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithTimeout(ctx, s.o.Watcher.Deadline)
+		evs, through, err := s.c.Watch(wctx, "/jobs/q/", rev+1)
+		cancel()
+		if err != nil {
+			sleep(ctx, 50*time.Millisecond)
+			return rev
+		}
+		rev = max(rev, through)
+		now := clock.Now()
+		if slices.ContainsFunc(evs, func(e client.Event) bool { return e.Type == "put" }) ||
+			(!due.IsZero() && !now.Before(due)) || now.Sub(listed) >= recheck {
+			return rev
+		}
+	}
+	return rev
+}
+
+// fresh is how long a worker goes on taking jobs from one reading of the
+// queue before it reads it again. Within it a job added since may wait
+// behind lower-priority ones; past it the checker's priority slack would
+// not forgive that. Reading once for several jobs spares the Raft leader a
+// read per job.
+const fresh = 250 * time.Millisecond
+
+// claimAndRun reads the queue and the claims (one read of /jobs/), then
+// runs a claim this worker left behind (its release failed, say for want
+// of a Raft leader) if there is one, else the ready jobs nobody holds,
+// best first, for as long as the reading is fresh. It reports whether it
+// ran a job, the revision it read at and when the first job still delayed
+// comes due (zero if none).
+func (s *scheduler) claimAndRun(ctx context.Context, name string, sess *client.Session) (ran bool, rev int64, due time.Time) {
+	clock := s.n.Clock()
+	read := clock.Now()
 	rctx, cancel := context.WithTimeout(ctx, s.o.Watcher.Deadline)
-	defer cancel()
-	queue, rev, err := s.c.List(rctx, "/jobs/q/")
+	kvs, rev, err := s.c.List(rctx, "/jobs/")
+	cancel()
 	if err != nil {
-		return false, 0
-	}
-	claims, _, err := s.c.List(rctx, "/jobs/claim/")
-	if err != nil {
-		return false, rev
-	}
-	queued := map[string]bool{}
-	for _, kv := range queue {
-		queued[strings.TrimPrefix(kv.Key, "/jobs/q/")] = true
-	}
-	held := map[string]bool{}
-	for _, kv := range claims {
-		id := strings.TrimPrefix(kv.Key, "/jobs/claim/")
-		held[id] = true
-		var holder string
-		if kv.Lease != sess.Lease || json.Unmarshal(kv.Value, &holder) != nil || holder != name {
-			continue
-		}
-		// Ours, and this worker runs one job at a time: the claim outlived
-		// a run whose release failed. Still queued, the job may not have
-		// run to its end: run it again under the same token (at least
-		// once). Otherwise only the claim is left to drop.
-		if queued[id] {
-			s.run(ctx, name, id, kv.CreateRev)
-			return true, rev
-		}
-		s.release(ctx, "/jobs/claim/"+id)
+		return false, 0, due
 	}
 	type cand struct {
 		j   job
 		rev int64
 	}
-	now := s.n.Clock().Now().UnixNano()
 	var ready []cand
-	for _, kv := range queue {
+	held := map[string]bool{}
+	mine := map[string]int64{} // claims this worker left behind: job -> token
+	queued := map[string]bool{}
+	for _, kv := range kvs {
+		if id, ok := strings.CutPrefix(kv.Key, "/jobs/claim/"); ok {
+			held[id] = true
+			var holder string
+			if kv.Lease == sess.Lease && json.Unmarshal(kv.Value, &holder) == nil && holder == name {
+				mine[id] = kv.CreateRev
+			}
+			continue
+		}
 		var j job
-		if json.Unmarshal(kv.Value, &j) != nil || held[j.ID] || j.NotBefore*1_000_000 > now {
+		if !strings.HasPrefix(kv.Key, "/jobs/q/") || json.Unmarshal(kv.Value, &j) != nil {
+			continue
+		}
+		queued[j.ID] = true
+		if at := time.UnixMilli(j.NotBefore); at.After(read) {
+			if due.IsZero() || at.Before(due) {
+				due = at
+			}
 			continue
 		}
 		ready = append(ready, cand{j, kv.CreateRev})
+	}
+	// This worker runs one job at a time, so a claim of its own is one that
+	// outlived a run whose release failed. Still queued, the job may not
+	// have run to its end: run it again under the same token (at least
+	// once). Otherwise only the claim is left to drop.
+	for id, token := range mine {
+		if queued[id] {
+			s.run(ctx, name, id, token)
+			return true, rev, due
+		}
+		s.release(ctx, "/jobs/claim/"+id)
 	}
 	slices.SortFunc(ready, func(a, b cand) int {
 		if a.j.Priority != b.j.Priority {
@@ -342,26 +376,42 @@ func (s *scheduler) claimAndRun(ctx context.Context, name string, sess *client.S
 		return int(a.rev - b.rev)
 	})
 	for _, c := range ready {
-		token, err := s.c.Create(rctx, "/jobs/claim/"+c.j.ID, name, sess.Lease)
+		if held[c.j.ID] {
+			continue
+		}
+		if ran && clock.Now().Sub(read) > fresh {
+			break
+		}
+		cctx, cancel := context.WithTimeout(ctx, s.o.Watcher.Deadline)
+		token, err := s.c.Create(cctx, "/jobs/claim/"+c.j.ID, name, sess.Lease)
+		cancel()
 		if client.ErrorCode(err) == node.KeyAlreadyExists {
 			continue // another worker got there first
 		}
 		if err != nil {
-			return false, rev
+			break
 		}
 		s.run(ctx, name, c.j.ID, token)
-		return true, rev
+		ran = true
 	}
-	return false, rev
+	return ran, rev, due
 }
 
 // release deletes a queue entry or a claim; a failure is left for later
 // (the worker finds its own claim again; a dead worker's goes with its
 // lease).
-func (s *scheduler) release(ctx context.Context, key string) {
+func (s *scheduler) release(ctx context.Context, keys ...string) {
 	dctx, cancel := context.WithTimeout(ctx, s.o.Watcher.Deadline)
 	defer cancel()
-	_, _ = s.c.Delete(dctx, key)
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = s.c.Delete(dctx, k)
+		}()
+	}
+	wg.Wait()
 }
 
 type runOK struct {
@@ -369,15 +419,14 @@ type runOK struct {
 }
 
 // run writes the job's begin and end to the resource under the token,
-// then removes it from the queue and drops the claim, in that order (a
-// claim left on a job no longer queued is harmless; a queued job without
-// a claim is run again). A refused write means a newer holder took over:
-// leave the job to it.
+// then removes the job from the queue and drops the claim, both at once:
+// whichever fails, the job is run again or the claim found again later,
+// and at least once allows both. A refused write means a newer holder
+// took over: leave the job to it and only drop the claim.
 func (s *scheduler) run(ctx context.Context, holder, id string, token int64) {
 	if s.o.NoFencing {
 		token = 0
 	}
-	defer s.release(ctx, "/jobs/claim/"+id)
 	for _, step := range []string{"begin", "end"} {
 		if step == "end" {
 			sleep(ctx, s.o.Run)
@@ -386,10 +435,11 @@ func (s *scheduler) run(ctx context.Context, holder, id string, token int64) {
 		_, err := node.Call[runOK](rctx, s.n, "resource", map[string]any{"type": "run", "job": id, "token": token, "holder": holder, "step": step})
 		cancel()
 		if err != nil {
+			s.release(ctx, "/jobs/claim/"+id)
 			return
 		}
 	}
-	s.release(ctx, "/jobs/q/"+id)
+	s.release(ctx, "/jobs/q/"+id, "/jobs/claim/"+id)
 }
 
 // cronLeader campaigns for /cron-leader and, while it leads, enqueues
