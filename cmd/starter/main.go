@@ -56,6 +56,7 @@ var Tracks = []Track{
 	{Name: "loadbalancers", Stage: "round-robin", Section: "The workload: lb (ours)", Types: []string{"request"}},
 	{Name: "queues", Stage: "kafka-single", Section: "The workloads", Types: []string{"send", "poll", "commit_offsets", "list_committed_offsets"}},
 	{Name: "logger", Stage: "wal", Section: "The workload: kafka (Maelstrom's)", Types: []string{"send", "poll", "commit_offsets", "list_committed_offsets"}},
+	{Name: "scheduler", Stage: "single", Section: "The workload: jobs (ours)", Types: []string{"submit", "cron"}},
 	{Name: "watcher", Stage: "single", Section: "The workload: watch (ours)", Types: []string{"put", "get", "cas", "watch", "watch_once", "lease_grant", "lease_keepalive", "lock", "fenced_write"}},
 }
 

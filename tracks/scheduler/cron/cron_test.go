@@ -90,3 +90,21 @@ func TestParseErrors(t *testing.T) {
 		t.Fatalf("Next(%v) = %v, want %v", at, got, want)
 	}
 }
+
+// TestSundayAsSeven pins down the one difference from robfig/cron that we
+// keep on purpose: 7 in day-of-week is Sunday here (as in Vixie cron) and
+// an error there.
+func TestSundayAsSeven(t *testing.T) {
+	ours, err := Parse("0 0 12 * * 7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sat := time.Date(2026, 12, 5, 13, 0, 0, 0, time.UTC) // a Saturday
+	if got, want := ours.Next(sat), time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Fatalf("Next(%v) = %v, want Sunday %v", sat, got, want)
+	}
+	p := robfig.NewParser(robfig.Second | robfig.Minute | robfig.Hour | robfig.Dom | robfig.Month | robfig.Dow)
+	if _, err := p.Parse("0 0 12 * * 7"); err == nil {
+		t.Fatal("robfig/cron accepts 7 in day-of-week now: the lesson's note on the difference is out of date")
+	}
+}
