@@ -159,8 +159,8 @@ func TestJobsBrokenNodes(t *testing.T) {
 			// among the violations, each with node, value and time.
 			for _, v := range res.Violations {
 				if v.What == what {
-					if v.Node == "" || v.Value == nil || v.Time <= 0 {
-						t.Fatalf("violation %+v lacks node, value or time", v)
+					if v.Node == "" || v.Op == nil || v.Value == nil || v.Time <= 0 {
+						t.Fatalf("violation %+v lacks node, op, value or time", v)
 					}
 					return
 				}

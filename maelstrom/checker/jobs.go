@@ -80,6 +80,15 @@ func Jobs(h history.History, runs []JobRun, p JobsParams) Result {
 		holder string
 		token  int64
 	}
+	ops := pairUp(h)
+	// The operation that submitted (or registered) each job: a violation
+	// found among the resource's writes shows it.
+	byJob := map[string]*history.Op{}
+	for _, o := range ops {
+		if v, ok := o.invoke.Value.(JobOp); ok && o.invoke.Process >= 0 {
+			byJob[v.Job] = o.observed()
+		}
+	}
 	open := map[string]*section{}
 	firstBegin := map[string]time.Duration{}
 	ended := map[string]bool{}
@@ -93,7 +102,8 @@ func Jobs(h history.History, runs []JobRun, p JobsParams) Result {
 			s, open[r.Job] = nil, nil // fenced off by a newer holder
 		}
 		if s != nil && s.holder != r.Holder {
-			res.add(Violation{What: "two holders ran a job", Node: r.Src, Value: r.Job, Time: r.Time,
+			id, _, _ := strings.Cut(r.Job, "@") // a cron fire shows its registration
+			res.add(Violation{What: "two holders ran a job", Node: r.Src, Op: byJob[id], Value: r.Job, Time: r.Time,
 				Detail: fmt.Sprintf("the resource accepted %s's %s of job %s (token %d) at %s while %s's run of it (token %d) was open", r.Holder, r.Step, r.Job, r.Token, at(r.Time), s.holder, s.token)})
 		}
 		switch r.Step {
@@ -110,7 +120,7 @@ func Jobs(h history.History, runs []JobRun, p JobsParams) Result {
 	}
 	var subs []*jobSubmit
 	var lateness []time.Duration
-	for _, o := range pairUp(h) {
+	for _, o := range ops {
 		if o.invoke.Process < 0 {
 			continue
 		}
