@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -130,11 +131,15 @@ type scheduler struct {
 	// work is the session the node's workers claim jobs under; the cron
 	// leader campaigns under a session of its own (see cronLeader).
 	work *sessions
+	// taken holds the jobs this node's workers are claiming or running,
+	// so that a sibling worker does not try to claim them too.
+	mu    sync.Mutex
+	taken map[string]bool
 }
 
 // Setup serves the jobs workload on n, with the watcher's messages too.
 func Setup(n *node.Node, o Options) {
-	s := &scheduler{n: n, srv: watcher.Setup(n, o.Watcher), o: o}
+	s := &scheduler{n: n, srv: watcher.Setup(n, o.Watcher), o: o, taken: map[string]bool{}}
 	node.HandleTyped(n, "submit", s.submit)
 	node.HandleTyped(n, "cron", s.cron)
 	n.OnInit(func() error {
@@ -313,6 +318,40 @@ func (s *scheduler) idle(ctx context.Context, rev int64, due time.Time) int64 {
 // read per job.
 const fresh = 250 * time.Millisecond
 
+// handoff is how long a ready job is left to the node it belongs to (by
+// a hash of its id) before every node's workers may claim it. Without it,
+// every idle worker in the cluster, woken by the same new job, tries to
+// claim it, and all but one of those claims are Raft writes that fail.
+// A job whose node is dead, cut off or busy waits this long, well inside
+// the priority slack.
+const handoff = 300 * time.Millisecond
+
+// home says whether job belongs to this node.
+func (s *scheduler) home(job string) bool {
+	ids := s.n.NodeIDs()
+	h := fnv.New32a()
+	h.Write([]byte(job))
+	return len(ids) == 0 || ids[int(h.Sum32())%len(ids)] == s.n.ID()
+}
+
+// take marks a job as claimed by one of this node's workers; false if a
+// sibling has it.
+func (s *scheduler) take(job string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.taken[job] {
+		return false
+	}
+	s.taken[job] = true
+	return true
+}
+
+func (s *scheduler) untake(job string) {
+	s.mu.Lock()
+	delete(s.taken, job)
+	s.mu.Unlock()
+}
+
 // claimAndRun reads the queue and the claims (one read of /jobs/), then
 // runs a claim this worker left behind (its release failed, say for want
 // of a Raft leader) if there is one, else the ready jobs nobody holds,
@@ -379,20 +418,30 @@ func (s *scheduler) claimAndRun(ctx context.Context, name string, sess *client.S
 		if held[c.j.ID] {
 			continue
 		}
-		if ran && clock.Now().Sub(read) > fresh {
+		now := clock.Now()
+		if ran && now.Sub(read) > fresh {
 			break
+		}
+		if open := time.UnixMilli(c.j.NotBefore).Add(handoff); !s.home(c.j.ID) && now.Before(open) {
+			if due.IsZero() || open.Before(due) {
+				due = open // look again when it is open to all
+			}
+			continue
+		}
+		if !s.take(c.j.ID) {
+			continue // a sibling worker has it
 		}
 		cctx, cancel := context.WithTimeout(ctx, s.o.Watcher.Deadline)
 		token, err := s.c.Create(cctx, "/jobs/claim/"+c.j.ID, name, sess.Lease)
 		cancel()
-		if client.ErrorCode(err) == node.KeyAlreadyExists {
-			continue // another worker got there first
+		if err == nil {
+			s.run(ctx, name, c.j.ID, token)
+			ran = true
 		}
-		if err != nil {
+		s.untake(c.j.ID)
+		if err != nil && client.ErrorCode(err) != node.KeyAlreadyExists {
 			break
 		}
-		s.run(ctx, name, c.j.ID, token)
-		ran = true
 	}
 	return ran, rev, due
 }
@@ -482,24 +531,45 @@ func (s *scheduler) campaign(ctx context.Context, sess *client.Session) {
 	}
 }
 
+// cronState is what the leader knows of one cron job: its schedule and
+// the last fire time enqueued (or the registration time, before any).
+type cronState struct {
+	sched *cron.Schedule
+	last  time.Time
+}
+
 // lead enqueues due fires every 100 ms until ctx ends (the session lost).
+// It reads the cron jobs and their last fires from the service when it
+// starts leading and every second after (for new registrations); in
+// between it goes by what it wrote itself, as the only writer while it
+// leads. A read every tick would cost the Raft leader twenty reads a
+// second for nothing.
 func (s *scheduler) lead(ctx context.Context) {
+	clock := s.n.Clock()
+	var crons map[string]*cronState
+	var readAt time.Time
 	for ctx.Err() == nil {
-		s.fireDue(ctx)
+		if now := clock.Now(); crons == nil || now.Sub(readAt) >= time.Second {
+			if c, err := s.readCrons(ctx); err == nil {
+				crons, readAt = c, now
+			}
+		}
+		s.fireDue(ctx, crons)
 		sleep(ctx, 100*time.Millisecond)
 	}
 }
 
-func (s *scheduler) fireDue(ctx context.Context) {
+// readCrons reads the registered cron jobs and their last fires.
+func (s *scheduler) readCrons(ctx context.Context) (map[string]*cronState, error) {
 	rctx, cancel := context.WithTimeout(ctx, s.o.Watcher.Deadline)
 	defer cancel()
-	crons, _, err := s.c.List(rctx, "/cron/")
+	regs, _, err := s.c.List(rctx, "/cron/")
 	if err != nil {
-		return
+		return nil, err
 	}
 	lasts, _, err := s.c.List(rctx, "/cron-last/")
 	if err != nil {
-		return
+		return nil, err
 	}
 	last := map[string]int64{}
 	for _, kv := range lasts {
@@ -508,8 +578,8 @@ func (s *scheduler) fireDue(ctx context.Context) {
 			last[strings.TrimPrefix(kv.Key, "/cron-last/")] = t
 		}
 	}
-	now := s.n.Clock().Now()
-	for _, kv := range crons {
+	out := map[string]*cronState{}
+	for _, kv := range regs {
 		id := strings.TrimPrefix(kv.Key, "/cron/")
 		var cj cronJob
 		if json.Unmarshal(kv.Value, &cj) != nil {
@@ -523,7 +593,20 @@ func (s *scheduler) fireDue(ctx context.Context) {
 		if t, ok := last[id]; ok {
 			from = t
 		}
-		for t := sched.Next(time.Unix(from, 0)); !t.IsZero() && !t.After(now); t = sched.Next(t) {
+		out[id] = &cronState{sched: sched, last: time.Unix(from, 0)}
+	}
+	return out, nil
+}
+
+// fireDue enqueues every fire that has come due, each as a job and then
+// as the job's last fire; on a failure it stops and the next tick retries
+// (enqueueing a fire twice puts the same key twice).
+func (s *scheduler) fireDue(ctx context.Context, crons map[string]*cronState) {
+	rctx, cancel := context.WithTimeout(ctx, s.o.Watcher.Deadline)
+	defer cancel()
+	now := s.n.Clock().Now()
+	for id, st := range crons {
+		for t := st.sched.Next(st.last); !t.IsZero() && !t.After(now); t = st.sched.Next(t) {
 			fire := fmt.Sprintf("%s@%d", id, t.Unix())
 			if _, err := s.c.Put(rctx, "/jobs/q/"+fire, job{ID: fire, Priority: cronPriority, NotBefore: t.UnixMilli()}, 0); err != nil {
 				return
@@ -531,6 +614,7 @@ func (s *scheduler) fireDue(ctx context.Context) {
 			if _, err := s.c.Put(rctx, "/cron-last/"+id, t.Unix(), 0); err != nil {
 				return
 			}
+			st.last = t
 		}
 	}
 }
