@@ -8,10 +8,12 @@
 //
 //   - A submitted job is a key /jobs/q/<job> holding its priority and the
 //     time before which it must not run.
-//   - Each node runs workers. A worker lists the queue, takes the ready
-//     job of highest priority (oldest first among equals) that nobody has
-//     claimed, and claims it by creating /jobs/claim/<job> under its
-//     session's lease. The claim's creation revision is the fencing token:
+//   - Each node runs workers. A worker reads the queue and the claims,
+//     takes the ready job of highest priority (oldest first among equals)
+//     that nobody has claimed (a new job is left to its home node for a
+//     moment, so that the cluster's idle workers do not all race for it),
+//     and claims it by creating /jobs/claim/<job> under its node's session
+//     lease. A claim whose release failed is found again by its worker. The claim's creation revision is the fencing token:
 //     the worker writes to the guarded resource under it, and a worker that
 //     paused past its lease (its claim deleted, the job claimed again under
 //     a higher revision) is refused by the resource.
