@@ -154,13 +154,12 @@ func Setup(n *node.Node, o Options) *Orchestrator {
 	return x
 }
 
-// client returns a client of this node's replica for one part. The name
-// carries the incarnation (the clock at the call), because the service
-// de-duplicates by client name and sequence number: a restarted node that
-// reused its old names would send sequence numbers the service has seen,
-// and get back old answers.
+// client returns a client of this node's replica for one part; call it
+// once per part and life of the node (watcher.Server.Conn adds the life to
+// the identities, so a restarted node is not answered from its previous
+// life's de-duplication entries).
 func (x *Orchestrator) client(part string) client.Client {
-	return client.Client{Conn: x.srv.Conn(fmt.Sprintf("%s@%d", part, x.n.Clock().Now().UnixNano()))}
+	return client.Client{Conn: x.srv.Conn(part)}
 }
 
 // The keys in the coordination service.

@@ -117,6 +117,12 @@ type Server struct {
 	expiring map[int64]time.Time
 	lockOnce sync.Once
 	lockConn client.Conn
+	// life tells this incarnation of the node from earlier ones: the
+	// identities of Conn's clients carry it, because the service
+	// de-duplicates by identity and sequence number, and a restarted node
+	// whose clients began again at sequence 1 would be answered with its
+	// previous life's remembered results.
+	life int64
 }
 
 // requestTypes are the client messages the server answers.
@@ -126,7 +132,7 @@ var requestTypes = []string{"put", "get", "cas", "delete", "list", "lease_grant"
 func Setup(n *node.Node, o Options) *Server {
 	m := newMachine(n.Clock().Now)
 	d := raftnode.New(n, o.Raft, m)
-	s := &Server{n: n, d: d, m: m, o: o, expiring: map[int64]time.Time{}}
+	s := &Server{n: n, d: d, m: m, o: o, expiring: map[int64]time.Time{}, life: n.Clock().Now().UnixNano()}
 	for _, t := range requestTypes {
 		node.HandleTyped(n, t, func(msg node.Message, req client.Request) (any, error) {
 			if req.Client != "" {
@@ -324,10 +330,11 @@ type localConn struct {
 
 // Conn returns a client.Conn to this node's own server, for clients that
 // run inside the node (the lock handler here, the scheduler's workers).
-// name prefixes its client identities with the node's id, so it must be
-// unique on this node and Conn must be called after init.
+// name prefixes its client identities with the node's id and this life
+// of the node, so it must be unique on this node, and Conn must be called
+// after init.
 func (s *Server) Conn(name string) client.Conn {
-	return &localConn{s: s, lanes: client.Lanes{Prefix: s.n.ID() + "/" + name + "."}}
+	return &localConn{s: s, lanes: client.Lanes{Prefix: fmt.Sprintf("%s/%s@%d.", s.n.ID(), name, s.life)}}
 }
 
 func (c *localConn) Call(ctx context.Context, req client.Request) (client.Response, error) {
