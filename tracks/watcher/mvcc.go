@@ -311,8 +311,19 @@ func (m *machine) Restore(data []byte) error {
 	return nil
 }
 
-// canonical makes a value's JSON comparable: compact, so 1 and " 1" agree.
+// canonical makes a value's JSON comparable: compact and with object keys
+// sorted, so that 1 and " 1" agree, and so do {"a":1,"b":2} and
+// {"b":2,"a":1} (a client that read a value back and offers it as a
+// compare-and-set's expected value must match what was written).
 func canonical(raw json.RawMessage) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err == nil {
+		if b, err := json.Marshal(v); err == nil {
+			return string(b)
+		}
+	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, raw); err != nil {
 		return string(raw)

@@ -315,3 +315,14 @@ func TestExpireCancelledByLaterKeepalive(t *testing.T) {
 		t.Fatal("an up-to-date expiry left the key")
 	}
 }
+
+// A compare-and-set's expected value matches the stored one however its
+// object keys are ordered or spaced.
+func TestCanonicalIgnoresKeyOrder(t *testing.T) {
+	if canonical([]byte(`{"b": 2, "a": {"y":1,"x":[1, 2]}}`)) != canonical([]byte(`{"a":{"x":[1,2],"y":1},"b":2}`)) {
+		t.Fatal("the same object in another key order does not compare equal")
+	}
+	if canonical([]byte(`1`)) == canonical([]byte(`2`)) {
+		t.Fatal("different values compare equal")
+	}
+}
