@@ -595,7 +595,7 @@ func (e *faultEnv) Kill(_ context.Context, id string) error {
 	}
 	e.holds[id]++
 	if h := e.holds[id]; h > 1 {
-		e.r.cl.logMarker(n, fmt.Sprintf("killed again by the nemesis at %.3fs while down (%d faults now hold it down)", e.r.net.Since().Seconds(), h))
+		e.r.cl.logMarker(n, fmt.Sprintf("killed again by the nemesis at %.3fs while down (now held down %d times)", e.r.net.Since().Seconds(), h))
 		return nil
 	}
 	e.r.net.SetDown(id, true) // from now on messages to it are lost
@@ -637,7 +637,7 @@ func (e *faultEnv) Restart(ctx context.Context, id string) error {
 		return fmt.Errorf("node %s is not down", id)
 	case h > 1:
 		e.holds[id]--
-		e.r.cl.logMarker(n, fmt.Sprintf("restart by the nemesis at %.3fs deferred: %d more faults hold it down", e.r.net.Since().Seconds(), h-1))
+		e.r.cl.logMarker(n, fmt.Sprintf("restart by the nemesis at %.3fs deferred: still held down %d more times", e.r.net.Since().Seconds(), h-1))
 		return nil
 	}
 	delete(e.holds, id)
