@@ -191,3 +191,56 @@ func TestNodeLimitsApplied(t *testing.T) {
 	require.Nil(t, rep.Crash, rep.Summary())
 	require.Contains(t, rep.nodeLogs["n0"], "limits as=1048576 nofile=100")
 }
+
+// kill and kill-leader both take n1 down on this seed and both restart it
+// at the end: n1 comes back as one process, and nothing outlives the run.
+func TestKillAndKillLeaderLeaveNoProcess(t *testing.T) {
+	pids := filepath.Join(t.TempDir(), "pids")
+	bin := wrapperScript(t, buildTestNode(t), pids)
+	opts, err := ParseArgs([]string{"-w", "echo", "--node-count", "2", "--time-limit", "3", "--rate", "10",
+		"--nemesis", "kill,kill-leader", "--nemesis-interval", "1", "--seed", "1"})
+	require.NoError(t, err)
+	opts.StoreDir = ""
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, opts, Binary{Path: bin})
+	require.NoError(t, err)
+	require.Nil(t, rep.Crash, "run crashed:\n%s", rep.Summary())
+	held := map[string]int{}
+	overlap := false
+	for _, op := range rep.History {
+		if op.Process != NemesisProcess {
+			continue
+		}
+		nodes, ok := op.Value.([]string)
+		require.True(t, ok, "nemesis step %s failed: %v", op.F, op.Value)
+		for _, n := range nodes {
+			if op.F == "kill" {
+				held[n]++
+				overlap = overlap || held[n] > 1
+			} else {
+				held[n]--
+			}
+		}
+	}
+	require.True(t, overlap, "the two faults never held a node down at once on this seed\n%s", rep.Summary())
+	inc := incarnations(t, pids)
+	t.Cleanup(func() {
+		// A failing run must not leave the wrapper's loop running.
+		for _, groups := range inc {
+			for _, g := range groups {
+				if len(groupMembers(t, g)) > 0 {
+					_ = killGroup(g)
+				}
+			}
+		}
+	})
+	for id, groups := range inc {
+		for _, g := range groups {
+			require.Empty(t, groupMembers(t, g), "processes of %s (group %d) outlived the run", id, g)
+		}
+	}
+	// n0 and n1 start once, and n1 once more for the one restart that
+	// brought it back.
+	require.Len(t, inc["n1"], 2, "n1 started %d times", len(inc["n1"]))
+}

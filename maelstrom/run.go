@@ -565,7 +565,21 @@ func (s *stagger) advance(now time.Time) {
 }
 
 // faultEnv is what faults may do to this run.
-type faultEnv struct{ r *run }
+//
+// Several faults may kill (kill and kill-leader in one run, or corrupt):
+// each Kill is a hold on the node, released by one Restart, and the node
+// is down while any hold remains. A fault that restarts the node another
+// still holds down does not revive it: the other fault chose a node to be
+// down until its own stop, and reviving it early would both break that
+// fault's promise and, worse, start a second incarnation over the first
+// when the other fault restarts it in turn (a node that outlives the
+// run). The node comes back with the last release, as one incarnation.
+type faultEnv struct {
+	r *run
+
+	mu    sync.Mutex
+	holds map[string]int // node -> kills not yet matched by a restart
+}
 
 func (e *faultEnv) Nodes() []string                     { return e.r.ids }
 func (e *faultEnv) Partition(rules map[string][]string) { e.r.net.Partition(rules) }
@@ -574,6 +588,16 @@ func (e *faultEnv) Kill(_ context.Context, id string) error {
 	n := e.r.cl.nodes[id]
 	if n == nil {
 		return fmt.Errorf("no node %q", id)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.holds == nil {
+		e.holds = map[string]int{}
+	}
+	e.holds[id]++
+	if h := e.holds[id]; h > 1 {
+		e.r.cl.logMarker(n, fmt.Sprintf("killed again by the nemesis at %.3fs while down (now held down %d times)", e.r.net.Since().Seconds(), h))
+		return nil
 	}
 	e.r.net.SetDown(id, true) // from now on messages to it are lost
 	exited := e.r.cl.kill(n)
@@ -596,13 +620,28 @@ func (e *faultEnv) Control(_ context.Context, id string, body map[string]any) er
 	return err
 }
 
-// Restart starts a killed node again with the same data directory and
-// sends it init from a fresh client.
+// Restart releases one hold on a killed node; with the last, it starts
+// the node again with the same data directory and sends it init from a
+// fresh client.
 func (e *faultEnv) Restart(ctx context.Context, id string) error {
 	n := e.r.cl.nodes[id]
 	if n == nil {
 		return fmt.Errorf("no node %q", id)
 	}
+	// Held across the restart, so that a Kill from another goroutine waits
+	// for a whole incarnation to start rather than kill it half-way.
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch h := e.holds[id]; {
+	case h == 0:
+		// Starting it would run a second incarnation beside the live one.
+		return fmt.Errorf("node %s is not down", id)
+	case h > 1:
+		e.holds[id]--
+		e.r.cl.logMarker(n, fmt.Sprintf("restart by the nemesis at %.3fs deferred: still held down %d more times", e.r.net.Since().Seconds(), h-1))
+		return nil
+	}
+	delete(e.holds, id)
 	e.r.cl.logMarker(n, fmt.Sprintf("restarted by the nemesis at %.3fs", e.r.net.Since().Seconds()))
 	if err := e.r.cl.startNode(n); err != nil {
 		return err

@@ -26,7 +26,11 @@ type Env interface {
 	Heal()
 	// Kill stops a node abruptly (SIGKILL, or cancelling an in-process
 	// node); Restart starts it again with the same data directory and
-	// re-sends init.
+	// re-sends init. Faults compose: each Kill is a hold on the node that
+	// one Restart releases, and the node comes back only with the last
+	// release, so a node two faults killed (kill and kill-leader) stays
+	// down until both restarted it. Restarting a node no fault holds down
+	// is an error.
 	Kill(ctx context.Context, node string) error
 	Restart(ctx context.Context, node string) error
 }
