@@ -181,13 +181,15 @@ func Search(h history.History, opts SearchOptions) Result {
 	active, since := 0, time.Duration(0)
 	for _, op := range h {
 		if op.Process < 0 {
-			switch op.F {
-			case "kill", "pause", "start-partition":
+			// The same fault edges as HealthyWindows: a kill ends with its
+			// restart, a pause with its resume, a start-* with its stop-*.
+			switch faultEdge(op.F) {
+			case +1:
 				if active == 0 {
 					since = op.Time
 				}
 				active++
-			case "start", "resume", "stop-partition":
+			case -1:
 				if active > 0 {
 					if active--; active == 0 {
 						faults = append(faults, [2]time.Duration{since, op.Time})
