@@ -71,12 +71,32 @@ type BankDetails struct {
 	// prepared waiting for a crashed coordinator.
 	LongestReadGap     time.Duration `json:"longest_read_gap"`
 	LongestReadGapFrom time.Duration `json:"longest_read_gap_from"`
+	// AccountGaps gives, per account, the longest stretch of the main
+	// phase in which no transfer touching it succeeded, longest first: an
+	// account whose node is down, or that a prepared transaction holds
+	// locked while its coordinator is away, stands out.
+	AccountGaps []AccountGap `json:"account_gaps,omitempty"`
+}
+
+// AccountGap is an account's longest stretch without an ok transfer.
+type AccountGap struct {
+	Account int64         `json:"account"`
+	Gap     time.Duration `json:"gap"`
+	From    time.Duration `json:"from"`
 }
 
 func (d BankDetails) String() string {
 	s := fmt.Sprintf("%d transfers ok, %d aborted, %d unknown; %d reads (%d final); longest gap between ok reads %s (from %.3fs)",
 		d.TransfersOK, d.TransfersAb, d.TransfersInf, d.Reads, d.FinalReads,
 		d.LongestReadGap.Round(time.Millisecond), d.LongestReadGapFrom.Seconds())
+	if len(d.AccountGaps) > 0 {
+		s += "; longest without an ok transfer:"
+		sep := " "
+		for _, g := range d.AccountGaps[:min(3, len(d.AccountGaps))] {
+			s += fmt.Sprintf("%saccount %d %s (from %.3fs)", sep, g.Account, g.Gap.Round(time.Millisecond), g.From.Seconds())
+			sep = ", "
+		}
+	}
 	if d.Mode == BankSaga {
 		s += fmt.Sprintf("; intermediate reads off the total %d of %d (by up to %d), torn %d", d.OffReads, d.Reads, d.MaxOff, d.TornReads)
 	}
@@ -152,6 +172,34 @@ func Bank(h history.History, o BankOptions) Result {
 		}
 		last = r.done.Time
 	}
+
+	// The longest stretch without an ok transfer, per account.
+	lastAt := map[int64]time.Duration{}
+	gaps := map[int64]AccountGap{}
+	end := time.Duration(0)
+	for _, op := range h {
+		if op.Final {
+			break
+		}
+		end = op.Time
+		t, ok := op.Value.(BankTransfer)
+		if op.Type != history.OK || op.F != "transfer" || !ok {
+			continue
+		}
+		for _, a := range []int64{t.From, t.To} {
+			if g := op.Time - lastAt[a]; g > gaps[a].Gap {
+				gaps[a] = AccountGap{Account: a, Gap: g, From: lastAt[a]}
+			}
+			lastAt[a] = op.Time
+		}
+	}
+	for a := int64(0); a < int64(o.Accounts); a++ {
+		if g := end - lastAt[a]; g > gaps[a].Gap {
+			gaps[a] = AccountGap{Account: a, Gap: g, From: lastAt[a]}
+		}
+		d.AccountGaps = append(d.AccountGaps, gaps[a])
+	}
+	slices.SortStableFunc(d.AccountGaps, func(a, b AccountGap) int { return int(b.Gap - a.Gap) })
 
 	for _, r := range reads {
 		rd, ok := r.done.Value.(BankRead)

@@ -132,3 +132,39 @@ func (s *accounts) unlockS(r string, now time.Time) {
 		}
 	}
 }
+
+// step applies a saga step (one account's side of a transfer) at once,
+// as its own local transaction: a debit that would overdraw is refused,
+// a repeated step changes nothing, and a step whose compensation arrived
+// first (the compensation overtook it) is refused for good.
+func (s *accounts) step(op ledgerOp, cancelled map[int64]bool) error {
+	if _, ok := s.balances[op.Account]; !ok {
+		return node.NewRPCError(node.Abort, fmt.Sprintf("account %d is not here", op.Account))
+	}
+	if slices.Contains(s.ledgers[op.Account], op.Entry) {
+		return nil
+	}
+	if cancelled[op.Entry] {
+		return node.NewRPCError(node.Abort, fmt.Sprintf("transfer %d was compensated already", op.Entry))
+	}
+	if s.balances[op.Account]+op.Delta < 0 {
+		return node.NewRPCError(node.Abort, fmt.Sprintf("insufficient funds: account %d has %d", op.Account, s.balances[op.Account]))
+	}
+	s.apply([]ledgerOp{op})
+	return nil
+}
+
+// undo compensates a saga step: if the step took effect its effect is
+// reversed (ledger entry minus the id), and if it did not, the id is
+// cancelled so that the step, should it still arrive, is refused. Undoing
+// twice changes nothing.
+func (s *accounts) undo(op ledgerOp, cancelled map[int64]bool) {
+	led := s.ledgers[op.Account]
+	switch {
+	case slices.Contains(led, -op.Entry):
+	case slices.Contains(led, op.Entry):
+		s.apply([]ledgerOp{{Account: op.Account, Delta: -op.Delta, Entry: -op.Entry}})
+	default:
+		cancelled[op.Entry] = true
+	}
+}

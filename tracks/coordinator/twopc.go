@@ -58,6 +58,9 @@ type twoPC struct {
 	active      map[string]bool            // collecting votes
 	decided     map[string]bool            // commit?
 	undelivered map[string]map[string]bool // decision not yet acknowledged, by participant
+	// Sagas.
+	cancelled map[int64]bool // compensated before the step arrived
+	comps     map[compensation]bool
 }
 
 type preparedTx struct {
@@ -82,7 +85,8 @@ type record struct {
 
 func setupTwoPC(n *node.Node, o Options) {
 	t := &twoPC{n: n, o: o, acc: newAccounts(), prepared: map[string]*preparedTx{}, finished: map[string]bool{},
-		active: map[string]bool{}, decided: map[string]bool{}, undelivered: map[string]map[string]bool{}}
+		active: map[string]bool{}, decided: map[string]bool{}, undelivered: map[string]map[string]bool{},
+		cancelled: map[int64]bool{}, comps: map[compensation]bool{}}
 	n.OnInit(t.recover)
 	context.AfterFunc(n.Context(), func() {
 		t.mu.Lock()
@@ -101,6 +105,8 @@ func setupTwoPC(n *node.Node, o Options) {
 	node.HandleTyped(n, "tpc_status", t.handleStatus)
 	node.HandleTyped(n, "tpc_read", t.handleRead)
 	node.HandleTyped(n, "tpc_release", t.handleRelease)
+	node.HandleTyped(n, "saga_step", t.handleSagaStep)
+	node.HandleTyped(n, "saga_undo", t.handleSagaUndo)
 	n.Every(100*time.Millisecond, t.tick)
 }
 
@@ -151,6 +157,10 @@ func (t *twoPC) recover() error {
 			t.undelivered[r.Tx] = setOf(r.Parts)
 		case "delivered":
 			delete(t.undelivered, r.Tx)
+		case "step":
+			_ = t.acc.step(r.Ops[0], t.cancelled)
+		case "undo":
+			t.acc.undo(r.Ops[0], t.cancelled)
 		}
 		return nil
 	})
@@ -241,6 +251,9 @@ type decideBody struct {
 func (t *twoPC) transfer(_ node.Message, req transferRequest) (any, error) {
 	if req.Amount <= 0 || req.From == req.To {
 		return nil, node.NewRPCError(node.MalformedRequest, "a transfer moves a positive amount between two accounts")
+	}
+	if t.o.Protocol == "saga" {
+		return t.sagaTransfer(req)
 	}
 	tx := fmt.Sprintf("t%d", req.ID)
 	byPart := map[string][]ledgerOp{}
@@ -489,6 +502,7 @@ func (t *twoPC) tick(context.Context) {
 	for tx, c := range resend {
 		t.deliver(tx, c)
 	}
+	t.sendCompensations()
 	for _, tx := range timedOut {
 		// The counter-example: waiting is not knowing, and the coordinator
 		// may well have decided abort.
