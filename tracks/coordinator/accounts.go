@@ -62,7 +62,7 @@ func (s *accounts) lockX(tx string, ops []ledgerOp, now time.Time) error {
 		}
 		for r, end := range s.slock[op.Account] {
 			if now.Before(end) {
-				return node.NewRPCError(node.TxnConflict, fmt.Sprintf("account %d is being read by %s", op.Account, r))
+				return &readLockedError{fmt.Sprintf("account %d is being read by %s", op.Account, r)}
 			}
 		}
 		sums[op.Account] += op.Delta
@@ -78,6 +78,13 @@ func (s *accounts) lockX(tx string, ops []ledgerOp, now time.Time) error {
 	}
 	return nil
 }
+
+// readLockedError: a read holds one of the accounts. Reads are short and
+// never wait for anything, so a transfer may wait for them without risk
+// of deadlock.
+type readLockedError struct{ text string }
+
+func (e *readLockedError) Error() string { return e.text }
 
 // unlockX releases tx's exclusive locks.
 func (s *accounts) unlockX(tx string) {

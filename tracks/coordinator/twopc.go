@@ -66,6 +66,8 @@ type twoPC struct {
 type preparedTx struct {
 	coord string
 	ops   []ledgerOp
+	parts []string // every participant of the transaction (3PC's termination asks them)
+	pre   bool     // 3PC: precommitted
 	since time.Time
 	// asking is set while a status query is out.
 	asking bool
@@ -105,6 +107,8 @@ func setupTwoPC(n *node.Node, o Options) {
 	node.HandleTyped(n, "tpc_status", t.handleStatus)
 	node.HandleTyped(n, "tpc_read", t.handleRead)
 	node.HandleTyped(n, "tpc_release", t.handleRelease)
+	node.HandleTyped(n, "tpc_precommit", t.handlePrecommit)
+	node.HandleTyped(n, "tpc_state", t.handleState)
 	node.HandleTyped(n, "saga_step", t.handleSagaStep)
 	node.HandleTyped(n, "saga_undo", t.handleSagaUndo)
 	n.Every(100*time.Millisecond, t.tick)
@@ -138,8 +142,12 @@ func (t *twoPC) recover() error {
 		case "open":
 			t.acc.open(r.Accounts, r.Balance)
 			t.opened = true
+		case "precommit":
+			if p := t.prepared[r.Tx]; p != nil {
+				p.pre = true
+			}
 		case "prepare":
-			t.prepared[r.Tx] = &preparedTx{coord: r.Coord, ops: r.Ops, since: now}
+			t.prepared[r.Tx] = &preparedTx{coord: r.Coord, ops: r.Ops, parts: r.Parts, since: now}
 			for _, op := range r.Ops {
 				t.acc.xlock[op.Account] = r.Tx
 			}
@@ -240,6 +248,7 @@ type prepareBody struct {
 	Tx    string     `json:"tx"`
 	Coord string     `json:"coord"`
 	Ops   []ledgerOp `json:"ops"`
+	Parts []string   `json:"parts"`
 }
 
 type decideBody struct {
@@ -278,7 +287,7 @@ func (t *twoPC) transfer(_ node.Message, req transferRequest) (any, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body := prepareBody{Type: "tpc_prepare", Tx: tx, Coord: t.n.ID(), Ops: byPart[p]}
+			body := prepareBody{Type: "tpc_prepare", Tx: tx, Coord: t.n.ID(), Ops: byPart[p], Parts: parts}
 			if p == t.n.ID() {
 				errs[i] = t.prepare(body)
 				return
@@ -296,6 +305,15 @@ func (t *twoPC) transfer(_ node.Message, req transferRequest) (any, error) {
 				why = err
 			}
 		}
+	}
+
+	if commit && t.o.Protocol == "3pc" && !t.precommit(tx, parts) {
+		// Some participant did not acknowledge the pre-commit: the
+		// participants' termination protocol decides, not us.
+		t.mu.Lock()
+		delete(t.active, tx)
+		t.mu.Unlock()
+		return nil, node.NewRPCError(node.Crash, fmt.Sprintf("transfer %d: pre-commit not acknowledged by every participant; they decide", req.ID))
 	}
 
 	// Phase 2: the decision, durable before anyone hears of it.
@@ -387,12 +405,31 @@ func (t *twoPC) prepare(b prepareBody) error {
 		t.mu.Unlock()
 		return node.NewRPCError(node.Abort, b.Tx+" is already decided")
 	}
-	if err := t.acc.lockX(b.Tx, b.Ops, t.n.Clock().Now()); err != nil {
+	// Wait out reads (they never wait, so this cannot deadlock); refuse
+	// at once if another transfer holds an account.
+	for start := t.n.Clock().Now(); ; {
+		err := t.acc.lockX(b.Tx, b.Ops, t.n.Clock().Now())
+		if err == nil {
+			break
+		}
+		var rl *readLockedError
+		if !errors.As(err, &rl) || t.n.Clock().Now().Sub(start) >= t.o.ReadLease/2 {
+			t.mu.Unlock()
+			if rl != nil {
+				return node.NewRPCError(node.TxnConflict, rl.text)
+			}
+			return err
+		}
 		t.mu.Unlock()
-		return err
+		time.Sleep(2 * time.Millisecond)
+		t.mu.Lock()
+		if _, ok := t.prepared[b.Tx]; ok || t.failed != nil {
+			t.mu.Unlock()
+			return node.NewRPCError(node.TxnConflict, "prepare raced with itself or a crash")
+		}
 	}
-	t.prepared[b.Tx] = &preparedTx{coord: b.Coord, ops: b.Ops, since: t.n.Clock().Now()}
-	wait := t.write(record{Kind: "prepare", Tx: b.Tx, Coord: b.Coord, Ops: b.Ops}, true)
+	t.prepared[b.Tx] = &preparedTx{coord: b.Coord, ops: b.Ops, parts: b.Parts, since: t.n.Clock().Now()}
+	wait := t.write(record{Kind: "prepare", Tx: b.Tx, Coord: b.Coord, Ops: b.Ops, Parts: b.Parts}, true)
 	t.mu.Unlock()
 	if err := wait(); err != nil {
 		return node.NewRPCError(node.Crash, "log: "+err.Error())
@@ -509,7 +546,11 @@ func (t *twoPC) tick(context.Context) {
 		t.decide(tx, true, "timeout")
 	}
 	for _, a := range asks {
-		go t.ask(a.tx, a.coord)
+		if t.o.Protocol == "3pc" {
+			go t.terminate(a.tx)
+		} else {
+			go t.ask(a.tx, a.coord)
+		}
 	}
 }
 
