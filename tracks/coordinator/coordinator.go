@@ -77,9 +77,9 @@ func ParseArgs(args []string) (Options, error) {
 		return o, fmt.Errorf("coordinator: unexpected arguments %q (%s)", fs.Args(), usage)
 	}
 	switch o.Protocol {
-	case "hat", "2pc", "3pc", "saga":
+	case "hat", "2pc", "3pc", "saga", "sequencer":
 	default:
-		return o, fmt.Errorf("coordinator: --protocol %q: want hat, 2pc, 3pc or saga", o.Protocol)
+		return o, fmt.Errorf("coordinator: --protocol %q: want hat, 2pc, 3pc, saga or sequencer", o.Protocol)
 	}
 	return o, nil
 }
@@ -94,6 +94,8 @@ func Configure(n *node.Node) error {
 	switch o.Protocol {
 	case "hat":
 		setupHAT(n, o)
+	case "sequencer":
+		setupSequencer(n)
 	default:
 		setupTwoPC(n, o)
 	}
