@@ -48,6 +48,10 @@ type BankOptions struct {
 	Accounts int   // accounts 0 .. Accounts-1
 	Opening  int64 // every account's opening balance
 	Mode     string
+	// Nodes are the node ids in init order; account a is taken to live on
+	// Nodes[a mod len(Nodes)] (the bank's documented ownership), only to
+	// tell an account whose node was down from one blocked by others.
+	Nodes []string
 }
 
 // BankDetails are the bank checker's figures.
@@ -76,6 +80,11 @@ type BankDetails struct {
 	// account whose node is down, or that a prepared transaction holds
 	// locked while its coordinator is away, stands out.
 	AccountGaps []AccountGap `json:"account_gaps,omitempty"`
+	// Blocked is the same, counting only time during which the account's
+	// own node was up (not killed): how long other nodes' failures kept a
+	// live account from moving, e.g. locked by a transaction prepared for
+	// a coordinator that crashed. Longest first.
+	Blocked []AccountGap `json:"blocked,omitempty"`
 }
 
 // AccountGap is an account's longest stretch without an ok transfer.
@@ -96,6 +105,10 @@ func (d BankDetails) String() string {
 			s += fmt.Sprintf("%saccount %d %s (from %.3fs)", sep, g.Account, g.Gap.Round(time.Millisecond), g.From.Seconds())
 			sep = ", "
 		}
+	}
+	if len(d.Blocked) > 0 && d.Blocked[0].Gap != d.AccountGaps[0].Gap {
+		g := d.Blocked[0]
+		s += fmt.Sprintf("; longest with its node up: account %d %s (from %.3fs)", g.Account, g.Gap.Round(time.Millisecond), g.From.Seconds())
 	}
 	if d.Mode == BankSaga {
 		s += fmt.Sprintf("; intermediate reads off the total %d of %d (by up to %d), torn %d", d.OffReads, d.Reads, d.MaxOff, d.TornReads)
@@ -200,6 +213,7 @@ func Bank(h history.History, o BankOptions) Result {
 		d.AccountGaps = append(d.AccountGaps, gaps[a])
 	}
 	slices.SortStableFunc(d.AccountGaps, func(a, b AccountGap) int { return int(b.Gap - a.Gap) })
+	d.Blocked = blockedGaps(h, o, end)
 
 	for _, r := range reads {
 		rd, ok := r.done.Value.(BankRead)
@@ -376,4 +390,72 @@ func errText(h history.History, tx *bankTxn) string {
 		return h[tx.done].Error.String()
 	}
 	return "failed"
+}
+
+// blockedGaps is, per account, the longest stretch of the main phase with
+// no ok transfer touching it and its owner up throughout.
+func blockedGaps(h history.History, o BankOptions, end time.Duration) []AccountGap {
+	if len(o.Nodes) == 0 {
+		return nil
+	}
+	// Down intervals per node, from the fault steps (process < 0).
+	down := map[string][][2]time.Duration{}
+	since := map[string]time.Duration{}
+	for _, op := range h {
+		if op.Process >= 0 {
+			continue
+		}
+		nodes, _ := op.Value.([]string)
+		for _, n := range nodes {
+			switch op.F {
+			case "kill", "corrupt":
+				since[n] = op.Time
+			case "restart":
+				if t, ok := since[n]; ok {
+					down[n] = append(down[n], [2]time.Duration{t, op.Time})
+					delete(since, n)
+				}
+			}
+		}
+	}
+	for n, t := range since {
+		down[n] = append(down[n], [2]time.Duration{t, end})
+	}
+	// The ok transfers' times per account.
+	times := map[int64][]time.Duration{}
+	for _, op := range h {
+		if op.Final {
+			break
+		}
+		if t, ok := op.Value.(BankTransfer); ok && op.Type == history.OK && op.F == "transfer" {
+			times[t.From] = append(times[t.From], op.Time)
+			times[t.To] = append(times[t.To], op.Time)
+		}
+	}
+	var out []AccountGap
+	for a := int64(0); a < int64(o.Accounts); a++ {
+		owner := o.Nodes[int(a)%len(o.Nodes)]
+		best := AccountGap{Account: a}
+		prev := time.Duration(0)
+		for _, t := range append(times[a], end) {
+			// Split [prev, t] by the owner's down intervals.
+			from := prev
+			for _, iv := range down[owner] {
+				if iv[1] <= from || iv[0] >= t {
+					continue
+				}
+				if g := iv[0] - from; g > best.Gap {
+					best = AccountGap{Account: a, Gap: g, From: from}
+				}
+				from = max(from, iv[1])
+			}
+			if g := t - from; g > best.Gap {
+				best = AccountGap{Account: a, Gap: g, From: from}
+			}
+			prev = t
+		}
+		out = append(out, best)
+	}
+	slices.SortStableFunc(out, func(a, b AccountGap) int { return int(b.Gap - a.Gap) })
+	return out
 }

@@ -30,10 +30,11 @@ import (
 // balance and ledger: the ids of the transfers applied to the account and,
 // negated, the transfers whose effect on it was compensated (undone).
 //
-// The generator sends transfers and reads half and half; a transfer's
-// accounts differ, and with n nodes they are chosen so that, under the
-// usual ownership (account a lives on node a mod n), they live on
-// different nodes. Amounts are 1..10. The final phase (after the quiet
+// Account a lives on node a mod n (the n-th of init's node_ids, from 0):
+// the generator picks a transfer's two accounts on different nodes (when
+// there are at least 2n accounts), and the checker uses the ownership
+// only to report how long accounts went without a transfer while their
+// own node was up (blocked by other nodes' failures). Amounts are 1..10. The final phase (after the quiet
 // period) reads three times per worker. History values:
 // checker.BankTransfer and checker.BankRead; the check is checker.Bank,
 // whose strictness --bank-check sets (serializable or saga).
@@ -60,7 +61,7 @@ func bankSpec() Spec {
 			if mode != checker.BankSerializable && mode != checker.BankSaga {
 				return nil, fmt.Errorf("--bank-check %q: want serializable or saga", mode)
 			}
-			return &bank{p: p, opts: checker.BankOptions{Accounts: int(accounts), Opening: int64(opening), Mode: mode}}, nil
+			return &bank{p: p, opts: checker.BankOptions{Accounts: int(accounts), Opening: int64(opening), Mode: mode, Nodes: p.NodeIDs}}, nil
 		}}
 }
 

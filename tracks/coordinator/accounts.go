@@ -23,11 +23,15 @@ type ledgerOp struct {
 // ledgers of the accounts it owns and their locks. It does no I/O and
 // reads no clock (callers pass now); callers hold their own lock.
 //
-// Locks are the two-phase-locking kind: a prepared transfer holds its
-// accounts exclusively until the decision; a read holds every account
-// shared until it is released or its lease runs out (a coordinator that
-// crashed never releases it). Conflicts do not wait: the request is
-// refused (no-wait), which rules out deadlocks.
+// Locks are the two-phase-locking kind. A prepared transfer holds its
+// accounts exclusively until the decision; a conflicting transfer is
+// refused at once (no-wait, so no deadlock). A read holds every account
+// shared while it gathers the other participants' shares, but a read must
+// never make a transfer wait (a read stuck on a dead node would stall
+// every account): a transfer takes its accounts from a read, and the read
+// learns, when it validates its locks at the end, that it lost them and
+// must fail. Read locks are also leases, so that a read whose coordinator
+// died leaves nothing behind.
 type accounts struct {
 	balances map[int64]int64
 	ledgers  map[int64][]int64
@@ -60,11 +64,6 @@ func (s *accounts) lockX(tx string, ops []ledgerOp, now time.Time) error {
 		if h, ok := s.xlock[op.Account]; ok && h != tx {
 			return node.NewRPCError(node.TxnConflict, fmt.Sprintf("account %d is locked by %s", op.Account, h))
 		}
-		for r, end := range s.slock[op.Account] {
-			if now.Before(end) {
-				return &readLockedError{fmt.Sprintf("account %d is being read by %s", op.Account, r)}
-			}
-		}
 		sums[op.Account] += op.Delta
 	}
 	for a, d := range sums {
@@ -74,17 +73,11 @@ func (s *accounts) lockX(tx string, ops []ledgerOp, now time.Time) error {
 	}
 	for _, op := range ops {
 		s.xlock[op.Account] = tx
+		// Reads holding it lose it; they will fail validation.
 		delete(s.slock, op.Account)
 	}
 	return nil
 }
-
-// readLockedError: a read holds one of the accounts. Reads are short and
-// never wait for anything, so a transfer may wait for them without risk
-// of deadlock.
-type readLockedError struct{ text string }
-
-func (e *readLockedError) Error() string { return e.text }
 
 // unlockX releases tx's exclusive locks.
 func (s *accounts) unlockX(tx string) {
@@ -124,6 +117,19 @@ func (s *accounts) lockS(r string, end time.Time) (map[string]int64, map[string]
 		bs[k], ls[k] = b, slices.Clone(s.ledgers[a])
 	}
 	return bs, ls, nil
+}
+
+// validateS reports whether read r still holds every account shared (no
+// transfer took one, no lease ran out), and releases them.
+func (s *accounts) validateS(r string, now time.Time) bool {
+	ok := true
+	for a := range s.balances {
+		if end, held := s.slock[a][r]; !held || !now.Before(end) {
+			ok = false
+		}
+	}
+	s.unlockS(r, now)
+	return ok
 }
 
 // unlockS releases read r's shared locks (and any whose lease ran out).

@@ -35,11 +35,11 @@ import (
 // that restarts replays its log: prepared transactions lock their
 // accounts again, decided ones are re-sent.
 //
-// A read locks every account shared at every participant (so no transfer
-// commits half inside it), then releases them. Read locks are leases: a
-// read whose coordinator died does not block transfers for ever, and a
-// coordinator that took longer than half the lease to gather its reads
-// throws them away.
+// A read locks every account shared at every participant and reads it,
+// then asks every participant whether it still holds its locks
+// (validation) and releases them: if none lost one to a transfer, no
+// transfer committed inside the read, which is then a consistent cut.
+// Transfers never wait for reads (see accounts); reads fail instead.
 type twoPC struct {
 	n *node.Node
 	o Options
@@ -106,7 +106,7 @@ func setupTwoPC(n *node.Node, o Options) {
 	node.HandleTyped(n, "tpc_decide", t.handleDecide)
 	node.HandleTyped(n, "tpc_status", t.handleStatus)
 	node.HandleTyped(n, "tpc_read", t.handleRead)
-	node.HandleTyped(n, "tpc_release", t.handleRelease)
+	node.HandleTyped(n, "tpc_validate", t.handleValidate)
 	node.HandleTyped(n, "tpc_precommit", t.handlePrecommit)
 	node.HandleTyped(n, "tpc_state", t.handleState)
 	node.HandleTyped(n, "saga_step", t.handleSagaStep)
@@ -405,28 +405,9 @@ func (t *twoPC) prepare(b prepareBody) error {
 		t.mu.Unlock()
 		return node.NewRPCError(node.Abort, b.Tx+" is already decided")
 	}
-	// Wait out reads (they never wait, so this cannot deadlock); refuse
-	// at once if another transfer holds an account.
-	for start := t.n.Clock().Now(); ; {
-		err := t.acc.lockX(b.Tx, b.Ops, t.n.Clock().Now())
-		if err == nil {
-			break
-		}
-		var rl *readLockedError
-		if !errors.As(err, &rl) || t.n.Clock().Now().Sub(start) >= t.o.ReadLease/2 {
-			t.mu.Unlock()
-			if rl != nil {
-				return node.NewRPCError(node.TxnConflict, rl.text)
-			}
-			return err
-		}
+	if err := t.acc.lockX(b.Tx, b.Ops, t.n.Clock().Now()); err != nil {
 		t.mu.Unlock()
-		time.Sleep(2 * time.Millisecond)
-		t.mu.Lock()
-		if _, ok := t.prepared[b.Tx]; ok || t.failed != nil {
-			t.mu.Unlock()
-			return node.NewRPCError(node.TxnConflict, "prepare raced with itself or a crash")
-		}
+		return err
 	}
 	t.prepared[b.Tx] = &preparedTx{coord: b.Coord, ops: b.Ops, parts: b.Parts, since: t.n.Clock().Now()}
 	wait := t.write(record{Kind: "prepare", Tx: b.Tx, Coord: b.Coord, Ops: b.Ops, Parts: b.Parts}, true)
@@ -616,11 +597,19 @@ func (t *twoPC) handleRead(_ node.Message, b readLockBody) (any, error) {
 	return t.readLock(b.Read)
 }
 
-func (t *twoPC) handleRelease(_ node.Message, b readLockBody) (any, error) {
+type validateOK struct {
+	Type  string `json:"type"`
+	Valid bool   `json:"valid"`
+}
+
+func (t *twoPC) validate(r string) bool {
 	t.mu.Lock()
-	t.acc.unlockS(b.Read, t.n.Clock().Now())
-	t.mu.Unlock()
-	return nil, nil
+	defer t.mu.Unlock()
+	return t.acc.validateS(r, t.n.Clock().Now())
+}
+
+func (t *twoPC) handleValidate(_ node.Message, b readLockBody) (any, error) {
+	return validateOK{Type: "tpc_validate_ok", Valid: t.validate(b.Read)}, nil
 }
 
 // read gathers every participant's accounts under shared locks.
@@ -629,8 +618,7 @@ func (t *twoPC) read(node.Message, struct{}) (any, error) {
 	t.readSeq++
 	r := fmt.Sprintf("r%d.%d@%s", t.nonce, t.readSeq, t.n.ID())
 	t.mu.Unlock()
-	start := t.n.Clock().Now()
-	ctx, cancel := context.WithTimeout(t.n.Context(), t.o.ReadLease/2)
+	ctx, cancel := context.WithTimeout(t.n.Context(), min(t.o.ReadLease/2, t.o.PrepareTimeout))
 	defer cancel()
 	ids := t.n.NodeIDs()
 	res := make([]readLockOK, len(ids))
@@ -648,20 +636,33 @@ func (t *twoPC) read(node.Message, struct{}) (any, error) {
 		}()
 	}
 	wg.Wait()
-	for _, p := range ids {
-		if p == t.n.ID() {
-			t.handleRelease(node.Message{}, readLockBody{Read: r})
-			continue
-		}
-		_ = t.n.Send(p, readLockBody{Type: "tpc_release", Read: r})
-	}
 	for _, err := range errs {
 		if err != nil {
+			t.releaseRead(r, ids)
 			return nil, node.NewRPCError(node.TxnConflict, "read: "+err.Error())
 		}
 	}
-	if t.n.Clock().Now().Sub(start) >= t.o.ReadLease/2 {
-		return nil, node.NewRPCError(node.TxnConflict, "read: gathering took too long; the first locks may have expired")
+	// Validation: did every participant keep our locks throughout? Then
+	// no transfer committed at any of them while we read, and the shares
+	// form one consistent cut.
+	valid := make([]bool, len(ids))
+	for i, p := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p == t.n.ID() {
+				valid[i] = t.validate(r)
+				return
+			}
+			resp, err := node.Call[validateOK](ctx, t.n, p, readLockBody{Type: "tpc_validate", Read: r})
+			valid[i] = err == nil && resp.Valid
+		}()
+	}
+	wg.Wait()
+	for i, ok := range valid {
+		if !ok {
+			return nil, node.NewRPCError(node.TxnConflict, "read: a transfer took "+ids[i]+"'s accounts before the read was complete")
+		}
 	}
 	out := readOK{Type: "read_ok", Balances: map[string]int64{}, Ledgers: map[string][]int64{}}
 	for _, r := range res {
@@ -673,4 +674,16 @@ func (t *twoPC) read(node.Message, struct{}) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// releaseRead drops a failed read's locks (best effort: the leases end
+// them anyway).
+func (t *twoPC) releaseRead(r string, ids []string) {
+	for _, p := range ids {
+		if p == t.n.ID() {
+			t.validate(r)
+			continue
+		}
+		_ = t.n.RPC(p, readLockBody{Type: "tpc_validate", Read: r}, func(node.Message) error { return nil })
+	}
 }
