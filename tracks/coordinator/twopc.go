@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -268,7 +269,7 @@ func (t *twoPC) transfer(_ node.Message, req transferRequest) (any, error) {
 	byPart := map[string][]ledgerOp{}
 	byPart[t.owner(req.From)] = append(byPart[t.owner(req.From)], ledgerOp{Account: req.From, Delta: -req.Amount, Entry: req.ID})
 	byPart[t.owner(req.To)] = append(byPart[t.owner(req.To)], ledgerOp{Account: req.To, Delta: req.Amount, Entry: req.ID})
-	parts := slices.Sorted(mapsKeys(byPart))
+	parts := slices.Sorted(maps.Keys(byPart))
 
 	t.mu.Lock()
 	if t.failed != nil {
@@ -339,16 +340,6 @@ func (t *twoPC) transfer(_ node.Message, req transferRequest) (any, error) {
 		code = node.TxnConflict
 	}
 	return nil, node.NewRPCError(code, fmt.Sprintf("transfer %d aborted: %v", req.ID, why))
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // deliver sends tx's decision to the participants that have not
