@@ -9,12 +9,21 @@ import (
 
 // A saga transfer is two local transactions, one per account, with no
 // locks held in between: debit the source (refused if it would overdraw),
-// then credit the target. If the credit cannot be confirmed in time, the
-// saga compensates: it undoes the credit (or cancels it, if it never
-// arrived) and refunds the debit. Compensations are idempotent and are
-// re-sent until acknowledged, so the bank is consistent again once things
-// are quiet; in between, a read can see the money in neither account
-// (semantic atomicity, not isolation).
+// then credit the target. The debit is the saga's pivot: before it,
+// nothing has happened; after it, the saga only goes forward, because a
+// credit can always be applied, while undoing one can fail (the money may
+// have been spent already). So:
+//
+//   - a debit refused: the transfer aborts, nothing to undo;
+//   - a debit unconfirmed (timeout): compensate it (refund it, or cancel it
+//     should it still arrive) and abort;
+//   - a debit done: the credit is queued durably and sent until it is
+//     acknowledged, and the transfer is acknowledged.
+//
+// Queued steps and compensations are idempotent and re-sent until
+// acknowledged, so the bank is consistent again once things are quiet; in
+// between, a read can see the money in neither account (semantic
+// atomicity, not isolation).
 
 type sagaBody struct {
 	Type string   `json:"type"`
@@ -76,10 +85,12 @@ func (t *twoPC) handleSagaUndo(_ node.Message, b sagaBody) (any, error) {
 	return node.MessageBody{Type: "saga_undo_ok"}, nil
 }
 
-// compensation is an undo still to be acknowledged.
-type compensation struct {
-	part string
-	op   ledgerOp
+// pending is a saga step (or, with undo, a compensation) still to be
+// acknowledged.
+type pending struct {
+	Part string   `json:"part"`
+	Op   ledgerOp `json:"op"`
+	Undo bool     `json:"undo"`
 }
 
 // sagaTransfer runs one transfer as a saga.
@@ -94,47 +105,63 @@ func (t *twoPC) sagaTransfer(req transferRequest) (any, error) {
 			return nil, node.NewRPCError(node.Abort, fmt.Sprintf("transfer %d: debit refused: %v", req.ID, err))
 		}
 		// The debit may have happened: compensate it.
-		t.compensate(compensation{src, debit})
-		return nil, node.NewRPCError(node.TxnConflict, fmt.Sprintf("transfer %d: debit unconfirmed (%v); compensated", req.ID, err))
+		if err := t.enqueue(pending{Part: src, Op: debit, Undo: true}); err != nil {
+			return nil, node.NewRPCError(node.Crash, fmt.Sprintf("transfer %d: debit unconfirmed and compensation not logged: %v", req.ID, err))
+		}
+		return nil, node.NewRPCError(node.TxnConflict, fmt.Sprintf("transfer %d: debit unconfirmed (%v); compensating", req.ID, err))
 	}
-	if err := t.sagaStep(ctx, dst, credit, false); err != nil {
-		t.compensate(compensation{dst, credit}, compensation{src, debit})
-		return nil, node.NewRPCError(node.TxnConflict, fmt.Sprintf("transfer %d: credit failed (%v); compensated", req.ID, err))
+	// Past the pivot: only forward.
+	if err := t.sagaStep(ctx, dst, credit, false); err == nil {
+		return node.MessageBody{Type: "transfer_ok"}, nil
+	}
+	if err := t.enqueue(pending{Part: dst, Op: credit}); err != nil {
+		return nil, node.NewRPCError(node.Crash, fmt.Sprintf("transfer %d: credit not logged: %v", req.ID, err))
 	}
 	return node.MessageBody{Type: "transfer_ok"}, nil
 }
 
-// compensate queues undos; tick sends them until each is acknowledged.
-func (t *twoPC) compensate(cs ...compensation) {
+// enqueue logs a step or compensation durably, then sends it; tick sends
+// it again until it is acknowledged.
+func (t *twoPC) enqueue(p pending) error {
 	t.mu.Lock()
-	for _, c := range cs {
-		t.comps[c] = true
-	}
+	t.queue[p] = true
+	wait := t.write(record{Kind: "queue", Ops: []ledgerOp{p.Op}, Parts: []string{p.Part}, Commit: p.Undo}, true)
 	t.mu.Unlock()
-	t.sendCompensations()
+	if err := wait(); err != nil {
+		return err
+	}
+	t.sendQueued()
+	return nil
 }
 
-func (t *twoPC) sendCompensations() {
+func (t *twoPC) sendQueued() {
 	t.mu.Lock()
-	var cs []compensation
-	for c := range t.comps {
-		cs = append(cs, c)
+	var ps []pending
+	for p := range t.queue {
+		ps = append(ps, p)
 	}
 	t.mu.Unlock()
-	for _, c := range cs {
+	for _, p := range ps {
 		done := func() {
 			t.mu.Lock()
-			delete(t.comps, c)
+			if t.queue[p] {
+				delete(t.queue, p)
+				t.write(record{Kind: "dequeue", Ops: []ledgerOp{p.Op}, Parts: []string{p.Part}, Commit: p.Undo}, false)
+			}
 			t.mu.Unlock()
 		}
-		if c.part == t.n.ID() {
-			if t.localStep(c.op, true) == nil {
+		if p.Part == t.n.ID() {
+			if t.localStep(p.Op, p.Undo) == nil {
 				done()
 			}
 			continue
 		}
-		_ = t.n.RPC(c.part, sagaBody{Type: "saga_undo", Op: c.op}, func(m node.Message) error {
-			if m.Type() == "saga_undo_ok" {
+		typ := "saga_step"
+		if p.Undo {
+			typ = "saga_undo"
+		}
+		_ = t.n.RPC(p.Part, sagaBody{Type: typ, Op: p.Op}, func(m node.Message) error {
+			if m.Type() == typ+"_ok" {
 				done()
 			}
 			return nil

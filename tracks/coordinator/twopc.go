@@ -61,7 +61,7 @@ type twoPC struct {
 	undelivered map[string]map[string]bool // decision not yet acknowledged, by participant
 	// Sagas.
 	cancelled map[int64]bool // compensated before the step arrived
-	comps     map[compensation]bool
+	queue     map[pending]bool
 }
 
 type preparedTx struct {
@@ -89,7 +89,7 @@ type record struct {
 func setupTwoPC(n *node.Node, o Options) {
 	t := &twoPC{n: n, o: o, acc: newAccounts(), prepared: map[string]*preparedTx{}, finished: map[string]bool{},
 		active: map[string]bool{}, decided: map[string]bool{}, undelivered: map[string]map[string]bool{},
-		cancelled: map[int64]bool{}, comps: map[compensation]bool{}}
+		cancelled: map[int64]bool{}, queue: map[pending]bool{}}
 	n.OnInit(t.recover)
 	context.AfterFunc(n.Context(), func() {
 		t.mu.Lock()
@@ -170,6 +170,10 @@ func (t *twoPC) recover() error {
 			_ = t.acc.step(r.Ops[0], t.cancelled)
 		case "undo":
 			t.acc.undo(r.Ops[0], t.cancelled)
+		case "queue":
+			t.queue[pending{Part: r.Parts[0], Op: r.Ops[0], Undo: r.Commit}] = true
+		case "dequeue":
+			delete(t.queue, pending{Part: r.Parts[0], Op: r.Ops[0], Undo: r.Commit})
 		}
 		return nil
 	})
@@ -511,7 +515,7 @@ func (t *twoPC) tick(context.Context) {
 	for tx, c := range resend {
 		t.deliver(tx, c)
 	}
-	t.sendCompensations()
+	t.sendQueued()
 	for _, tx := range timedOut {
 		// The counter-example: waiting is not knowing, and the coordinator
 		// may well have decided abort.
