@@ -101,7 +101,7 @@ func testBank(flaw bankFlaw) program.Program {
 func gradeBank(t *testing.T, flaw bankFlaw, args ...string) *Report {
 	t.Helper()
 	return grade(t, testBank(flaw), append([]string{"-w", "bank", "--node-count", "1", "--concurrency", "4",
-		"--time-limit", "10", "--rate", "100", "--accounts", "4", "--opening-balance", "20"}, args...)...)
+		"--time-limit", "6", "--rate", "100", "--accounts", "4", "--opening-balance", "20"}, args...)...)
 }
 
 func bankDetails(t *testing.T, rep *Report) checker.BankDetails {
