@@ -61,9 +61,9 @@ func (t *twoPC) precommit(tx string, parts []string) bool {
 func (t *twoPC) localPrecommit(tx string) error {
 	t.mu.Lock()
 	p := t.prepared[tx]
-	if p == nil {
+	if p == nil || p.terminating {
 		t.mu.Unlock()
-		return node.NewRPCError(node.Abort, tx+" is not prepared here")
+		return node.NewRPCError(node.Abort, tx+" is not prepared here, or being terminated")
 	}
 	p.pre = true
 	wait := t.write(record{Kind: "precommit", Tx: tx}, true)
@@ -119,7 +119,13 @@ func (t *twoPC) handleState(_ node.Message, b precommitBody) (any, error) {
 	return stateOK{Type: "tpc_state_ok", State: t.state(b.Tx)}, nil
 }
 
-// terminate decides tx with the participants, without its coordinator.
+// terminate settles tx without its coordinator. One participant decides:
+// the first of the transaction's participants (in id order) that this one
+// can reach, itself if none before it answers. The others adopt its
+// outcome, or wait for it: two participants deciding at once, each on a
+// view of the other that the other's decision makes stale, could decide
+// differently. A participant that does not answer is taken to have
+// crashed; under a partition that is where 3PC goes wrong.
 func (t *twoPC) terminate(tx string) {
 	defer func() {
 		t.mu.Lock()
@@ -136,11 +142,46 @@ func (t *twoPC) terminate(tx string) {
 	}
 	parts := p.parts
 	t.mu.Unlock()
-	states := []string{t.state(tx)}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	ctx, cancel := context.WithTimeout(t.n.Context(), 300*time.Millisecond)
 	defer cancel()
+	ask := func(q string) (string, error) {
+		resp, err := node.Call[stateOK](ctx, t.n, q, precommitBody{Type: "tpc_state", Tx: tx})
+		return resp.State, err
+	}
+	// Defer to the first participant before us that answers.
+	for _, q := range parts {
+		if q == t.n.ID() {
+			break
+		}
+		st, err := ask(q)
+		if err != nil {
+			continue // taken to have crashed
+		}
+		switch st {
+		case "committed", "aborted":
+			t.decide(tx, st == "committed", "termination by "+q)
+		case "unknown":
+			t.decide(tx, false, "termination by "+q)
+		}
+		// Still undecided there: it decides (it times out too); ask again
+		// next time.
+		return
+	}
+	// We decide: first freeze our own state.
+	t.mu.Lock()
+	if p = t.prepared[tx]; p == nil {
+		t.mu.Unlock()
+		return
+	}
+	p.terminating = true
+	own := "prepared"
+	if p.pre {
+		own = "precommitted"
+	}
+	t.mu.Unlock()
+	states := []string{own}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, q := range parts {
 		if q == t.n.ID() {
 			continue
@@ -148,12 +189,12 @@ func (t *twoPC) terminate(tx string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := node.Call[stateOK](ctx, t.n, q, precommitBody{Type: "tpc_state", Tx: tx})
+			st, err := ask(q)
 			if err != nil {
 				return // unreachable: taken to have crashed
 			}
 			mu.Lock()
-			states = append(states, resp.State)
+			states = append(states, st)
 			mu.Unlock()
 		}()
 	}

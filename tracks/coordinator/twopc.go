@@ -69,6 +69,10 @@ type preparedTx struct {
 	ops   []ledgerOp
 	parts []string // every participant of the transaction (3PC's termination asks them)
 	pre   bool     // 3PC: precommitted
+	// terminating (3PC): this participant is deciding the transaction
+	// itself; it refuses a pre-commit from now on, so that its own state
+	// cannot change under its decision.
+	terminating bool
 	since time.Time
 	// asking is set while a status query is out.
 	asking bool
