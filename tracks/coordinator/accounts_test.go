@@ -94,3 +94,15 @@ func TestSagaStepsAndUndos(t *testing.T) {
 		t.Fatalf("an overdrawing step ran: %v", err)
 	}
 }
+
+func TestParseArgsRefusesUnknownProtocolsAndFlags(t *testing.T) {
+	for _, args := range [][]string{{"--protocol", "4pc"}, {"--nope"}, {"extra"}} {
+		if _, err := ParseArgs(args); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+	o, err := ParseArgs([]string{"--protocol", "2pc", "--commit-on-timeout", "200ms"})
+	if err != nil || o.Protocol != "2pc" || o.CommitOnTimeout != 200*time.Millisecond {
+		t.Fatalf("%+v, %v", o, err)
+	}
+}
