@@ -73,7 +73,7 @@ type preparedTx struct {
 	// itself; it refuses a pre-commit from now on, so that its own state
 	// cannot change under its decision.
 	terminating bool
-	since time.Time
+	since       time.Time
 	// asking is set while a status query is out.
 	asking bool
 }
