@@ -51,6 +51,7 @@ var Tracks = []Track{
 	{Name: "consensus", Stage: "replicate", Section: "The log workload (ours)", Types: []string{"append", "read_log"}},
 	{Name: "store", Stage: "kv", Section: "The workload: lin-kv (Maelstrom's)", Types: []string{"read", "write", "cas"}},
 	{Name: "sharder", Stage: "migrate", Section: "The workload: sharded-kv (ours)", Types: []string{"read", "write", "cas", "join", "leave", "move", "query"}},
+	{Name: "coordinator", Stage: "6a", Section: "The workloads: txn-rw-register (Maelstrom's) and bank (ours)", Types: []string{"txn"}},
 	{Name: "caches", Stage: "lru", Section: "The workload: cache (ours)", Types: []string{"read", "write"}},
 	{Name: "proxies", Stage: "relay", Section: "The workload: proxy (ours)", Types: []string{"get", "incr"}},
 	{Name: "indexes", Stage: "memtree", Section: "The workload: index-kv (ours)", Types: []string{"put", "get", "delete", "scan", "query"}},
