@@ -81,7 +81,7 @@ func searchNode(fault string) program.Program {
 				}
 				hits := []hit{}
 				for id, d := range docs {
-					match := q.Kind == "or"
+					var match bool
 					if q.Kind == "or" {
 						match = slices.ContainsFunc(terms, func(t string) bool { return d.tf[t] > 0 })
 					} else {
