@@ -279,7 +279,7 @@ func partitionWarning(steps []FaultStep, nodes int) string {
 			continue
 		}
 		starts++
-		if g, ok := s.Value.(map[string][]string); ok && len(g) == 0 {
+		if !tookEffect(s.Value) {
 			empty++
 		}
 	}

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/tracks/queues"
 )
 
 const (
@@ -147,8 +148,7 @@ func (r *replicaSet) log() *Log {
 	return l
 }
 
-func metaKey(key string) string   { return "meta/" + key }
-func commitKey(key string) string { return "commit/" + key }
+func metaKey(key string) string { return "meta/" + key }
 
 // learn records metadata read from lin-kv (newer epochs or ISR changes).
 func (k *keyReplica) learn(me string, m keyMeta, now time.Time) {
@@ -621,30 +621,13 @@ func (r *replicaSet) poll(_ node.Message, req pollReq) (any, error) {
 	return out, nil
 }
 
-// commit raises each key's committed offset in lin-kv (never lowers it).
+// commit raises each key's committed offset in lin-kv (never lowers it),
+// as the queues track's kafka node does on lin-kv.
 func (r *replicaSet) commit(_ node.Message, req commitReq) (any, error) {
 	ctx, cancel := context.WithTimeout(r.n.Context(), r.s.opts.Deadline)
 	defer cancel()
-	for key, off := range req.Offsets {
-		for {
-			cur, err := r.kv.ReadInt(ctx, commitKey(key))
-			switch {
-			case node.ErrorCode(err) == node.KeyDoesNotExist:
-				err = r.kv.CompareAndSwap(ctx, commitKey(key), nil, off, true)
-			case err != nil:
-				return nil, err
-			case int64(cur) >= off:
-				err = nil
-			default:
-				err = r.kv.CompareAndSwap(ctx, commitKey(key), cur, off, false)
-			}
-			if err == nil {
-				break
-			}
-			if node.ErrorCode(err) != node.PreconditionFailed {
-				return nil, err
-			}
-		}
+	if err := (queues.KVOffsets{KV: r.kv}).Commit(ctx, req.Offsets); err != nil {
+		return nil, err
 	}
 	return map[string]string{"type": "commit_offsets_ok"}, nil
 }
@@ -652,16 +635,9 @@ func (r *replicaSet) commit(_ node.Message, req commitReq) (any, error) {
 func (r *replicaSet) listCommitted(_ node.Message, req listReq) (any, error) {
 	ctx, cancel := context.WithTimeout(r.n.Context(), r.s.opts.Deadline)
 	defer cancel()
-	out := listOK{Type: "list_committed_offsets_ok", Offsets: map[string]int64{}}
-	for _, key := range req.Keys {
-		off, err := r.kv.ReadInt(ctx, commitKey(key))
-		switch {
-		case node.ErrorCode(err) == node.KeyDoesNotExist:
-		case err != nil:
-			return nil, err
-		default:
-			out.Offsets[key] = int64(off)
-		}
+	offs, err := (queues.KVOffsets{KV: r.kv}).Committed(ctx, req.Keys)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return listOK{Type: "list_committed_offsets_ok", Offsets: offs}, nil
 }

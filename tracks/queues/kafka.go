@@ -221,10 +221,25 @@ func (s kvLogs) poll(ctx context.Context, from map[string]int64) (map[string][][
 }
 
 func (s kvLogs) commit(ctx context.Context, offsets map[string]int64) error {
+	return KVOffsets{s.kv}.Commit(ctx, offsets)
+}
+
+func (s kvLogs) committed(ctx context.Context, keys []string) (map[string]int64, error) {
+	return KVOffsets{s.kv}.Committed(ctx, keys)
+}
+
+// KVOffsets keeps kafka consumers' committed offsets in a key-value service
+// (lin-kv), one key per log ("commit/<key>"). The logger track's
+// replicated log keeps its offsets the same way.
+type KVOffsets struct{ KV *node.KV }
+
+// Commit raises each key's committed offset by compare-and-set; it never
+// lowers one.
+func (s KVOffsets) Commit(ctx context.Context, offsets map[string]int64) error {
 	for k, o := range offsets {
 		for {
 			var cur int64
-			err := s.kv.ReadInto(ctx, commitKey(k), &cur)
+			err := s.KV.ReadInto(ctx, commitKey(k), &cur)
 			missing := node.ErrorCode(err) == node.KeyDoesNotExist
 			if err != nil && !missing {
 				return err
@@ -232,7 +247,7 @@ func (s kvLogs) commit(ctx context.Context, offsets map[string]int64) error {
 			if !missing && cur >= o {
 				break
 			}
-			err = s.kv.CompareAndSwap(ctx, commitKey(k), cur, o, missing)
+			err = s.KV.CompareAndSwap(ctx, commitKey(k), cur, o, missing)
 			if err == nil {
 				break
 			}
@@ -244,11 +259,13 @@ func (s kvLogs) commit(ctx context.Context, offsets map[string]int64) error {
 	return nil
 }
 
-func (s kvLogs) committed(ctx context.Context, keys []string) (map[string]int64, error) {
+// Committed returns the committed offsets of keys (keys without one are
+// left out).
+func (s KVOffsets) Committed(ctx context.Context, keys []string) (map[string]int64, error) {
 	out := map[string]int64{}
 	for _, k := range keys {
 		var o int64
-		err := s.kv.ReadInto(ctx, commitKey(k), &o)
+		err := s.KV.ReadInto(ctx, commitKey(k), &o)
 		switch {
 		case err == nil:
 			out[k] = o
