@@ -190,21 +190,13 @@ func (l *Log) Poll(from map[string]int64) (map[string][][2]int64, error) {
 		if k == nil {
 			continue
 		}
+		entries, err := l.entriesLocked(k, key, max(off, k.low), k.durable, l.opts.MaxPoll)
+		if err != nil {
+			return nil, err
+		}
 		var msgs [][2]int64
-		for o := max(off, k.low); o < k.durable && len(msgs) < l.opts.MaxPoll; o++ {
-			idx, ok := k.index[o]
-			if !ok {
-				return nil, fmt.Errorf("logger: key %s offset %d missing from the index", key, o)
-			}
-			rec, err := l.wal.Read(idx)
-			if err != nil {
-				return nil, err
-			}
-			_, _, _, msg, err := decode(rec)
-			if err != nil {
-				return nil, err
-			}
-			msgs = append(msgs, [2]int64{o, msg})
+		for _, e := range entries {
+			msgs = append(msgs, [2]int64{e.Offset, e.Msg})
 		}
 		if len(msgs) > 0 {
 			out[key] = msgs
@@ -468,6 +460,12 @@ func (l *Log) Entries(key string, from, end int64, max int) ([]Entry, error) {
 	if k == nil {
 		return nil, nil
 	}
+	return l.entriesLocked(k, key, from, end, max)
+}
+
+// entriesLocked reads up to max durable entries of k in [from, end), with
+// l.mu held.
+func (l *Log) entriesLocked(k *keyLog, key string, from, end int64, max int) ([]Entry, error) {
 	var out []Entry
 	for o := from; o < min(end, k.durable) && len(out) < max; o++ {
 		idx, ok := k.index[o]
