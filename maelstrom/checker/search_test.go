@@ -3,6 +3,8 @@ package checker
 import (
 	"testing"
 	"time"
+
+	"github.com/distsys-curriculum/distsys/maelstrom/history"
 )
 
 // searchHistory: doc 1 acknowledged long before the query, doc 2 still
@@ -83,5 +85,24 @@ func TestSearchRejectsWrongAnswers(t *testing.T) {
 	late.inv(3, "n0", "search", SearchQuery{Kind: "term", Terms: []string{"fox"}, K: 10}, 900).ok(3, "n0", "search", refAnswer(d1), 901)
 	if r := Search(late.h, opts); r.Valid != Invalid {
 		t.Errorf("document acknowledged 200 ms before the query, bound 100 ms, missing: %s", r.Summary)
+	}
+}
+
+// A kill excuses partial answers until its node's restart and a little
+// after, not for the rest of the run: a partial answer 8 s after the
+// restart, with every node up, is rejected.
+func TestSearchPartialLongAfterARestartRejected(t *testing.T) {
+	d1 := info(1, "The fox, the dog.")
+	b := &builder{}
+	b.add(history.Info, -1, "", "kill", []string{"n1"}, 0)
+	b.add(history.Info, -1, "", "restart", []string{"n1"}, 100)
+	b.inv(0, "n0", "index", SearchDoc{ID: 1, Text: "The fox, the dog."}, 200).ok(0, "n0", "index", SearchDoc{ID: 1, Text: "The fox, the dog."}, 201)
+	ans := refAnswer(d1)
+	ans.Partial = true
+	q := SearchQuery{Kind: "term", Terms: []string{"fox"}, K: 10}
+	b.inv(2, "n0", "search", q, 8000).ok(2, "n0", "search", ans, 8001)
+	r := Search(b.h, SearchOptions{RefreshBound: 100 * time.Millisecond})
+	if r.Valid != Invalid || r.Violations[0].What != "partial answer without a fault" {
+		t.Fatalf("want a partial answer without a fault, got %s", r.Summary)
 	}
 }
