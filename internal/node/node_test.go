@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -383,6 +384,36 @@ func TestEveryAndAfterRunAfterInitAndStop(t *testing.T) {
 		time.Sleep(time.Second)
 		if ticks.Load() != before {
 			t.Fatal("Every kept running after the node stopped")
+		}
+	})
+}
+
+func TestEveryAlignedRunsOnTheIntervalsBoundaries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var at []time.Duration
+		var mu sync.Mutex
+		h := start(t, func(n *Node) {
+			n.EveryAligned(100*time.Millisecond, func(context.Context) {
+				mu.Lock()
+				at = append(at, time.Duration(time.Now().UnixNano()%int64(time.Second)))
+				mu.Unlock()
+			})
+		})
+		// Start off a boundary: the runs must still fall on one.
+		time.Sleep(130 * time.Millisecond)
+		h.init()
+		time.Sleep(1000 * time.Millisecond)
+		synctest.Wait()
+		h.finish()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(at) != 10 {
+			t.Fatalf("want 10 runs in 1s at 100ms, got %d", len(at))
+		}
+		for _, d := range at {
+			if d%(100*time.Millisecond) != 0 {
+				t.Fatalf("a run at %v past the second, want multiples of 100ms: %v", d, at)
+			}
 		}
 	})
 }

@@ -30,6 +30,35 @@ func (n *Node) Every(interval time.Duration, fn func(ctx context.Context)) {
 	})
 }
 
+// EveryAligned is Every with its runs on the multiples of interval since
+// the Unix epoch rather than counted from the node's start: nodes that share
+// a clock run in step however far apart they started. Teaching
+// counter-examples need that (timeouts that coincide on every node); a
+// protocol that must not act in lockstep uses Every.
+func (n *Node) EveryAligned(interval time.Duration, fn func(ctx context.Context)) {
+	if interval <= 0 {
+		panic("node: EveryAligned needs a positive interval")
+	}
+	n.addTask(func() {
+		for {
+			// Recomputed each time, so the runs do not drift off the
+			// boundaries however long fn takes.
+			wait := interval - time.Duration(time.Now().UnixNano()%int64(interval))
+			t := time.NewTimer(wait)
+			select {
+			case <-n.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+				if n.pio.Gate.Wait(n.ctx) != nil {
+					return
+				}
+				fn(n.ctx)
+			}
+		}
+	})
+}
+
 // After runs fn once, d after the node is initialized and running, unless
 // the node stops first.
 func (n *Node) After(d time.Duration, fn func(ctx context.Context)) {

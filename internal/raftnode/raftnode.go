@@ -49,8 +49,10 @@ type Config struct {
 	// LeaseRead serves reads from the leader's lease (needs CheckQuorum).
 	LeaseRead bool
 	// FixedTimeout removes the randomization of election timeouts: every
-	// node waits exactly E ticks. Only the elector's counter-example uses
-	// it, to show split votes.
+	// node waits exactly E ticks, and the ticks fall on the multiples of
+	// Tick of the shared clock, so nodes that started apart still time out
+	// together (as nodes with synchronized clocks would). Only the
+	// elector's counter-example uses it, to show split votes.
 	FixedTimeout bool
 	// SnapshotEvery compacts the log each time this many entries were
 	// applied since the last snapshot (0: never).
@@ -184,7 +186,11 @@ func New(n *node.Node, cfg Config, sm StateMachine) *Driver {
 		n.Handle(string(t), d.handleRaft)
 	}
 	node.HandleTyped(n, "raft_propose", d.handleForward)
-	n.Every(cfg.Tick, func(context.Context) {
+	every := n.Every
+	if cfg.FixedTimeout {
+		every = n.EveryAligned
+	}
+	every(cfg.Tick, func(context.Context) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if d.r != nil && d.failed == nil {
