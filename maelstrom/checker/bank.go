@@ -398,29 +398,7 @@ func blockedGaps(h history.History, o BankOptions, end time.Duration) []AccountG
 	if len(o.Nodes) == 0 {
 		return nil
 	}
-	// Down intervals per node, from the fault steps (process < 0).
-	down := map[string][][2]time.Duration{}
-	since := map[string]time.Duration{}
-	for _, op := range h {
-		if op.Process >= 0 {
-			continue
-		}
-		nodes, _ := op.Value.([]string)
-		for _, n := range nodes {
-			switch op.F {
-			case "kill", "corrupt":
-				since[n] = op.Time
-			case "restart":
-				if t, ok := since[n]; ok {
-					down[n] = append(down[n], [2]time.Duration{t, op.Time})
-					delete(since, n)
-				}
-			}
-		}
-	}
-	for n, t := range since {
-		down[n] = append(down[n], [2]time.Duration{t, end})
-	}
+	down := DownSpans(h, end, false)
 	// The ok transfers' times per account.
 	times := map[int64][]time.Duration{}
 	for _, op := range h {
@@ -441,13 +419,13 @@ func blockedGaps(h history.History, o BankOptions, end time.Duration) []AccountG
 			// Split [prev, t] by the owner's down intervals.
 			from := prev
 			for _, iv := range down[owner] {
-				if iv[1] <= from || iv[0] >= t {
+				if iv.To <= from || iv.From >= t {
 					continue
 				}
-				if g := iv[0] - from; g > best.Gap {
+				if g := iv.From - from; g > best.Gap {
 					best = AccountGap{Account: a, Gap: g, From: from}
 				}
-				from = max(from, iv[1])
+				from = max(from, iv.To)
 			}
 			if g := t - from; g > best.Gap {
 				best = AccountGap{Account: a, Gap: g, From: from}

@@ -298,12 +298,6 @@ func DFS(h history.History) []Result {
 	return []Result{integ, res}
 }
 
-// dfsStep is a fault step: which nodes are down from then on.
-type dfsStep struct {
-	at   time.Duration
-	down map[string]bool
-}
-
 // DFSRepair checks re-replication: a locate that began at least Bound
 // after the last fault step (kill, corrupt, restart) must show every
 // chunk on min(Replicas, live chunk servers) live chunk servers and on no
@@ -312,40 +306,13 @@ type dfsStep struct {
 func DFSRepair(h history.History, p DFSParams) Result {
 	res := Result{Checker: "dfs-repair", Valid: Valid}
 	det := DFSRepairDetails{Bound: p.Bound}
-	var steps []dfsStep
-	down := map[string]bool{}
-	for _, op := range h {
-		if op.Process >= 0 || op.Type != history.Info {
-			continue
-		}
-		var nodes []string
-		if b, err := json.Marshal(op.Value); err == nil {
-			_ = json.Unmarshal(b, &nodes)
-		}
-		switch op.F {
-		case "kill", "corrupt", "pause":
-			for _, n := range nodes {
-				down[n] = true
-			}
-		case "restart", "resume":
-			for _, n := range nodes {
-				delete(down, n)
-			}
-		default:
-			continue
-		}
-		cp := map[string]bool{}
-		for n := range down {
-			cp[n] = true
-		}
-		steps = append(steps, dfsStep{at: op.Time, down: cp})
-	}
+	steps := DownSteps(h, true)
 	det.FaultSteps = len(steps)
 	stateAt := func(t time.Duration) (last time.Duration, dn map[string]bool, idx int) {
 		last, dn, idx = -1, map[string]bool{}, -1
 		for i, s := range steps {
-			if s.at <= t {
-				last, dn, idx = s.at, s.down, i
+			if s.At <= t {
+				last, dn, idx = s.At, s.Down, i
 			}
 		}
 		return
@@ -392,7 +359,7 @@ func DFSRepair(h history.History, p DFSParams) Result {
 		} else if idxInv >= 0 && lastDone == lastInv && repairedAt[idxInv] < 0 && !pr.inv.Final {
 			// Final-phase locates come after a quiet period, not as soon as
 			// the repair was done: they would only time the quiet period.
-			repairedAt[idxInv] = pr.done.Time - steps[idxInv].at
+			repairedAt[idxInv] = pr.done.Time - steps[idxInv].At
 		}
 		if lastDone != lastInv || (lastInv >= 0 && pr.inv.Time-lastInv < p.Bound) {
 			continue // faults too recent to judge

@@ -510,45 +510,6 @@ func windowTypes(sends []Send) string {
 
 func msText(d time.Duration) string { return fmt.Sprintf("%.0fms", ms(d)) }
 
-// Window is a span of a run with no fault active: [From, To).
-type Window struct {
-	From, To time.Duration
-}
-
-// HealthyWindows splits a run ending at end into the spans in which no
-// fault was active, from the nemesis steps (process -1) in h. A fault
-// starts with start-partition, kill or pause (any start-* step) and ends
-// with stop-partition, restart or resume (any stop-* step); the run starts
-// healthy.
-func HealthyWindows(h history.History, end time.Duration) []Window {
-	active := 0
-	healthyFrom := time.Duration(0)
-	var out []Window
-	for _, o := range h {
-		if o.Process >= 0 || o.Type != history.Info {
-			continue
-		}
-		switch faultEdge(o.F) {
-		case +1:
-			if active == 0 && o.Time > healthyFrom {
-				out = append(out, Window{From: healthyFrom, To: o.Time})
-			}
-			active++
-		case -1:
-			if active > 0 {
-				active--
-				if active == 0 {
-					healthyFrom = o.Time
-				}
-			}
-		}
-	}
-	if active == 0 && end > healthyFrom {
-		out = append(out, Window{From: healthyFrom, To: end})
-	}
-	return out
-}
-
 // onlyIsolations returns the nodes cut off by isolate-follower steps in
 // [from, to], or nil when any other fault step happened there.
 func onlyIsolations(h history.History, from, to time.Duration) []string {
@@ -561,28 +522,8 @@ func onlyIsolations(h history.History, from, to time.Duration) []string {
 			return nil
 		}
 		if o.F == "start-isolate" {
-			switch v := o.Value.(type) {
-			case []string:
-				nodes = append(nodes, v...)
-			case []any:
-				for _, x := range v {
-					if s, ok := x.(string); ok {
-						nodes = append(nodes, s)
-					}
-				}
-			}
+			nodes = append(nodes, faultNodes(o.Value)...)
 		}
 	}
 	return nodes
-}
-
-// faultEdge says whether a nemesis step starts (+1) or ends (-1) a fault.
-func faultEdge(f string) int {
-	switch {
-	case f == "kill" || f == "corrupt" || f == "pause" || strings.HasPrefix(f, "start-"):
-		return +1
-	case f == "restart" || f == "resume" || strings.HasPrefix(f, "stop-"):
-		return -1
-	}
-	return 0
 }

@@ -163,25 +163,18 @@ func Orchestrate(h history.History, rt OrchRuntime) Result {
 	var dist []span
 	var partitions []span
 	down := map[string][]span{}
-	openKill := map[string]time.Duration{}
+	for n, ws := range DownSpans(h, end+1, false) {
+		for _, w := range ws {
+			down[n] = append(down[n], span{w.From, w.To})
+			dist = append(dist, span{w.From, w.To + rt.Bound})
+		}
+	}
 	openPart := time.Duration(-1)
 	for _, o := range h {
 		if o.Process >= 0 {
 			continue
 		}
 		switch o.F {
-		case "kill", "corrupt":
-			for _, n := range nodeList(o.Value) {
-				openKill[n] = o.Time
-			}
-		case "restart":
-			for _, n := range nodeList(o.Value) {
-				if t, ok := openKill[n]; ok {
-					down[n] = append(down[n], span{t, o.Time})
-					dist = append(dist, span{t, o.Time + rt.Bound})
-					delete(openKill, n)
-				}
-			}
 		case "start-partition":
 			openPart = o.Time
 		case "stop-partition":
@@ -191,10 +184,6 @@ func Orchestrate(h history.History, rt OrchRuntime) Result {
 				openPart = -1
 			}
 		}
-	}
-	for n, t := range openKill {
-		down[n] = append(down[n], span{t, end + 1})
-		dist = append(dist, span{t, end + 1})
 	}
 	if openPart >= 0 {
 		partitions = append(partitions, span{openPart, end + 1})
@@ -495,23 +484,6 @@ func overlaps(ss []span, from, to time.Duration) bool {
 	return false
 }
 
-func nodeList(v any) []string {
-	switch v := v.(type) {
-	case []string:
-		return v
-	case []any:
-		var out []string
-		for _, x := range v {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	case string:
-		return []string{v}
-	}
-	return nil
-}
 
 func podList(ps []OrchPod) string {
 	if len(ps) == 0 {

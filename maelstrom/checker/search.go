@@ -177,25 +177,11 @@ func Search(h history.History, opts SearchOptions) Result {
 	var det SearchDetails
 	var lat []time.Duration
 	pending := map[int]history.Op{}
-	var faults [][2]time.Duration // active fault intervals
-	active, since := 0, time.Duration(0)
+	// A kill excuses partial answers until its restart, a pause until its
+	// resume, a start-* step until its stop-*.
+	faults := FaultWindows(h, math.MaxInt64)
 	for _, op := range h {
 		if op.Process < 0 {
-			// The same fault edges as HealthyWindows: a kill ends with its
-			// restart, a pause with its resume, a start-* with its stop-*.
-			switch faultEdge(op.F) {
-			case +1:
-				if active == 0 {
-					since = op.Time
-				}
-				active++
-			case -1:
-				if active > 0 {
-					if active--; active == 0 {
-						faults = append(faults, [2]time.Duration{since, op.Time})
-					}
-				}
-			}
 			continue
 		}
 		if op.Type == history.Invoke {
@@ -252,9 +238,6 @@ func Search(h history.History, opts SearchOptions) Result {
 				}
 			}
 		}
-	}
-	if active > 0 {
-		faults = append(faults, [2]time.Duration{since, math.MaxInt64})
 	}
 	det.Searches = len(queries)
 	det.Latency = quantilesOf(lat)
@@ -351,9 +334,9 @@ func Search(h history.History, opts SearchOptions) Result {
 
 func scoreTolerance(s float64) float64 { return 1e-6 * max(1, math.Abs(s)) }
 
-func faultNear(faults [][2]time.Duration, from, to time.Duration) bool {
+func faultNear(faults []Window, from, to time.Duration) bool {
 	for _, f := range faults {
-		if f[0] <= to && f[1] >= from {
+		if f.From <= to && f.To >= from {
 			return true
 		}
 	}
