@@ -27,15 +27,14 @@ package caches
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/hashring"
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 )
 
 // Backend is the backing store's name on the network.
@@ -63,8 +62,7 @@ const usage = "usage: caches [--policy lru|lfu|tinylfu] [--capacity N] [--ttl D]
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("caches", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("caches")
 	fs.StringVar(&o.Policy, "policy", o.Policy, "eviction policy")
 	fs.IntVar(&o.Capacity, "capacity", o.Capacity, "entries per node")
 	fs.DurationVar(&o.TTL, "ttl", o.TTL, "entry lifetime, counted from when the store was asked (0: none)")
@@ -73,11 +71,8 @@ func ParseArgs(args []string) (Options, error) {
 	inv := fs.String("invalidate", "none", "none or versions")
 	write := fs.String("write", "through", "through or around")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one request")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("caches: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("caches: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch o.Tier {
 	case "local", "global", "distributed":

@@ -16,13 +16,11 @@ package consensus
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
-	"io"
 	"slices"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/raftnode"
 )
 
@@ -44,15 +42,11 @@ const usage = "usage: consensus [--snapshot-every N] [--ack-early] [--volatile] 
 // ParseArgs reads the node's flags on top of DefaultConfig.
 func ParseArgs(args []string) (Options, error) {
 	o := Options{Raft: DefaultConfig()}
-	fs := flag.NewFlagSet("consensus", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("consensus")
 	o.Raft.RegisterFlags(fs)
 	fs.BoolVar(&o.AckEarly, "ack-early", false, "counter-example: the leader acknowledges an append before it is committed")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("consensus: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("consensus: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	return o, nil
 }

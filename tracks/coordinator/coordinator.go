@@ -28,12 +28,11 @@
 package coordinator
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 )
 
 // Options configure a node.
@@ -68,18 +67,14 @@ const usage = "usage: coordinator [--protocol hat|sequencer|2pc|3pc|saga] [--gos
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("coordinator", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("coordinator")
 	fs.StringVar(&o.Protocol, "protocol", o.Protocol, "hat (txn-rw-register), sequencer (txn-list-append), or 2pc, 3pc, saga (bank)")
 	fs.DurationVar(&o.Gossip, "gossip", o.Gossip, "hat: replication interval")
 	fs.DurationVar(&o.PrepareTimeout, "prepare-timeout", o.PrepareTimeout, "2pc: how long the coordinator waits for votes")
 	fs.DurationVar(&o.AskAfter, "ask-after", o.AskAfter, "2pc: how long a prepared participant waits before asking for the decision")
 	fs.DurationVar(&o.CommitOnTimeout, "commit-on-timeout", 0, "2pc counter-example: commit a prepared transaction after this long without a decision")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("coordinator: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("coordinator: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch o.Protocol {
 	case "hat", "2pc", "3pc", "saga", "sequencer":

@@ -21,13 +21,12 @@
 package counter
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 )
 
 // Stages lists the node's stages in teaching order.
@@ -55,17 +54,13 @@ const usage = "usage: counter [--stage naive|cas|cas-stale|g-counter|pn-counter|
 
 // ParseArgs reads a node's command line.
 func ParseArgs(args []string) (Config, error) {
-	fs := flag.NewFlagSet("counter", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("counter")
 	c := Config{}
 	fs.StringVar(&c.Stage, "stage", DefaultStage, "stage to run")
 	fs.DurationVar(&c.GossipInterval, "gossip-interval", DefaultGossipInterval, "CRDT gossip period")
 	mode := fs.String("gossip", "delta", "CRDT gossip: delta (acknowledged deltas) or full (whole state, no acknowledgements)")
-	if err := fs.Parse(args); err != nil {
-		return c, fmt.Errorf("counter: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("counter: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return c, err
 	}
 	if !slices.Contains(Stages(), c.Stage) {
 		return c, fmt.Errorf("counter: unknown stage %q (stages: %v)", c.Stage, Stages())

@@ -15,12 +15,11 @@
 package elector
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/raft"
 	"github.com/distsys-curriculum/distsys/internal/raftnode"
 )
@@ -48,16 +47,12 @@ const usage = "usage: elector [--tick D] [--election-ticks E] [--heartbeat-ticks
 // ParseArgs reads the node's flags on top of DefaultConfig.
 func ParseArgs(args []string) (raftnode.Config, error) {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("elector", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("elector")
 	cfg.RegisterFlags(fs)
 	fs.BoolVar(&cfg.FixedTimeout, "fixed-timeout", false, "counter-example: every node waits exactly E ticks (no randomization)")
 	noPreVote := fs.Bool("no-prevote", false, "disable pre-vote and check-quorum")
-	if err := fs.Parse(args); err != nil {
-		return cfg, fmt.Errorf("elector: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("elector: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return cfg, err
 	}
 	if *noPreVote {
 		cfg.PreVote, cfg.CheckQuorum = false, false

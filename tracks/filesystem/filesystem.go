@@ -28,12 +28,11 @@
 package filesystem
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/raftnode"
 )
 
@@ -81,8 +80,7 @@ const usage = "usage: filesystem [--masters N] [--replicas R] [--chunk-size B] [
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("filesystem", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("filesystem")
 	o.Raft.RegisterFlags(fs)
 	fs.IntVar(&o.Masters, "masters", o.Masters, "how many of the first node ids are master replicas")
 	fs.IntVar(&o.Replicas, "replicas", o.Replicas, "copies of each chunk")
@@ -90,11 +88,8 @@ func ParseArgs(args []string) (Options, error) {
 	fs.IntVar(&o.BlockSize, "block-size", o.BlockSize, "checksum block size in bytes")
 	fs.BoolVar(&o.SkipChecksums, "skip-checksums", false, "counter-example: serve chunk blocks without verifying their checksums")
 	fs.DurationVar(&o.Lease, "lease", o.Lease, "primary lease length")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("filesystem: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("filesystem: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch {
 	case o.Masters < 1:

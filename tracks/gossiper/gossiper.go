@@ -26,14 +26,13 @@ package gossiper
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 )
 
 // Strategies lists the names --strategy accepts.
@@ -68,19 +67,15 @@ func DefaultConfig(strategy string) Config {
 func Configure(n *node.Node) error {
 	const usage = "usage: gossiper [--strategy flood|tree|gossip] [--batch D] [--sync D] [--retry D] [--fanout N]"
 	def := DefaultConfig("gossip")
-	fs := flag.NewFlagSet("gossiper", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("gossiper")
 	cfg := Config{}
 	fs.StringVar(&cfg.Strategy, "strategy", def.Strategy, "flood, tree or gossip")
 	fs.DurationVar(&cfg.Batch, "batch", def.Batch, "gossip: batch period")
 	fs.DurationVar(&cfg.Sync, "sync", def.Sync, "gossip: anti-entropy period")
 	fs.DurationVar(&cfg.Retry, "retry", def.Retry, "flood, tree: resend after this long without an acknowledgement")
 	fs.IntVar(&cfg.Fanout, "fanout", def.Fanout, "tree, gossip: children per tree node (0: a star)")
-	if err := fs.Parse(n.Args()); err != nil {
-		return fmt.Errorf("gossiper: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("gossiper: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, n.Args(), usage); err != nil {
+		return err
 	}
 	return Setup(cfg)(n)
 }

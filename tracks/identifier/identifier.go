@@ -12,15 +12,14 @@
 package identifier
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/distsys-curriculum/distsys/internal/idgen"
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 )
 
 // DefaultStrategy is the strategy a node runs without --strategy: the one
@@ -35,14 +34,10 @@ func Strategies() []string { return idgen.Strategies() }
 // the in-process program the grader runs.
 func Configure(n *node.Node) error {
 	usage := "usage: identifier [--strategy " + strings.Join(Strategies(), "|") + "]"
-	fs := flag.NewFlagSet("identifier", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("identifier")
 	strategy := fs.String("strategy", DefaultStrategy, "id strategy")
-	if err := fs.Parse(n.Args()); err != nil {
-		return fmt.Errorf("identifier: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("identifier: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, n.Args(), usage); err != nil {
+		return err
 	}
 	return Setup(*strategy)(n)
 }

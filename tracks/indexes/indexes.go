@@ -23,10 +23,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"slices"
 	"sync"
 	"time"
@@ -35,6 +33,7 @@ import (
 	"github.com/distsys-curriculum/distsys/internal/hashindex"
 	"github.com/distsys-curriculum/distsys/internal/lsm"
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
@@ -59,18 +58,14 @@ const usage = "usage: indexes [--engine hash|btree|lsm|memtree] [--index local|g
 // ParseArgs reads the node's flags.
 func ParseArgs(args []string) (Options, error) {
 	o := Options{Deadline: time.Second}
-	fs := flag.NewFlagSet("indexes", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("indexes")
 	fs.StringVar(&o.Engine, "engine", "lsm", "storage engine: hash, btree, lsm or memtree")
 	fs.StringVar(&o.Index, "index", "local", "secondary index: local, global or global-async")
 	fs.BoolVar(&o.NoSync, "no-sync", false, "counter-example: never fsync")
 	fs.BoolVar(&o.LSMDropTombstones, "lsm-drop-tombstones", false, "counter-example: LSM compaction drops tombstones above the bottom level")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one request")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("indexes: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("indexes: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	if !slices.Contains([]string{"hash", "btree", "lsm", "memtree"}, o.Engine) {
 		return o, fmt.Errorf("indexes: --engine %q: want hash, btree, lsm or memtree", o.Engine)

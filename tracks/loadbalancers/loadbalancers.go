@@ -17,9 +17,7 @@ package loadbalancers
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/hashring"
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/tracks/loadbalancers/balance"
 )
 
@@ -62,8 +61,7 @@ const usage = "usage: loadbalancers [--balance round-robin|weighted|least-outsta
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("loadbalancers", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("loadbalancers")
 	var backends, weights string
 	fs.StringVar(&o.Balance, "balance", o.Balance, "algorithm")
 	fs.StringVar(&backends, "backends", strings.Join(o.Backends, ","), "backend names")
@@ -76,11 +74,8 @@ func ParseArgs(args []string) (Options, error) {
 	fs.IntVar(&o.MaxEjection, "max-ejection", o.MaxEjection, "most backends ejected, percent")
 	fs.DurationVar(&o.AttemptTimeout, "attempt-timeout", o.AttemptTimeout, "time per backend attempt")
 	fs.IntVar(&o.Attempts, "attempts", o.Attempts, "backends tried per request")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("loadbalancers: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("loadbalancers: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	o.Backends = strings.Split(backends, ",")
 	if weights != "" {

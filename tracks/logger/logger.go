@@ -3,14 +3,13 @@ package logger
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/storage"
 	"github.com/distsys-curriculum/distsys/internal/wal"
 	"github.com/distsys-curriculum/distsys/tracks/indexes"
@@ -32,8 +31,7 @@ const usage = "usage: logger [--sync every|group|none] [--segment-bytes N] [--cl
 // ParseArgs reads the node's arguments.
 func ParseArgs(args []string) (Options, error) {
 	o := Options{Sync: wal.SyncGroup, SegmentBytes: wal.DefaultSegmentSize, Replicate: "none", AcksAll: true, Deadline: 900 * time.Millisecond, SyncInterval: 25 * time.Millisecond}
-	fs := flag.NewFlagSet("logger", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("logger")
 	sync := fs.String("sync", "group", "fsync policy of the write-ahead log: every (one fsync per send), group (concurrent sends share fsyncs) or none (counter-example: never fsync)")
 	fs.Int64Var(&o.SegmentBytes, "segment-bytes", o.SegmentBytes, "size at which the log rolls over to a new segment")
 	fs.BoolVar(&o.Clean, "clean", false, "drop consumed segments (retention) and copy the live records out of mostly consumed ones (compaction)")
@@ -41,8 +39,8 @@ func ParseArgs(args []string) (Options, error) {
 	acks := fs.String("acks", "all", "with --replicate isr: all (acknowledge once every in-sync replica has the message) or leader (counter-example: once the leader has it)")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one request")
 	fs.DurationVar(&o.SyncInterval, "sync-interval", o.SyncInterval, "with --replicate isr: how often a leader sends its followers what they miss (and heartbeats)")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("logger: %w (%s)", err, usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	if o.SyncInterval <= 0 || o.SyncInterval > lagTimeout/2 {
 		return o, fmt.Errorf("logger: --sync-interval must be above 0 and at most %v (half the time after which a silent follower leaves the ISR)", lagTimeout/2)

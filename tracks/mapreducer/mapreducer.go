@@ -19,13 +19,12 @@
 package mapreducer
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"sync/atomic"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 )
 
 // Options configure a node.
@@ -79,8 +78,7 @@ const usage = "usage: mapreducer [--lease D] [--backup-after D] [--poll D] [--fe
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("mapreducer", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("mapreducer")
 	fs.DurationVar(&o.Lease, "lease", o.Lease, "how long a worker may hold a task attempt")
 	fs.DurationVar(&o.BackupAfter, "backup-after", o.BackupAfter, "age of an attempt that gets a backup when nothing else is left (0: no backups)")
 	fs.DurationVar(&o.Poll, "poll", o.Poll, "how often an idle worker asks for a task")
@@ -89,11 +87,8 @@ func ParseArgs(args []string) (Options, error) {
 	fs.IntVar(&o.Mappers, "mappers", o.Mappers, "map goroutines of the local engine (single node)")
 	fs.StringVar(&o.Windows, "windows", o.Windows, "stream windows by event time (event) or arrival time (processing)")
 	fs.StringVar(&o.Delivery, "delivery", o.Delivery, "stream input handling: exactly-once or at-least-once")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("mapreducer: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("mapreducer: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	if o.Lease <= 0 || o.Poll <= 0 || o.Fetch <= 0 || o.BackupAfter < 0 || o.Mappers < 1 {
 		return o, fmt.Errorf("mapreducer: --lease, --poll, --fetch and --mappers must be positive, --backup-after not negative (%s)", usage)

@@ -10,11 +10,10 @@ package messenger
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 )
 
 // Stages lists the track's stages in order.
@@ -27,14 +26,10 @@ const DefaultStage = "echo"
 // node.Main(Configure) is the process, node.Program(Configure) the
 // in-process program the grader runs.
 func Configure(n *node.Node) error {
-	fs := flag.NewFlagSet("messenger", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("messenger")
 	stage := fs.String("stage", DefaultStage, "stage to run: init, echo or errors")
-	if err := fs.Parse(n.Args()); err != nil {
-		return fmt.Errorf("messenger: %w (usage: messenger [--stage init|echo|errors])", err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("messenger: unexpected arguments %q (usage: messenger [--stage init|echo|errors])", fs.Args())
+	if err := nodeflags.Parse(fs, n.Args(), "usage: messenger [--stage init|echo|errors]"); err != nil {
+		return err
 	}
 	return Setup(*stage)(n)
 }

@@ -28,14 +28,13 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/tracks/orchestrator/schedule"
 	"github.com/distsys-curriculum/distsys/tracks/watcher"
 	"github.com/distsys-curriculum/distsys/tracks/watcher/client"
@@ -81,19 +80,15 @@ const usage = "usage: orchestrator [--score pack|spread] [--capacity respect|ign
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("orchestrator", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("orchestrator")
 	o.Watcher.Raft.RegisterFlags(fs)
 	fs.StringVar(&o.Score, "score", o.Score, "scheduler score: pack (most allocated) or spread (least allocated)")
 	capacity := fs.String("capacity", "respect", "respect, or ignore (counter-example: no fit filter, no admission)")
 	kubelet := fs.String("kubelet", "level", "level (list, then watch) or edge (counter-example: events only)")
 	fs.DurationVar(&o.NodeTTL, "node-ttl", o.NodeTTL, "lease of a machine's registration")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "longest wait of a control loop between two looks")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("orchestrator: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("orchestrator: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	if o.Score != "pack" && o.Score != "spread" {
 		return o, fmt.Errorf("orchestrator: --score %q: want pack or spread", o.Score)

@@ -23,15 +23,14 @@ package proxies
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/hashring"
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 )
 
 // Origin is the origin's name on the network.
@@ -54,16 +53,12 @@ const usage = "usage: proxies [--forward relay|dedup|collapse] [--deadline D] [-
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("proxies", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("proxies")
 	fs.StringVar(&o.Forward, "forward", o.Forward, "relay, dedup or collapse")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one request")
 	fs.DurationVar(&o.Retention, "retention", o.Retention, "how long request ids are remembered")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("proxies: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("proxies: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch o.Forward {
 	case "relay", "dedup", "collapse":

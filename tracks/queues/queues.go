@@ -17,12 +17,11 @@
 package queues
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/raftnode"
 )
 
@@ -58,18 +57,14 @@ const usage = "usage: queues [--kafka local|kv|owned] [--delivery at-most-once|a
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("queues", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("queues")
 	o.Raft.RegisterFlags(fs)
 	fs.StringVar(&o.Kafka, "kafka", "", "serve Maelstrom's kafka workload: local (one node, in memory), kv (logs in lin-kv) or owned (each key's log on its owner node)")
 	delivery := fs.String("delivery", string(o.Delivery), "the queue's guarantee: at-most-once, at-least-once or exactly-once")
 	fs.StringVar(&o.Replicate, "replicate", o.Replicate, "raft (a replicated state machine) or none (one node, its own write-ahead log)")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one client request")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("queues: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("queues: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch o.Kafka {
 	case "", "local", "kv", "owned":

@@ -26,14 +26,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/raftnode"
 	"github.com/distsys-curriculum/distsys/tracks/reactor/account"
 	"github.com/distsys-curriculum/distsys/tracks/reactor/eventstore"
@@ -73,19 +72,15 @@ const usage = "usage: reactor [--expected-version check|ignore] [--aggregate-sna
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("reactor", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("reactor")
 	o.Raft.RegisterFlags(fs)
 	expected := fs.String("expected-version", "check", "check (refuse an append whose expected version is stale) or ignore (counter-example: lost updates)")
 	fs.IntVar(&o.SnapshotEvery, "aggregate-snapshot", o.SnapshotEvery, "keep an aggregate snapshot every N versions of a stream")
 	fs.DurationVar(&o.ProjectEvery, "project-every", o.ProjectEvery, "how often the read model catches up with the log")
 	fs.DurationVar(&o.CheckpointEvery, "checkpoint-every", o.CheckpointEvery, "how often the read model saves its checkpoint")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one client request")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("reactor: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("reactor: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch *expected {
 	case "check":

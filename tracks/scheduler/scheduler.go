@@ -29,10 +29,8 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -40,6 +38,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/tracks/scheduler/cron"
 	"github.com/distsys-curriculum/distsys/tracks/watcher"
 	"github.com/distsys-curriculum/distsys/tracks/watcher/client"
@@ -69,18 +68,14 @@ const usage = "usage: scheduler [--fencing on|off] [--workers N] [--run D] [--tt
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("scheduler")
 	o.Watcher.Raft.RegisterFlags(fs)
 	fencing := fs.String("fencing", "on", "on: runs carry the claim's revision as fencing token; off: token 0 (counter-example)")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "workers per node")
 	fs.DurationVar(&o.Run, "run", o.Run, "how long a run lasts between its begin and end writes")
 	fs.DurationVar(&o.TTL, "ttl", o.TTL, "lease of the workers' and the cron leader's sessions")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("scheduler: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("scheduler: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch *fencing {
 	case "on":

@@ -23,10 +23,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"path"
 	"slices"
 	"strconv"
@@ -36,6 +34,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/wal"
 	"github.com/distsys-curriculum/distsys/tracks/searcher/analysis"
 	"github.com/distsys-curriculum/distsys/tracks/searcher/index"
@@ -64,19 +63,15 @@ const usage = "usage: searcher [--shards N] [--replicas R] [--refresh D] [--try 
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("searcher", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("searcher")
 	fs.IntVar(&o.Shards, "shards", o.Shards, "number of shards (0: one per node)")
 	fs.IntVar(&o.Replicas, "replicas", o.Replicas, "copies of each shard")
 	fs.DurationVar(&o.Refresh, "refresh", o.Refresh, "how often buffered writes become searchable")
 	fs.DurationVar(&o.Try, "try", o.Try, "how long to wait for one replica")
 	fs.DurationVar(&o.Budget, "budget", o.Budget, "how long a query may take before it answers partial")
 	scoring := fs.String("scoring", "global", "global statistics, or per-shard (counter-example)")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("searcher: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("searcher: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch *scoring {
 	case "global":

@@ -30,15 +30,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/raft"
 	"github.com/distsys-curriculum/distsys/internal/raftnode"
 	"github.com/distsys-curriculum/distsys/tracks/store"
@@ -72,18 +71,14 @@ const usage = "usage: sharder [--group-size N] [--fence=false] [--poll D] [--dea
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("sharder", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("sharder")
 	o.Raft.RegisterFlags(fs)
 	fs.IntVar(&o.GroupSize, "group-size", o.GroupSize, "nodes per Raft group (the first group is the controller)")
 	fence := fs.Bool("fence", true, "fence migrations by configuration number (false: the counter-example, old owners keep serving)")
 	fs.DurationVar(&o.Poll, "poll", o.Poll, "how often group leaders poll the controller and move shards")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one client request")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("sharder: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("sharder: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	if o.GroupSize < 1 || o.Poll <= 0 || o.Deadline <= 0 {
 		return o, fmt.Errorf("sharder: --group-size, --poll and --deadline must be positive (%s)", usage)

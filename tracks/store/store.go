@@ -19,12 +19,11 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/raftnode"
 )
 
@@ -58,16 +57,12 @@ const usage = "usage: store [--read index|lease|local] [--tick D] [--election-ti
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("store", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("store")
 	o.Raft.RegisterFlags(fs)
 	read := fs.String("read", "index", "how reads are made linearizable: index (ReadIndex), lease (leader lease; assumes bounded clock drift) or local (counter-example: not linearizable)")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one client request")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("store: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("store: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch *read {
 	case "index":

@@ -14,14 +14,13 @@ package timekeeper
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"slices"
 	"sync"
 
 	"github.com/distsys-curriculum/distsys/internal/clocks"
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/program"
 )
 
@@ -35,15 +34,11 @@ const DefaultStage = "hlc"
 // node.Main(Configure) is the process, node.Program(Configure) the
 // in-process program the grader runs.
 func Configure(n *node.Node) error {
-	fs := flag.NewFlagSet("timekeeper", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("timekeeper")
 	stage := fs.String("stage", DefaultStage, "stage to run: wall, lamport, vector or hlc")
 	usage := "usage: timekeeper [--stage wall|lamport|vector|hlc]"
-	if err := fs.Parse(n.Args()); err != nil {
-		return fmt.Errorf("timekeeper: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("timekeeper: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, n.Args(), usage); err != nil {
+		return err
 	}
 	return Setup(*stage)(n)
 }

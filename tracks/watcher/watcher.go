@@ -26,14 +26,13 @@ package watcher
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/raft"
 	"github.com/distsys-curriculum/distsys/internal/raftnode"
 	"github.com/distsys-curriculum/distsys/tracks/watcher/client"
@@ -72,17 +71,13 @@ const usage = "usage: watcher [--watch log|poll] [--watch-wait D] [--tick D] [--
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("watcher", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("watcher")
 	o.Raft.RegisterFlags(fs)
 	watch := fs.String("watch", "log", "how watches are served: log (from the replicated events) or poll (counter-example: current values only)")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one client request")
 	fs.DurationVar(&o.WatchWait, "watch-wait", o.WatchWait, "how long a watch waits for a change before answering empty")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("watcher: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("watcher: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch *watch {
 	case "log":
