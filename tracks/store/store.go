@@ -89,7 +89,7 @@ func Configure(n *node.Node) error {
 
 // Setup serves lin-kv's read, write and cas on n.
 func Setup(n *node.Node, o Options) *raftnode.Driver {
-	kv := newKV()
+	kv := NewKV()
 	d := raftnode.New(n, o.Raft, kv)
 	s := &server{n: n, d: d, kv: kv, deadline: o.Deadline, local: o.Local}
 	node.HandleTyped(n, "read", s.read)
@@ -101,7 +101,7 @@ func Setup(n *node.Node, o Options) *raftnode.Driver {
 type server struct {
 	n        *node.Node
 	d        *raftnode.Driver
-	kv       *kv
+	kv       *KV
 	deadline time.Duration
 	local    bool
 }
@@ -117,10 +117,10 @@ type request struct {
 func (s *server) read(_ node.Message, req request) (any, error) {
 	ctx, cancel := context.WithTimeout(s.n.Context(), s.deadline)
 	defer cancel()
-	key := canonical(req.Key)
+	key := Canonical(req.Key)
 	if s.local {
 		var v json.RawMessage
-		s.d.View(func() { v = s.kv.get(key) })
+		s.d.View(func() { v = s.kv.Get(key) })
 		return struct {
 			Type  string          `json:"type"`
 			Value json.RawMessage `json:"value"`
@@ -128,7 +128,7 @@ func (s *server) read(_ node.Message, req request) (any, error) {
 	}
 	// The read function runs inside the driver once the state machine has
 	// applied the read index, so it sees a linearizable state.
-	raw, err := s.d.Read(ctx, func() any { return s.kv.get(key) })
+	raw, err := s.d.Read(ctx, func() any { return s.kv.Get(key) })
 	if err != nil {
 		return nil, raftnode.RPCError(err)
 	}
@@ -139,16 +139,16 @@ func (s *server) read(_ node.Message, req request) (any, error) {
 }
 
 func (s *server) write(msg node.Message, req request) (any, error) {
-	return s.submit(msg, command{Op: "write", Key: canonical(req.Key), Value: req.Value}, req.MsgID, "write_ok")
+	return s.submit(msg, Command{Op: "write", Key: Canonical(req.Key), Value: req.Value}, req.MsgID, "write_ok")
 }
 
 func (s *server) cas(msg node.Message, req request) (any, error) {
-	return s.submit(msg, command{Op: "cas", Key: canonical(req.Key), From: req.From, To: req.To}, req.MsgID, "cas_ok")
+	return s.submit(msg, Command{Op: "cas", Key: Canonical(req.Key), From: req.From, To: req.To}, req.MsgID, "cas_ok")
 }
 
 // submit puts a command in the log through the leader and turns its result
 // into the reply.
-func (s *server) submit(msg node.Message, c command, seq uint64, okType string) (any, error) {
+func (s *server) submit(msg node.Message, c Command, seq uint64, okType string) (any, error) {
 	c.Client, c.Seq = msg.Src, seq
 	data, err := json.Marshal(c)
 	if err != nil {
@@ -160,7 +160,7 @@ func (s *server) submit(msg node.Message, c command, seq uint64, okType string) 
 	if err != nil {
 		return nil, raftnode.RPCError(err)
 	}
-	var res outcome
+	var res Outcome
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return nil, fmt.Errorf("decode result %s: %w", raw, err)
 	}
