@@ -484,7 +484,6 @@ func overlaps(ss []span, from, to time.Duration) bool {
 	return false
 }
 
-
 func podList(ps []OrchPod) string {
 	if len(ps) == 0 {
 		return "none"
