@@ -308,10 +308,10 @@ func (db *DB) load() error {
 		policy = wal.SyncEvery
 	}
 	// Without Sync a write promises nothing until the next flush, so the
-	// log buffers appends (64 KiB) instead of a write call per put. A
-	// segment holds about one memtable, so that a flush frees the
-	// segments before it.
-	if db.log, err = wal.Open(db.fs, filepath.Join(db.dir, "wal"), wal.Options{Sync: policy, SegmentSize: int64(db.o.MemtableBytes), Buffer: 64 << 10}); err != nil {
+	// log buffers appends (64 KiB) instead of a write call per put. The
+	// flusher starts a new segment after each flush; the size limit is a
+	// backstop.
+	if db.log, err = wal.Open(db.fs, filepath.Join(db.dir, "wal"), wal.Options{Sync: policy, SegmentSize: 4 * int64(db.o.MemtableBytes), Buffer: 64 << 10}); err != nil {
 		return err
 	}
 	// The records after the last flush are the memtable.
@@ -515,6 +515,16 @@ func (db *DB) flush(imm *memtable) error {
 		db.stats.Flushes++
 	})
 	if err != nil {
+		return err
+	}
+	// Start a new log segment, so that a later flush can drop this one.
+	// Rolling seals (fsyncs) the segment; fsyncing first, with appends
+	// going on, leaves the roll itself little to wait for under the log's
+	// lock.
+	if err := db.log.Sync(); err != nil {
+		return err
+	}
+	if err := db.log.Roll(); err != nil {
 		return err
 	}
 	return db.log.TruncateFront(imm.last + 1)

@@ -303,16 +303,22 @@ func (t *table) get(key []byte) (value []byte, tomb, found bool, err error) {
 }
 
 func decodeEntry(b []byte) (key, value []byte, tomb bool, rest []byte, ok bool) {
-	kl, n := binary.Uvarint(b)
-	if n <= 0 {
-		return
+	var kl, vl uint64
+	// Keys and values under 128 bytes have one-byte lengths: the common
+	// case skips the general varint loop, which dominated point reads.
+	if len(b) >= 2 && b[0] < 0x80 && b[1] < 0x80 {
+		kl, vl, b = uint64(b[0]), uint64(b[1]), b[2:]
+	} else {
+		var n, m int
+		if kl, n = binary.Uvarint(b); n <= 0 {
+			return
+		}
+		b = b[n:]
+		if vl, m = binary.Uvarint(b); m <= 0 {
+			return
+		}
+		b = b[m:]
 	}
-	b = b[n:]
-	vl, m := binary.Uvarint(b)
-	if m <= 0 {
-		return
-	}
-	b = b[m:]
 	tomb = vl == 0
 	if !tomb {
 		vl--
