@@ -5,17 +5,21 @@
 //
 // Levels: L0 holds flushed tables, which may overlap (newest wins); each
 // deeper level holds non-overlapping tables and may grow to a budget ten
-// times the level above. Reads look at the memtable, then L0 newest first,
-// then one table per deeper level. Deletes write tombstones, which
-// compaction may drop only where no deeper level can hold an older value
-// of the key; Options.DropTombstonesEarly breaks that rule on purpose, for
-// the track's counter-example.
+// times the level above. Reads look at the memtable, the frozen memtables
+// waiting for a flush, then L0 newest first, then one table per deeper
+// level. Deletes write tombstones, which compaction may drop only where no
+// deeper level can hold an older value of the key;
+// Options.DropTombstonesEarly breaks that rule on purpose, for the track's
+// counter-example.
 //
 // Files in the directory given to Open: NNNNNN.sst tables, wal/ the
 // memtable's write-ahead log (internal/wal), MANIFEST (JSON: the tables of
 // each level and the last log record already in a table), replaced
-// atomically after each flush and compaction.
-// Compactions run inside the write that triggers them.
+// atomically after each flush and compaction, and LOCK, held open so that
+// background work can tell when a simulated crash ended its incarnation.
+//
+// Flushes and compactions run in two background goroutines (see DB);
+// reads hold a reference-counted version, the set of tables they read.
 package lsm
 
 import (
