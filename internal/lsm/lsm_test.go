@@ -185,3 +185,31 @@ func TestTombstonesAboveTheBottomLevel(t *testing.T) {
 		db.Close()
 	}
 }
+
+// Writes wait for the background rather than let the frozen memtables or
+// L0 grow without bound: after every write the queue holds at most
+// MaxImmutable memtables and L0 at most L0StopTables tables plus those the
+// flusher adds while writes wait.
+func TestWriteStallsBoundTheQueues(t *testing.T) {
+	o := tiny(Options{FS: memfs.New()})
+	db, err := Open("/db", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	maxImm, maxL0 := 0, 0
+	for i := range 3000 {
+		if err := db.Put(fmt.Appendf(nil, "k%04d", (i*7919)%1000), fmt.Appendf(nil, "value-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		db.mu.Lock()
+		maxImm = max(maxImm, len(db.imms))
+		maxL0 = max(maxL0, len(db.cur.levels[0]))
+		db.mu.Unlock()
+	}
+	st := db.Stats()
+	t.Logf("at most %d frozen memtables and %d L0 tables; %d stalled writes, %d flushes, %d compactions", maxImm, maxL0, st.Stalls, st.Flushes, st.Compacts)
+	if maxImm > db.o.MaxImmutable || maxL0 > db.o.L0StopTables+db.o.MaxImmutable {
+		t.Fatalf("queues grew past their bounds: %d frozen memtables (max %d), %d L0 tables (max %d)", maxImm, db.o.MaxImmutable, maxL0, db.o.L0StopTables+db.o.MaxImmutable)
+	}
+}
