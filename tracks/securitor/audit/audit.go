@@ -20,8 +20,9 @@ import (
 // Entry is one audited request.
 type Entry struct {
 	Seq      int    `json:"seq"`
-	Client   string `json:"client"`
-	Req      int64  `json:"req"` // the client's request id
+	Req      int64  `json:"req"` // the request's id, given by the client
+	Subject  string `json:"sub"` // who the token says is asking ("" if no token verified)
+	JTI      string `json:"jti"` // the token's id, what replays are caught by
 	Op       string `json:"op"`
 	Key      string `json:"key"`
 	Decision string `json:"decision"` // "allow" or "deny: <reason>"
@@ -30,9 +31,10 @@ type Entry struct {
 }
 
 // Canonical is the byte string an entry's hash and Merkle leaf cover: a
-// JSON array of its fields, which has one encoding.
+// JSON array of its fields, which has one encoding:
+// [seq, req, sub, jti, op, key, decision].
 func (e Entry) Canonical() []byte {
-	b, _ := json.Marshal([]any{e.Seq, e.Client, e.Req, e.Op, e.Key, e.Decision})
+	b, _ := json.Marshal([]any{e.Seq, e.Req, e.Subject, e.JTI, e.Op, e.Key, e.Decision})
 	return b
 }
 

@@ -9,7 +9,7 @@ import (
 func build(n int) *Log {
 	l := &Log{}
 	for i := range n {
-		l.Append(Entry{Client: fmt.Sprint("c", i%3), Req: int64(i), Op: "write", Key: fmt.Sprint("k", i%5), Decision: "allow"})
+		l.Append(Entry{Subject: fmt.Sprint("c", i%3), JTI: fmt.Sprint("j", i), Req: int64(i), Op: "write", Key: fmt.Sprint("k", i%5), Decision: "allow"})
 	}
 	return l
 }
@@ -80,8 +80,8 @@ func TestRootKnownValue(t *testing.T) {
 	if got := l.Root(); got != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
 		t.Fatalf("empty root %s", got)
 	}
-	e := l.Append(Entry{Client: "c1", Req: 1, Op: "read", Key: "k", Decision: "allow"})
-	if string(e.Canonical()) != `[0,"c1",1,"read","k","allow"]` {
+	e := l.Append(Entry{Subject: "c1", JTI: "j1", Req: 1, Op: "read", Key: "k", Decision: "allow"})
+	if string(e.Canonical()) != `[0,1,"c1","j1","read","k","allow"]` {
 		t.Fatalf("canonical %s", e.Canonical())
 	}
 	if l.Root() == e.Hash {
