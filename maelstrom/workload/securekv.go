@@ -25,7 +25,7 @@ import (
 //	{"type":"write","key":"k3","value":"sv-…","token":"eyJ…","req":17} -> {"type":"write_ok"}
 //	{"type":"read","key":"k3","token":"eyJ…","req":18}   -> {"type":"read_ok","value":"sv-…"}
 //	                                                     (error 20 if the key has no value)
-//	{"type":"rotate","kek":"kek-2","token":"eyJ…","req":19} -> {"type":"rotate_ok"}
+//	{"type":"rotate","kek":"kek-2","token":"eyJ…","req":19} -> {"type":"rotate_ok","rewrapped":7}
 //	{"type":"audit","token":"eyJ…","req":20}
 //	  -> {"type":"audit_ok","entries":[{"seq":0,"req":1,"sub":"client-0","jti":"t1",
 //	        "op":"write","key":"k3","decision":"allow","prev":"00…","hash":"ab…"}, …],"root":"9f…"}
@@ -60,6 +60,9 @@ func init() {
 		return Spec{Name: "secure-kv", Description: "a key-value store behind JWT authentication, RBAC, envelope encryption and an audit log, under attack (ours)",
 			Reusable: true,
 			Final:    true,
+			// A killed node is down for seconds; clients give up sooner so
+			// that the run keeps probing it.
+			Timeout: func(lat time.Duration) time.Duration { return max(20*lat, time.Second) },
 			Flags: []Flag{
 				{Name: "keys", Default: "8", Usage: "number of keys"},
 				{Name: "attack-ratio", Default: "0.3", Usage: "fraction of requests that are attacks"},
@@ -229,7 +232,7 @@ func (w *secureKV) attack(sub, kind string) Invocation {
 	case "wrong-audience":
 		op.Token, _ = w.token(sub, "writer", set("aud", "billing"))
 	case "alg-none", "alg-switch", "unknown-kid":
-		tok, _ := w.token(sub, "admin", nil)
+		tok, _ := w.token(sub, "writer", nil)
 		c, _ := w.claimsOf(tok)
 		switch kind {
 		case "alg-none":
@@ -305,6 +308,8 @@ func (w *secureKV) Invoke(ctx context.Context, c Caller, _ int, inv Invocation) 
 	switch op.Op {
 	case "read":
 		fields = []Field{{Name: "value"}}
+	case "rotate":
+		fields = []Field{{Name: "rewrapped"}}
 	case "audit":
 		fields = []Field{{Name: "entries"}, {Name: "root"}}
 	}
