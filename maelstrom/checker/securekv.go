@@ -132,14 +132,14 @@ func SecureKV(h history.History, data SecureKVData) Result {
 	}
 	ops := pairUp(h)
 	writes := map[string]map[string]skvWrite{} // key → value → honest write
-	attackValues := map[string]bool{}
+	attackValues := map[string]op{}
 	for _, p := range ops {
 		v, ok := p.invoke.Value.(SecureKVOp)
 		if !ok || v.Op != "write" {
 			continue
 		}
 		if v.Kind != "honest" {
-			attackValues[v.Value] = true
+			attackValues[v.Value] = p
 			continue
 		}
 		w := skvWrite{inv: p.invoke.Time, comp: time.Duration(math.MaxInt64), op: p}
@@ -221,7 +221,11 @@ func SecureKV(h history.History, data SecureKVData) Result {
 			add(v)
 		}
 	}
-	for _, v := range scanPlaintext(data, writes, attackValues, &d) {
+	var end time.Duration // the scan happens after the run
+	if len(h) > 0 {
+		end = h[len(h)-1].Time
+	}
+	for _, v := range scanPlaintext(data, writes, attackValues, end, &d) {
 		add(v)
 	}
 
@@ -240,7 +244,7 @@ func wantCode(kind string) int {
 	return SecureKVUnauthenticated
 }
 
-func judgeRead(p op, got SecureKVOp, writes map[string]map[string]skvWrite, attackValues map[string]bool) *Violation {
+func judgeRead(p op, got SecureKVOp, writes map[string]map[string]skvWrite, attackValues map[string]op) *Violation {
 	v := p.invoke.Value.(SecureKVOp)
 	ri, rc := p.invoke.Time, p.completion.Time
 	viol := func(what, detail string, val any) *Violation {
@@ -256,7 +260,7 @@ func judgeRead(p op, got SecureKVOp, writes map[string]map[string]skvWrite, atta
 	}
 	w, ok := writes[v.Key][got.Value]
 	if !ok {
-		if attackValues[got.Value] {
+		if _, bad := attackValues[got.Value]; bad {
 			return viol("forged write took effect", fmt.Sprintf("key %q read %q, a value only a refused (bad) request wrote", v.Key, got.Value), got.Value)
 		}
 		return viol("read a value never written", fmt.Sprintf("key %q read %q, which no honest request wrote to it", v.Key, got.Value), got.Value)
@@ -365,19 +369,19 @@ func judgeAudit(ops []op, a *SecureKVAudit, auditOp op, d *SecureKVDetails) []Vi
 	return vs
 }
 
-func scanPlaintext(data SecureKVData, writes map[string]map[string]skvWrite, attackValues map[string]bool, d *SecureKVDetails) []Violation {
+func scanPlaintext(data SecureKVData, writes map[string]map[string]skvWrite, attackValues map[string]op, end time.Duration, d *SecureKVDetails) []Violation {
 	var vs []Violation
 	if data.ScanErr != nil {
-		return []Violation{{What: "data directory unreadable", Detail: "the grader could not scan the nodes' data: " + data.ScanErr.Error()}}
+		return []Violation{{What: "data directory unreadable", Time: end, Detail: "the grader could not scan the nodes' data: " + data.ScanErr.Error()}}
 	}
-	written := map[string]bool{}
+	written := map[string]op{} // value → the request that sent it
 	for _, m := range writes {
-		for v := range m {
-			written[v] = true
+		for v, w := range m {
+			written[v] = w.op
 		}
 	}
-	for v := range attackValues {
-		written[v] = true
+	for v, p := range attackValues {
+		written[v] = p
 	}
 	nodes := make([]string, 0, len(data.Files))
 	for n := range data.Files {
@@ -405,9 +409,10 @@ func scanPlaintext(data SecureKVData, writes map[string]map[string]skvWrite, att
 				if start+SecureKVValueLen > len(b) {
 					break
 				}
-				if v := string(b[start : start+SecureKVValueLen]); written[v] {
-					vs = append(vs, Violation{What: "plaintext on disk", Node: n, Value: v,
-						Detail: fmt.Sprintf("the value %q is stored in plaintext in %s at byte %d; values must be encrypted at rest", v, p, start)})
+				v := string(b[start : start+SecureKVValueLen])
+				if w, ok := written[v]; ok {
+					vs = append(vs, Violation{What: "plaintext on disk", Node: n, Op: w.observed(), Value: v, Time: end,
+						Detail: fmt.Sprintf("the value %q, sent at %s, is stored in plaintext in %s at byte %d (scanned after the run); values must be encrypted at rest", v, at(w.invoke.Time), p, start)})
 					break
 				}
 			}
