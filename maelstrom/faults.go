@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distsys-curriculum/distsys/internal/storage"
 	"github.com/distsys-curriculum/distsys/maelstrom/checker"
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
 	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
@@ -146,6 +147,44 @@ func (r *run) connectWorkload() {
 	if ne, ok := r.inst.(workload.NodeEnver); ok {
 		r.cl.env = ne.NodeEnv
 	}
+	if dr, ok := r.inst.(workload.DataReader); ok {
+		dr.SetDataReader(r.cl.readData)
+	}
+}
+
+// readData returns the files of a node's data directory, relative path →
+// contents (workload.DataReader).
+func (c *cluster) readData(id string) (map[string][]byte, error) {
+	n, ok := c.nodes[id]
+	if !ok {
+		return nil, fmt.Errorf("no node %s", id)
+	}
+	out := map[string][]byte{}
+	rel := func(p string) string {
+		if r, err := filepath.Rel(n.dataDir, p); err == nil {
+			return filepath.ToSlash(r)
+		}
+		return p
+	}
+	if n.disk != nil {
+		for _, p := range n.disk.FilesUnder(n.dataDir) {
+			b, err := storage.ReadFile(n.disk, p)
+			if err != nil {
+				return out, err
+			}
+			out[rel(p)] = b
+		}
+		return out, nil
+	}
+	err := filepath.WalkDir(n.dataDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		out[rel(p)] = b
+		return err
+	})
+	return out, err
 }
 
 // checkMode refuses nodes a workload cannot grade (net-rpc in-process).

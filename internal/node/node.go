@@ -173,6 +173,10 @@ func (n *Node) Clock() program.Clock { return n.clock }
 // "" when the runner provides none. It lives on Storage().
 func (n *Node) DataDir() string { return n.dataDir }
 
+// Getenv returns a variable of the node's environment, or "": what the
+// grader passes to a workload's nodes besides the protocol (keys, addresses).
+func (n *Node) Getenv(key string) string { return n.pio.Getenv(key) }
+
 // Storage is the file system the data directory lives on: the real disk
 // in a node process; in the grader's in-process mode, a simulated disk
 // where a kill loses every write the node did not sync. Code that

@@ -63,3 +63,12 @@ type CrashJudge interface {
 type FaultTargeter interface {
 	FaultTargets(fault string, nodes []string) []string
 }
+
+// DataReader is implemented by instances whose checks read what nodes
+// left in their data directories (secure-kv scans them for plaintext).
+// read returns every regular file under a node's data directory (path
+// relative to it → contents), on its simulated disk in-process; it works
+// until Check returns, after the nodes are stopped.
+type DataReader interface {
+	SetDataReader(read func(node string) (map[string][]byte, error))
+}
