@@ -1112,14 +1112,14 @@ func (r *Raft) Advance(rd Ready) {
 
 // Status is a node's state for display and for tests.
 type Status struct {
-	ID         string `json:"id"`
-	SoftState         // role, term, leader
-	Vote       string `json:"vote,omitempty"`
-	Commit     uint64 `json:"commit"`
-	Applied    uint64 `json:"applied"`
+	ID        string `json:"id"`
+	SoftState        // role, term, leader
+	Vote      string `json:"vote,omitempty"`
+	Commit    uint64 `json:"commit"`
+	Applied   uint64 `json:"applied"`
 	// Repairing: the node's storage was damaged and its peers have not
 	// yet repaired it (it does not vote or campaign).
-	Repairing bool `json:"repairing,omitempty"`
+	Repairing  bool   `json:"repairing,omitempty"`
 	FirstIndex uint64 `json:"first_index"`
 	LastIndex  uint64 `json:"last_index"`
 	// Progress is the leader's view of each peer (leaders only).
