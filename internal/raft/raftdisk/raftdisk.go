@@ -150,6 +150,11 @@ func Open(fsys storage.FS, dir string) (*Storage, error) {
 	return s, nil
 }
 
+// testNaiveSalvage makes Open keep what verifies but not mark the node
+// Repairing, so that tests can show what goes wrong without the repair
+// protocol (committed entries are lost).
+var testNaiveSalvage bool
+
 // markRepairing makes the kept state (what verified) the whole of the
 // storage, with the hard state marked Repairing, durably.
 func (s *Storage) markRepairing(dropSnapshot bool) error {
@@ -161,7 +166,7 @@ func (s *Storage) markRepairing(dropSnapshot bool) error {
 	if s.snap != nil && s.snap.Meta.Index > s.base.Index {
 		_, s.ents = raft.ApplySnapshotToLog(&raft.Snapshot{Meta: s.base}, s.ents, s.snap)
 	}
-	s.hs.Repairing = true
+	s.hs.Repairing = !testNaiveSalvage
 	if s.hs.Commit > s.lastIndex() {
 		s.hs.Commit = s.lastIndex()
 	}
