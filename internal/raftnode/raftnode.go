@@ -137,6 +137,9 @@ type Driver struct {
 	storage  raft.Storage
 	closer   io.Closer
 	failed   error
+	// repairSince is when the node started with damaged storage; zero
+	// once its peers have repaired it (or if it never was damaged).
+	repairSince time.Time
 	applied  uint64
 	snapshot uint64 // index of the last snapshot taken or installed
 	soft     raft.SoftState
@@ -169,6 +172,7 @@ var messageTypes = []raft.MessageType{
 	raft.MsgVote, raft.MsgVoteResp, raft.MsgPreVote, raft.MsgPreVoteResp,
 	raft.MsgApp, raft.MsgAppResp, raft.MsgHeartbeat, raft.MsgHeartbeatResp,
 	raft.MsgSnap, raft.MsgReadIndex, raft.MsgReadIndexResp,
+	raft.MsgRepairQuery, raft.MsgRepairQueryResp,
 }
 
 // New attaches a Raft driver to n: it registers the Raft message handlers,
@@ -223,6 +227,9 @@ func (d *Driver) start() error {
 		if err != nil {
 			return fmt.Errorf("raftnode: open storage in the data directory: %w", err)
 		}
+		if s.Recovered.Damage != "" {
+			d.n.Logger().Warn("storage damaged: kept what verifies, repairing from peers", "damage", s.Recovered.Damage)
+		}
 		storage, closer = s, s
 	}
 	rc := raft.Config{
@@ -243,6 +250,9 @@ func (d *Driver) start() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.r, d.storage, d.closer = r, storage, closer
+	if r.Status().Repairing {
+		d.repairSince = time.Now()
+	}
 	d.soft = raft.SoftState{Role: raft.Follower, Term: r.Status().Term}
 	d.drain() // hands back a stored snapshot and re-applies committed entries
 	return nil
@@ -292,6 +302,10 @@ func (d *Driver) drain() {
 	if err := d.r.Drain(d.storage, h); err != nil {
 		d.fail(err)
 		return
+	}
+	if !d.repairSince.IsZero() && !d.r.Status().Repairing {
+		d.n.Logger().Info("repaired from peers: voting again", "after", time.Since(d.repairSince).String(), "applied", d.applied)
+		d.repairSince = time.Time{}
 	}
 	if d.sm != nil && d.cfg.SnapshotEvery > 0 && d.applied-d.snapshot >= d.cfg.SnapshotEvery {
 		data, err := d.sm.Snapshot()
