@@ -799,7 +799,11 @@ func (r *Raft) stepLeader(m Message) {
 			pr.match = 0
 			pr.state, pr.probeSent, pr.inflight, pr.snapIndex = probe, false, nil, 0
 		case !m.Repair && pr.repairing:
+			// Repaired: what it acknowledged so far counts from now on.
 			pr.repairing = false
+			if r.maybeCommit() {
+				r.bcastAppend()
+			}
 		}
 	}
 	switch m.Type {
