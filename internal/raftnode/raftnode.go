@@ -132,21 +132,21 @@ type Driver struct {
 	cfg Config
 	sm  StateMachine
 
-	mu       sync.Mutex
-	r        *raft.Raft // nil until init
-	storage  raft.Storage
-	closer   io.Closer
-	failed   error
+	mu      sync.Mutex
+	r       *raft.Raft // nil until init
+	storage raft.Storage
+	closer  io.Closer
+	failed  error
 	// repairSince is when the node started with damaged storage; zero
 	// once its peers have repaired it (or if it never was damaged).
 	repairSince time.Time
-	applied  uint64
-	snapshot uint64 // index of the last snapshot taken or installed
-	soft     raft.SoftState
-	props    map[uint64]*waiter // by log index
-	reads    map[string]*readWait
-	nextRead uint64
-	ready    []*readWait // read index known, waiting for apply
+	applied     uint64
+	snapshot    uint64 // index of the last snapshot taken or installed
+	soft        raft.SoftState
+	props       map[uint64]*waiter // by log index
+	reads       map[string]*readWait
+	nextRead    uint64
+	ready       []*readWait // read index known, waiting for apply
 	// msgCount counts Raft messages sent, by type (for Stats).
 	msgCount map[raft.MessageType]int64
 }
