@@ -24,7 +24,10 @@
 // write: Open truncates it and everything after it (Recovered says what).
 // Any other damage is a *CorruptError naming the file and offset, and Open
 // refuses the log: a log that quietly dropped an acknowledged record would
-// be worse than one that stops.
+// be worse than one that stops. An owner that can get lost records back
+// from elsewhere (a Raft replica, from its peers) opens with
+// Options.Salvage instead: the log is cut before the damage and
+// Recovered says where, so that the owner can tell what it lost.
 //
 // TruncateFront drops whole segments below an index (retention,
 // compaction after a snapshot); TruncateBack drops the records after an
