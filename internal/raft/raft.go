@@ -479,9 +479,10 @@ func (r *Raft) Step(m Message) error {
 	}
 	switch m.Type {
 	case MsgRepairQuery:
-		// Answered whatever the terms; a node repairing itself does not
-		// answer, since its own term may be forgotten.
-		if !r.repairing {
+		// Answered whatever the terms. A node repairing itself answers
+		// only once it has learned a term from its own quorum: before
+		// that, its term may be one it forgot having passed.
+		if !r.repairing || r.repairKnown {
 			r.send(Message{Type: MsgRepairQueryResp, To: m.From, Seq: m.Seq})
 		}
 		return nil
