@@ -77,6 +77,13 @@ func TestRepairingNodeSitsOut(t *testing.T) {
 	if !r.repairKnown || r.term != 8 {
 		t.Fatalf("after three answers: known %v, term %d; want term 8", r.repairKnown, r.term)
 	}
+	// Knowing its term, it answers other repairing nodes' queries.
+	if err := r.Step(Message{Type: MsgRepairQuery, From: "5", Term: 1, Seq: 40}); err != nil {
+		t.Fatal(err)
+	}
+	if as := only(t, drain(r), MsgRepairQueryResp); len(as) != 1 || as[0].Term != 8 || as[0].Seq != 40 {
+		t.Fatalf("want an answer with term 8, got %+v", as)
+	}
 	// Now it replicates, marking its answers; the leader of term 8 repairs it.
 	if err := r.Step(Message{Type: MsgApp, From: "3", Term: 8, Index: 1, LogTerm: 1, Entries: []Entry{{Index: 2, Term: 8}}}); err != nil {
 		t.Fatal(err)
