@@ -33,6 +33,13 @@ type progress struct {
 
 	recentActive bool   // heard from since the last check-quorum round
 	ackedSeq     uint64 // highest heartbeat Seq echoed back
+
+	// The peer says it is repairing damaged storage: its acknowledgements
+	// count toward no quorum, and it is repaired once it matches the
+	// leader's log up to repairTarget (the leader's last index when it
+	// learned of the repair).
+	repairing    bool
+	repairTarget uint64
 }
 
 func (pr *progress) becomeProbe() {

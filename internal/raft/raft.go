@@ -143,6 +143,17 @@ type Raft struct {
 
 	prevSoft SoftState
 	prevHard HardState
+
+	// Repair of damaged storage (HardState.Repairing): the node waits
+	// repairWaitTicks, then asks its peers for their terms until a quorum
+	// of them has answered (repairKnown, repairTerm = the highest term
+	// heard), then waits for a leader to declare it repaired.
+	repairing     bool
+	repairKnown   bool
+	repairTerm    uint64
+	repairAnswers map[string]uint64
+	repairSeq     uint64 // round of the latest query (its tick)
+	repairStarted uint64 // tick when repair became known-term, for Status
 }
 
 type seqTick struct{ seq, tick uint64 }
@@ -204,7 +215,11 @@ func New(cfg Config) (*Raft, error) {
 	r.log.applied = r.log.snap.Meta.Index
 	r.log.unstable = r.log.lastIndex() + 1
 	r.term, r.vote = hs.Term, hs.Vote
-	r.prevHard = HardState{Term: r.term, Vote: r.vote, Commit: r.log.committed}
+	r.repairing = hs.Repairing
+	if r.repairing && len(r.peers) == 1 {
+		return nil, errors.New("raft: the storage is damaged and there is no peer to repair it from")
+	}
+	r.prevHard = HardState{Term: r.term, Vote: r.vote, Commit: r.log.committed, Repairing: r.repairing}
 	r.becomeFollower(r.term, "")
 	r.prevSoft = r.softState()
 	return r, nil
@@ -220,7 +235,7 @@ func (r *Raft) softState() SoftState {
 }
 
 func (r *Raft) hardState() HardState {
-	return HardState{Term: r.term, Vote: r.vote, Commit: r.log.committed}
+	return HardState{Term: r.term, Vote: r.vote, Commit: r.log.committed, Repairing: r.repairing}
 }
 
 // send queues m from this node. A message stamped with no term gets the
@@ -229,6 +244,9 @@ func (r *Raft) send(m Message) {
 	m.From = r.id
 	if m.Term == 0 {
 		m.Term = r.term
+	}
+	if r.repairing && (m.Type == MsgAppResp || m.Type == MsgHeartbeatResp) {
+		m.Repair = true
 	}
 	r.msgs = append(r.msgs, m)
 }
@@ -344,6 +362,10 @@ func (r *Raft) poll(from string, granted bool) bool {
 func (r *Raft) Tick() {
 	r.now++
 	r.electionElapsed++
+	if r.repairing {
+		r.tickRepair()
+		return
+	}
 	if r.role != Leader {
 		if r.electionElapsed >= r.randomizedElectionTimeout {
 			r.electionElapsed = 0
@@ -379,11 +401,72 @@ func (r *Raft) Tick() {
 func (r *Raft) quorumActive() bool {
 	n := 0
 	for id, pr := range r.prs {
-		if id == r.id || pr.recentActive {
+		if id == r.id || pr.recentActive && !pr.repairing {
 			n++
 		}
 	}
 	return n >= r.quorum()
+}
+
+// ---- repair of damaged storage ----
+
+// repairWaitTicks is how long a repairing node waits before asking its
+// peers for their terms: longer than any election it may have voted in
+// before the crash can still be running (a candidate gives up a term after
+// at most 2E of its ticks), so that a quorum's terms cover every election
+// its forgotten vote could have helped win.
+func (r *Raft) repairWaitTicks() uint64 { return uint64(3 * r.cfg.ElectionTicks) }
+
+func (r *Raft) tickRepair() {
+	if r.repairKnown || r.now < r.repairWaitTicks() || r.now-r.repairSeq < uint64(r.cfg.ElectionTicks) && r.repairSeq != 0 {
+		return
+	}
+	r.repairSeq = r.now
+	for _, p := range r.peers {
+		if p != r.id {
+			r.send(Message{Type: MsgRepairQuery, To: p, Seq: r.repairSeq})
+		}
+	}
+}
+
+// handleRepairAnswer collects the terms of peers; a quorum of them (not
+// counting this node) bounds every term in which it may have voted or
+// acknowledged a leader.
+func (r *Raft) handleRepairAnswer(m Message) {
+	if !r.repairing || r.repairKnown || m.Seq == 0 || m.Seq < r.repairWaitTicks() || m.Seq > r.repairSeq {
+		return
+	}
+	if r.repairAnswers == nil {
+		r.repairAnswers = map[string]uint64{}
+	}
+	r.repairAnswers[m.From] = max(r.repairAnswers[m.From], m.Term)
+	// Any quorum that elected a leader holds, besides us, at least
+	// quorum-1 peers; this many answers from others always include one.
+	if len(r.repairAnswers) < len(r.peers)-r.quorum()+1 {
+		return
+	}
+	t := r.term
+	for _, at := range r.repairAnswers {
+		t = max(t, at)
+	}
+	r.repairKnown, r.repairTerm, r.repairAnswers = true, t, nil
+	r.repairStarted = r.now
+	if t > r.term {
+		r.becomeFollower(t, "")
+	}
+}
+
+// finishRepair ends the repair on the word of the leader of our term:
+// our log holds everything it had when it learned of the repair.
+func (r *Raft) finishRepair(leader string) {
+	r.repairing, r.repairKnown = false, false
+	if r.vote == "" {
+		// We may have voted in this term before the damage; this leader
+		// won it, so recording a vote for it changes no outcome and
+		// keeps us from granting a second vote in the term.
+		r.vote = leader
+	}
+	r.electionElapsed = 0
 }
 
 // ---- inputs ----
@@ -393,6 +476,19 @@ func (r *Raft) quorumActive() bool {
 func (r *Raft) Step(m Message) error {
 	if !slices.Contains(r.peers, m.From) || m.From == r.id {
 		return fmt.Errorf("raft: message from unknown peer %q", m.From)
+	}
+	switch m.Type {
+	case MsgRepairQuery:
+		// Answered whatever the terms. A node repairing itself answers
+		// only once it has learned a term from its own quorum: before
+		// that, its term may be one it forgot having passed.
+		if !r.repairing || r.repairKnown {
+			r.send(Message{Type: MsgRepairQueryResp, To: m.From, Seq: m.Seq})
+		}
+		return nil
+	case MsgRepairQueryResp:
+		r.handleRepairAnswer(m)
+		return nil
 	}
 	switch {
 	case m.Term > r.term:
@@ -428,6 +524,14 @@ func (r *Raft) Step(m Message) error {
 		return nil
 	}
 
+	if r.repairing && !r.repairKnown {
+		// Until we know a term a quorum has reached, we might accept
+		// a deposed leader (we forgot the newer term we had promised).
+		switch m.Type {
+		case MsgApp, MsgHeartbeat, MsgSnap, MsgTimeoutNow:
+			return nil
+		}
+	}
 	switch m.Type {
 	case MsgVote, MsgPreVote:
 		r.handleVote(m)
@@ -462,9 +566,9 @@ func (r *Raft) inLease() bool {
 }
 
 func (r *Raft) handleVote(m Message) {
-	canVote := r.vote == m.From ||
+	canVote := !r.repairing && (r.vote == m.From ||
 		(r.vote == "" && r.lead == "") ||
-		(m.Type == MsgPreVote && m.Term > r.term)
+		(m.Type == MsgPreVote && m.Term > r.term))
 	resp := MsgVoteResp
 	if m.Type == MsgPreVote {
 		resp = MsgPreVoteResp
@@ -489,6 +593,9 @@ func (r *Raft) stepFollower(m Message) error {
 		return r.handleAppend(m)
 	case MsgHeartbeat:
 		r.electionElapsed, r.lead = 0, m.From
+		if m.Repair && r.repairing && r.repairKnown && m.Term >= r.repairTerm {
+			r.finishRepair(m.From)
+		}
 		r.handleHeartbeat(m)
 	case MsgSnap:
 		r.electionElapsed, r.lead = 0, m.From
@@ -498,7 +605,9 @@ func (r *Raft) stepFollower(m Message) error {
 	case MsgTimeoutNow:
 		// Our leader hands over: campaign at once, without pre-vote (the
 		// leader has vouched that we are up to date).
-		r.campaign(false, true)
+		if !r.repairing {
+			r.campaign(false, true)
+		}
 	}
 	return nil
 }
@@ -593,6 +702,10 @@ func (r *Raft) appendEntry(es ...Entry) {
 func (r *Raft) maybeCommit() bool {
 	ms := make([]uint64, 0, len(r.prs))
 	for _, pr := range r.prs {
+		if pr.repairing {
+			ms = append(ms, 0)
+			continue
+		}
 		ms = append(ms, pr.match)
 	}
 	slices.Sort(ms)
@@ -666,7 +779,8 @@ func (r *Raft) bcastHeartbeat() {
 			continue
 		}
 		pr := r.prs[p]
-		r.send(Message{Type: MsgHeartbeat, To: p, Commit: min(pr.match, r.log.committed), Seq: r.hbSeq})
+		repaired := pr.repairing && pr.match >= pr.repairTarget
+		r.send(Message{Type: MsgHeartbeat, To: p, Commit: min(pr.match, r.log.committed), Seq: r.hbSeq, Repair: repaired})
 	}
 	r.maybeReleaseReads()
 }
@@ -677,6 +791,22 @@ func (r *Raft) stepLeader(m Message) {
 		return
 	}
 	pr.recentActive = true
+	if m.Type == MsgAppResp || m.Type == MsgHeartbeatResp {
+		switch {
+		case m.Repair && !pr.repairing:
+			// Whatever it acknowledged before may be gone: find its log
+			// again, and hold it to everything we have now.
+			pr.repairing, pr.repairTarget = true, r.log.lastIndex()
+			pr.match = 0
+			pr.state, pr.probeSent, pr.inflight, pr.snapIndex = probe, false, nil, 0
+		case !m.Repair && pr.repairing:
+			// Repaired: what it acknowledged so far counts from now on.
+			pr.repairing = false
+			if r.maybeCommit() {
+				r.bcastAppend()
+			}
+		}
+	}
 	switch m.Type {
 	case MsgReadIndex:
 		r.startRead(readRequest{from: m.From, ctx: m.Context})
@@ -869,6 +999,10 @@ func (r *Raft) releaseReadsAwaitingCommit() {
 func (r *Raft) quorumSeq() uint64 {
 	seqs := make([]uint64, 0, len(r.prs))
 	for _, pr := range r.prs {
+		if pr.repairing {
+			seqs = append(seqs, 0)
+			continue
+		}
 		seqs = append(seqs, pr.ackedSeq)
 	}
 	slices.Sort(seqs)
@@ -983,11 +1117,14 @@ func (r *Raft) Advance(rd Ready) {
 
 // Status is a node's state for display and for tests.
 type Status struct {
-	ID         string `json:"id"`
-	SoftState         // role, term, leader
-	Vote       string `json:"vote,omitempty"`
-	Commit     uint64 `json:"commit"`
-	Applied    uint64 `json:"applied"`
+	ID        string `json:"id"`
+	SoftState        // role, term, leader
+	Vote      string `json:"vote,omitempty"`
+	Commit    uint64 `json:"commit"`
+	Applied   uint64 `json:"applied"`
+	// Repairing: the node's storage was damaged and its peers have not
+	// yet repaired it (it does not vote or campaign).
+	Repairing  bool   `json:"repairing,omitempty"`
 	FirstIndex uint64 `json:"first_index"`
 	LastIndex  uint64 `json:"last_index"`
 	// Progress is the leader's view of each peer (leaders only).
@@ -1005,7 +1142,7 @@ type PeerProgress struct {
 func (r *Raft) Status() Status {
 	s := Status{
 		ID: r.id, SoftState: r.softState(), Vote: r.vote,
-		Commit: r.log.committed, Applied: r.log.applied,
+		Commit: r.log.committed, Applied: r.log.applied, Repairing: r.repairing,
 		FirstIndex: r.log.firstIndex(), LastIndex: r.log.lastIndex(),
 	}
 	if r.role == Leader {

@@ -63,10 +63,17 @@ type Entry struct {
 // HardState is what a node must persist before it sends any message that
 // depends on it: a vote may be cast once per term, and a commit index is
 // kept so that a restarted node can re-apply without waiting for a leader.
+//
+// Repairing marks a node whose storage was found damaged (raftdisk sets
+// it when it opens a corrupted directory): it kept only what verified, so
+// it may have forgotten votes, terms and acknowledged entries. Until its
+// peers have repaired it, it neither votes nor campaigns and its
+// acknowledgements count toward no quorum (see the package README).
 type HardState struct {
-	Term   uint64 `json:"term"`
-	Vote   string `json:"vote,omitempty"`
-	Commit uint64 `json:"commit"`
+	Term      uint64 `json:"term"`
+	Vote      string `json:"vote,omitempty"`
+	Commit    uint64 `json:"commit"`
+	Repairing bool   `json:"repairing,omitempty"`
 }
 
 // IsEmpty reports whether hs is the zero HardState (used in Ready for "unchanged").
@@ -104,6 +111,10 @@ const (
 	MsgReadIndex     MessageType = "raft_read_index"
 	MsgReadIndexResp MessageType = "raft_read_index_resp"
 	MsgTimeoutNow    MessageType = "raft_timeout_now"
+	// MsgRepairQuery asks a peer for its current term, on behalf of a
+	// node repairing damaged storage; MsgRepairQueryResp answers with it.
+	MsgRepairQuery     MessageType = "raft_repair_query"
+	MsgRepairQueryResp MessageType = "raft_repair_query_resp"
 )
 
 // Message is every message between Raft peers; which fields matter
@@ -121,6 +132,11 @@ const (
 //     leadership transfer), so voters that still trust that leader vote anyway.
 //   - ReadIndex: a follower forwards a read's Context to the leader;
 //     ReadIndexResp returns it with the read's Index.
+//   - Repair: on AppResp/HeartbeatResp, the sender is repairing damaged
+//     storage (its acknowledgement counts toward no quorum); on Heartbeat,
+//     the leader tells such a follower that its log now holds everything
+//     the leader had when it learned of the repair, which ends it.
+//   - RepairQuery/RepairQueryResp: Seq is the query's round, echoed back.
 type Message struct {
 	Type       MessageType `json:"type"`
 	From       string      `json:"from"`
@@ -136,6 +152,7 @@ type Message struct {
 	Snapshot   *Snapshot   `json:"snapshot,omitempty"`
 	Context    []byte      `json:"context,omitempty"`
 	Force      bool        `json:"force,omitempty"`
+	Repair     bool        `json:"repair,omitempty"`
 }
 
 // SoftState is volatile state worth showing: who leads, in which term.

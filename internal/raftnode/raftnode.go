@@ -134,18 +134,21 @@ type Driver struct {
 	cfg Config
 	sm  StateMachine
 
-	mu       sync.Mutex
-	r        *raft.Raft // nil until init
-	storage  raft.Storage
-	closer   io.Closer
-	failed   error
-	applied  uint64
-	snapshot uint64 // index of the last snapshot taken or installed
-	soft     raft.SoftState
-	props    map[uint64]*waiter // by log index
-	reads    map[string]*readWait
-	nextRead uint64
-	ready    []*readWait // read index known, waiting for apply
+	mu      sync.Mutex
+	r       *raft.Raft // nil until init
+	storage raft.Storage
+	closer  io.Closer
+	failed  error
+	// repairSince is when the node started with damaged storage; zero
+	// once its peers have repaired it (or if it never was damaged).
+	repairSince time.Time
+	applied     uint64
+	snapshot    uint64 // index of the last snapshot taken or installed
+	soft        raft.SoftState
+	props       map[uint64]*waiter // by log index
+	reads       map[string]*readWait
+	nextRead    uint64
+	ready       []*readWait // read index known, waiting for apply
 	// msgCount counts Raft messages sent, by type (for Stats).
 	msgCount map[raft.MessageType]int64
 }
@@ -171,6 +174,7 @@ var messageTypes = []raft.MessageType{
 	raft.MsgVote, raft.MsgVoteResp, raft.MsgPreVote, raft.MsgPreVoteResp,
 	raft.MsgApp, raft.MsgAppResp, raft.MsgHeartbeat, raft.MsgHeartbeatResp,
 	raft.MsgSnap, raft.MsgReadIndex, raft.MsgReadIndexResp,
+	raft.MsgRepairQuery, raft.MsgRepairQueryResp,
 }
 
 // New attaches a Raft driver to n: it registers the Raft message handlers,
@@ -229,6 +233,9 @@ func (d *Driver) start() error {
 		if err != nil {
 			return fmt.Errorf("raftnode: open storage in the data directory: %w", err)
 		}
+		if s.Recovered.Damage != "" {
+			d.n.Logger().Warn("storage damaged: kept what verifies, repairing from peers", "damage", s.Recovered.Damage)
+		}
 		storage, closer = s, s
 	}
 	rc := raft.Config{
@@ -249,6 +256,9 @@ func (d *Driver) start() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.r, d.storage, d.closer = r, storage, closer
+	if r.Status().Repairing {
+		d.repairSince = time.Now()
+	}
 	d.soft = raft.SoftState{Role: raft.Follower, Term: r.Status().Term}
 	d.drain() // hands back a stored snapshot and re-applies committed entries
 	return nil
@@ -298,6 +308,10 @@ func (d *Driver) drain() {
 	if err := d.r.Drain(d.storage, h); err != nil {
 		d.fail(err)
 		return
+	}
+	if !d.repairSince.IsZero() && !d.r.Status().Repairing {
+		d.n.Logger().Info("repaired from peers: voting again", "after", time.Since(d.repairSince).String(), "applied", d.applied)
+		d.repairSince = time.Time{}
 	}
 	if d.sm != nil && d.cfg.SnapshotEvery > 0 && d.applied-d.snapshot >= d.cfg.SnapshotEvery {
 		data, err := d.sm.Snapshot()

@@ -24,7 +24,10 @@
 // write: Open truncates it and everything after it (Recovered says what).
 // Any other damage is a *CorruptError naming the file and offset, and Open
 // refuses the log: a log that quietly dropped an acknowledged record would
-// be worse than one that stops.
+// be worse than one that stops. An owner that can get lost records back
+// from elsewhere (a Raft replica, from its peers) opens with
+// Options.Salvage instead: the log is cut before the damage and
+// Recovered says where, so that the owner can tell what it lost.
 //
 // TruncateFront drops whole segments below an index (retention,
 // compaction after a snapshot); TruncateBack drops the records after an
@@ -99,6 +102,12 @@ type Options struct {
 	// where unbuffered SyncNone loses only what the OS had not written.
 	// Ignored under the other policies, which write every append at once.
 	Buffer int
+	// Salvage makes Open keep the records before the first damaged one
+	// instead of refusing the log: it cuts the log there (dropping the
+	// rest of that segment and every later one) and reports the damage in
+	// Recovered().Corrupt. Only an owner that can get the lost records
+	// back elsewhere (a Raft replica, from its peers) should ask for it.
+	Salvage bool
 }
 
 // DefaultSegmentSize is the segment size when Options leave it 0.
@@ -127,6 +136,10 @@ type Recovery struct {
 	File   string // segment file; "" when nothing was cut
 	Offset int64  // where the file was cut
 	Bytes  int64  // how many bytes were cut
+	// Corrupt is the damage a salvaging Open cut at (Options.Salvage);
+	// nil when the log had none. Bytes then counts the damaged segment's
+	// cut part and every later segment.
+	Corrupt *CorruptError
 }
 
 // SegmentInfo describes one segment, for retention policies.
@@ -224,13 +237,25 @@ func (l *Log) recover() error {
 	if len(l.segs) == 0 {
 		return l.createSegment(1)
 	}
-	for i, s := range l.segs {
+	for i := 0; i < len(l.segs); i++ {
+		s := l.segs[i]
 		last := i == len(l.segs)-1
 		if i > 0 {
 			prev := l.segs[i-1]
 			if want := prev.first + uint64(len(prev.offsets)); s.first != want {
-				return &CorruptError{File: l.path(s.name), Offset: 0,
+				ce := &CorruptError{File: l.path(s.name), Offset: 0,
 					Reason: fmt.Sprintf("segment starts at record %d, want %d (a segment is missing)", s.first, want)}
+				if !l.opts.Salvage {
+					return ce
+				}
+				// Keep the segments before the gap; the previous one
+				// becomes the last, open for appending.
+				if err := l.salvage(i, ce, 0); err != nil {
+					return err
+				}
+				prev.offsets, prev.size = nil, 0
+				i -= 2
+				continue
 			}
 		}
 		data, err := storage.ReadFile(l.fs, l.path(s.name))
@@ -241,7 +266,22 @@ func (l *Log) recover() error {
 		for off < len(data) {
 			_, n, torn, reason := scan(data[off:], int64(off), last)
 			if reason != "" {
-				return &CorruptError{File: l.path(s.name), Offset: int64(off), Reason: reason}
+				ce := &CorruptError{File: l.path(s.name), Offset: int64(off), Reason: reason}
+				if !l.opts.Salvage {
+					return ce
+				}
+				// Cut this segment at the damage and drop every later
+				// one; the segment is then the last and is reopened as
+				// such (its cut part looks like a torn tail no more).
+				if err := l.salvage(i+1, ce, int64(len(data)-off)); err != nil {
+					return err
+				}
+				if err := l.truncateFile(l.path(s.name), int64(off)); err != nil {
+					return err
+				}
+				s.offsets, s.size = nil, 0
+				i--
+				goto next
 			}
 			if torn {
 				if testBreak.keepTorn {
@@ -262,7 +302,7 @@ func (l *Log) recover() error {
 			}
 			l.f = f
 			if off < len(data) {
-				l.recovered = Recovery{File: l.path(s.name), Offset: int64(off), Bytes: int64(len(data) - off)}
+				l.recovered = Recovery{File: l.path(s.name), Offset: int64(off), Bytes: int64(len(data) - off), Corrupt: l.recovered.Corrupt}
 				if err := f.Truncate(int64(off)); err != nil {
 					return fmt.Errorf("wal: cut torn tail: %w", err)
 				}
@@ -274,9 +314,48 @@ func (l *Log) recover() error {
 				return fmt.Errorf("wal: %w", err)
 			}
 		}
+	next:
 	}
 	l.written = l.lastIndex()
 	l.synced = l.written
+	return nil
+}
+
+// salvage removes the segments from index from on, durably, recording the
+// damage ce and the bytes lost (extra, plus the removed segments' sizes).
+func (l *Log) salvage(from int, ce *CorruptError, extra int64) error {
+	lost := extra
+	for _, s := range l.segs[from:] {
+		if fi, err := l.fs.Stat(l.path(s.name)); err == nil {
+			lost += fi.Size()
+		}
+		if err := l.fs.Remove(l.path(s.name)); err != nil {
+			return fmt.Errorf("wal: salvage: %w", err)
+		}
+	}
+	l.segs = l.segs[:from]
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return fmt.Errorf("wal: salvage: %w", err)
+	}
+	if l.recovered.Corrupt == nil {
+		l.recovered = Recovery{File: ce.File, Offset: ce.Offset, Corrupt: ce}
+	}
+	l.recovered.Bytes += lost
+	return nil
+}
+
+func (l *Log) truncateFile(name string, size int64) error {
+	f, err := l.fs.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("wal: salvage: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("wal: salvage: %w", err)
+	}
+	if err := l.syncFile(f); err != nil {
+		return fmt.Errorf("wal: salvage: %w", err)
+	}
 	return nil
 }
 

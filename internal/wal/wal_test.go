@@ -151,6 +151,48 @@ func TestCorruptMiddleRefused(t *testing.T) {
 	}
 }
 
+// With Salvage, the same damage keeps exactly the records before it, and
+// the log appends after them.
+func TestSalvageKeepsPrefix(t *testing.T) {
+	for k := range 5 {
+		t.Run(fmt.Sprint("segment ", k), func(t *testing.T) {
+			m := memfs.New()
+			l := open(t, m, Options{SegmentSize: 50})
+			for i := range 9 {
+				_, err := l.Append(fmt.Appendf(nil, "record-%d", i))
+				must(t, err)
+			}
+			segs := l.Segments()
+			must(t, l.Close())
+			if k >= len(segs) {
+				t.Skip("fewer segments")
+			}
+			must(t, m.FlipBit(filepath.Join("/d", segs[k].Name), (headerSize+2)*8))
+			l2, err := Open(m, "/d", Options{SegmentSize: 50, Salvage: true})
+			must(t, err)
+			defer l2.Close()
+			rec := l2.Recovered()
+			if rec.Corrupt == nil || rec.Corrupt.File != filepath.Join("/d", segs[k].Name) || rec.Bytes == 0 {
+				t.Fatalf("Recovered = %+v, want the damage in %s", rec, segs[k].Name)
+			}
+			got := all(t, l2)
+			keep := int(segs[k].First) - 1
+			if len(got) != keep {
+				t.Fatalf("kept %d records %v, want the %d before the damage", len(got), got, keep)
+			}
+			_, err = l2.Append([]byte("after"))
+			must(t, err)
+			must(t, l2.Close())
+			l3, err := Open(m, "/d", Options{SegmentSize: 50})
+			must(t, err)
+			defer l3.Close()
+			if got := all(t, l3); len(got) != keep+1 || got[keep] != fmt.Sprintf("%d:after", keep+1) {
+				t.Fatalf("after salvage and an append: %v", got)
+			}
+		})
+	}
+}
+
 // Damage after Open is caught by Read, not returned as data.
 func TestReadChecksAgain(t *testing.T) {
 	m := memfs.New()

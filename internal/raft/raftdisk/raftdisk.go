@@ -13,9 +13,15 @@
 //     temporary file, fsynced and renamed over the old one, so it is always
 //     whole.
 //
-// Recovery is the wal's: a torn tail (an unacknowledged Save cut short by
-// a crash) is truncated, damage anywhere else is refused with the file and
-// offset. Replaying the records rebuilds the state.
+// Recovery tells a crash from damage. A torn tail (an unacknowledged Save
+// cut short by a crash) is truncated, as the wal does. Damage (a record
+// that fails its checksum with data after it, a snapshot that fails its
+// checksum) is not refused: a replica can get what it lost back from its
+// peers. Open keeps what verifies — the records before the first damaged
+// one, and the snapshot only if it is whole — and marks the hard state
+// Repairing, durably, so that the node takes no part in elections and
+// quorums until the cluster has repaired it (see package raft). Replaying
+// the records rebuilds the state.
 //
 // Saving a snapshot compacts the log: the snapshot file first, then a new
 // segment starting with a base record followed by the entries the
@@ -32,6 +38,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/distsys-curriculum/distsys/internal/raft"
@@ -54,6 +61,8 @@ const (
 	kindBase  byte = 1
 	kindEntry byte = 2
 	kindHard  byte = 3
+	// kindHardRepair is a hard state with Repairing set (same payload).
+	kindHardRepair byte = 4
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -75,11 +84,15 @@ type Storage struct {
 	Recovered RecoveryInfo
 }
 
-// RecoveryInfo describes a torn tail that Open cut off.
+// RecoveryInfo describes a torn tail that Open cut off, or the damage it
+// found.
 type RecoveryInfo struct {
 	File           string // the wal segment cut; "" if nothing was cut
 	TruncatedAt    int64  // offset cut at
 	TruncatedBytes int64
+	// Damage describes corruption Open found and cut away ("" if none);
+	// the hard state is then marked Repairing.
+	Damage string
 }
 
 // Open opens (creating if needed) the storage in dir of fsys and recovers
@@ -89,44 +102,107 @@ func Open(fsys storage.FS, dir string) (*Storage, error) {
 		return nil, fmt.Errorf("raftdisk: %w", err)
 	}
 	s := &Storage{fs: fsys, dir: dir}
+	var damage []string
 	snap, err := s.readSnapshot()
-	if err != nil {
+	if errors.Is(err, ErrCorrupt) {
+		damage = append(damage, err.Error())
+		snap = nil
+	} else if err != nil {
 		return nil, err
 	}
 	s.snap = snap
-	log, err := wal.Open(fsys, filepath.Join(dir, WALDir), wal.Options{Sync: wal.SyncEvery})
+	log, err := wal.Open(fsys, filepath.Join(dir, WALDir), wal.Options{Sync: wal.SyncEvery, Salvage: true})
 	if err != nil {
 		return nil, fmt.Errorf("raftdisk: %w", err)
 	}
 	s.log = log
 	r := log.Recovered()
 	s.Recovered = RecoveryInfo{File: r.File, TruncatedAt: r.Offset, TruncatedBytes: r.Bytes}
+	if r.Corrupt != nil {
+		damage = append(damage, r.Corrupt.Error())
+	}
 	if err := log.Iterate(0, func(_ uint64, body []byte) error { return s.applyRecord(body) }); err != nil {
+		// A record that verifies but does not parse: written wrong,
+		// not damaged at rest. Refuse it.
 		log.Close()
 		return nil, fmt.Errorf("raftdisk: %w", err)
 	}
-	if err := s.reconcile(); err != nil {
-		log.Close()
-		return nil, err
+	if d := s.reconcile(); d != "" {
+		damage = append(damage, d)
+	}
+	if len(damage) > 0 || s.hs.Repairing {
+		if err := s.markRepairing(snap == nil && len(damage) > 0); err != nil {
+			log.Close()
+			return nil, err
+		}
+		if len(damage) > 0 {
+			s.Recovered.Damage = strings.Join(damage, "; ")
+		}
+	} else if s.snap != nil && s.snap.Meta.Index > s.base.Index {
+		// A crash between writing the snapshot and compacting the log:
+		// finish the job.
+		_, s.ents = raft.ApplySnapshotToLog(&raft.Snapshot{Meta: s.base}, s.ents, s.snap)
+		if err := s.compact(); err != nil {
+			log.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
 
-func (s *Storage) reconcile() error {
+// testNaiveSalvage makes Open keep what verifies but not mark the node
+// Repairing, so that tests can show what goes wrong without the repair
+// protocol (committed entries are lost).
+var testNaiveSalvage bool
+
+// markRepairing makes the kept state (what verified) the whole of the
+// storage, with the hard state marked Repairing, durably.
+func (s *Storage) markRepairing(dropSnapshot bool) error {
+	if dropSnapshot {
+		if err := s.fs.Remove(filepath.Join(s.dir, SnapshotFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("raftdisk: drop damaged snapshot: %w", err)
+		}
+	}
+	if s.snap != nil && s.snap.Meta.Index > s.base.Index {
+		_, s.ents = raft.ApplySnapshotToLog(&raft.Snapshot{Meta: s.base}, s.ents, s.snap)
+	}
+	s.hs.Repairing = !testNaiveSalvage
+	if s.hs.Commit > s.lastIndex() {
+		s.hs.Commit = s.lastIndex()
+	}
+	return s.compact()
+}
+
+func (s *Storage) lastIndex() uint64 {
+	if n := len(s.ents); n > 0 {
+		return s.ents[n-1].Index
+	}
+	if s.snap != nil {
+		return s.snap.Meta.Index
+	}
+	return 0
+}
+
+// reconcile checks that the log follows the snapshot; if it cannot (the
+// snapshot it follows was lost to damage), it keeps the snapshot, drops
+// the entries and says why.
+func (s *Storage) reconcile() string {
 	if s.snap != nil {
 		switch {
 		case s.snap.Meta.Index < s.base.Index:
-			return fmt.Errorf("%w: wal starts after %d, snapshot at %d", ErrCorrupt, s.base.Index, s.snap.Meta.Index)
+			d := fmt.Sprintf("wal starts after %d, snapshot at %d", s.base.Index, s.snap.Meta.Index)
+			s.ents, s.base = nil, s.snap.Meta
+			return d
 		case s.snap.Meta.Index > s.base.Index:
 			// A crash between writing the snapshot and compacting the
-			// log: finish the job.
-			_, s.ents = raft.ApplySnapshotToLog(&raft.Snapshot{Meta: s.base}, s.ents, s.snap)
-			return s.compact()
+			// log: Open finishes the job.
 		}
 	} else if s.base.Index > 0 {
-		return fmt.Errorf("%w: wal starts after %d but there is no snapshot", ErrCorrupt, s.base.Index)
+		d := fmt.Sprintf("wal starts after %d but there is no snapshot", s.base.Index)
+		s.ents, s.base = nil, raft.SnapshotMeta{}
+		return d
 	}
-	return nil
+	return ""
 }
 
 // Dir returns the directory.
@@ -186,7 +262,7 @@ func (s *Storage) Save(u raft.Update) error {
 	}
 	if !u.HardState.IsEmpty() {
 		s.hs = u.HardState
-		recs = append(recs, record(kindHard, encodeHardState(u.HardState)))
+		recs = append(recs, hardRecord(u.HardState))
 	}
 	if len(recs) == 0 {
 		return nil
@@ -221,6 +297,13 @@ func decodeEntry(p []byte) (raft.Entry, error) {
 		e.Data = slices.Clone(p[17:])
 	}
 	return e, nil
+}
+
+func hardRecord(hs raft.HardState) []byte {
+	if hs.Repairing {
+		return record(kindHardRepair, encodeHardState(hs))
+	}
+	return record(kindHard, encodeHardState(hs))
 }
 
 func encodeHardState(hs raft.HardState) []byte {
@@ -267,11 +350,12 @@ func (s *Storage) applyRecord(body []byte) error {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 		s.ents = ents
-	case kindHard:
+	case kindHard, kindHardRepair:
 		hs, err := decodeHardState(p)
 		if err != nil {
 			return err
 		}
+		hs.Repairing = body[0] == kindHardRepair
 		s.hs = hs
 	default:
 		return fmt.Errorf("%w: unknown record kind %d", ErrCorrupt, body[0])
@@ -291,7 +375,7 @@ func (s *Storage) compact() error {
 		recs = append(recs, record(kindEntry, encodeEntry(e)))
 	}
 	if !s.hs.IsEmpty() {
-		recs = append(recs, record(kindHard, encodeHardState(s.hs)))
+		recs = append(recs, hardRecord(s.hs))
 	}
 	if err := s.log.Roll(); err != nil {
 		return fmt.Errorf("raftdisk: %w", err)

@@ -1,7 +1,6 @@
 package raftdisk
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"github.com/distsys-curriculum/distsys/internal/raft"
 	"github.com/distsys-curriculum/distsys/internal/storage"
 	"github.com/distsys-curriculum/distsys/internal/storage/memfs"
-	"github.com/distsys-curriculum/distsys/internal/wal"
 )
 
 func ents(term uint64, lo, hi uint64) []raft.Entry {
@@ -191,20 +189,40 @@ func TestTornTailZeros(t *testing.T) {
 	eq(t, int64(len(good)), s.Recovered.TruncatedAt)
 }
 
-// A damaged record with intact records after it is not a torn write.
+// A damaged record with intact records after it is not a torn write: Open
+// keeps the records before it, names the damage, and marks the hard state
+// Repairing, durably (a second Open, with no new damage, still says so).
 func TestCorruptionDetected(t *testing.T) {
 	dir := tempDir()
 	s := mustOpen(t, dir)
 	for i := uint64(1); i <= 5; i++ {
-		noErr(t, s.Save(raft.Update{Entries: ents(1, i, i)}))
+		noErr(t, s.Save(raft.Update{HardState: raft.HardState{Term: 3, Vote: "n2", Commit: i - 1}, Entries: ents(3, i, i)}))
 	}
 	noErr(t, s.Close())
 	walPath := segment(t, dir)
-	noErr(t, fsys.FlipBit(walPath, 15*8)) // inside the first record's body
-	_, err := Open(fsys, dir)
-	if !errors.Is(err, wal.ErrCorrupt) || !strings.Contains(err.Error(), walPath+" at offset 0") {
-		t.Fatalf("got %v, want a wal.CorruptError naming %s at offset 0", err, walPath)
+	size := int64(len(readFile(t, walPath)))
+	noErr(t, fsys.FlipBit(walPath, size*8/2)) // somewhere in the middle
+	s = mustOpen(t, dir)
+	if d := s.Recovered.Damage; !strings.Contains(d, walPath+" at offset ") || !strings.Contains(d, "corrupt") {
+		t.Fatalf("Recovered.Damage = %q, want the segment and offset", d)
 	}
+	hs, _, es := load(t, s)
+	if !hs.Repairing || len(es) >= 5 || hs.Commit > uint64(len(es)) {
+		t.Fatalf("after damage: hard state %+v, %d entries; want Repairing, fewer than 5 entries, commit within them", hs, len(es))
+	}
+	eq(t, ents(3, 1, uint64(len(es))), es, "the kept prefix")
+	noErr(t, s.Close())
+	s = mustOpen(t, dir)
+	hs2, _, es2 := load(t, s)
+	eq(t, hs, hs2, "the mark survives a restart")
+	eq(t, es, es2)
+	// Once repaired, the raft core saves a hard state without the mark.
+	noErr(t, s.Save(raft.Update{HardState: raft.HardState{Term: 4, Vote: "n1", Commit: 2}}))
+	noErr(t, s.Close())
+	s = mustOpen(t, dir)
+	hs3, _, _ := load(t, s)
+	eq(t, raft.HardState{Term: 4, Vote: "n1", Commit: 2}, hs3)
+	eq(t, "", s.Recovered.Damage)
 }
 
 func TestSnapshotCompactsWAL(t *testing.T) {
@@ -257,17 +275,28 @@ func TestCrashBetweenSnapshotAndWALRewrite(t *testing.T) {
 	eq(t, ents(1, 9, 10), es)
 }
 
+// A damaged snapshot is dropped with the log that follows it (the state
+// machine could not use it); the hard state is kept, marked Repairing.
 func TestSnapshotFileCorruption(t *testing.T) {
 	dir := tempDir()
 	s := mustOpen(t, dir)
-	noErr(t, s.Save(raft.Update{Snapshot: &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 5, Term: 1}, Data: []byte("x")}}))
+	noErr(t, s.Save(raft.Update{HardState: raft.HardState{Term: 2, Commit: 5}, Snapshot: &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 5, Term: 1}, Data: []byte("x")}, Entries: ents(2, 6, 7)}))
 	noErr(t, s.Close())
 	p := filepath.Join(dir, SnapshotFile)
 	noErr(t, fsys.FlipBit(p, int64(len(readFile(t, p))*8-1)))
-	_, err := Open(fsys, dir)
-	if !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("got %v, want ErrCorrupt", err)
+	s = mustOpen(t, dir)
+	if !strings.Contains(s.Recovered.Damage, "snapshot checksum") {
+		t.Fatalf("Recovered.Damage = %q", s.Recovered.Damage)
 	}
+	hs, snap, es := load(t, s)
+	eq(t, raft.HardState{Term: 2, Repairing: true}, hs)
+	if snap != nil || len(es) != 0 {
+		t.Fatalf("kept snapshot %v and %d entries after the snapshot was lost", snap, len(es))
+	}
+	noErr(t, s.Close())
+	s = mustOpen(t, dir)
+	hs, _, _ = load(t, s)
+	eq(t, raft.HardState{Term: 2, Repairing: true}, hs)
 }
 
 // walSize is the total size of the wal's segments.

@@ -45,6 +45,7 @@ type Node struct {
 	sm        []smEntry // the state machine: every applied entry, in order
 	snapIndex uint64
 	lastTerm  uint64
+	repairing bool // as of the end of the last process
 
 	// Clock rate: the node ticks rateNum times per rateDen cluster ticks.
 	rateNum, rateDen, tickAcc uint64
@@ -74,7 +75,10 @@ func (n *Node) Up() bool { return n.Raft != nil }
 //   - leader completeness: a new leader's log holds every entry applied anywhere;
 //   - log matching (every CheckEvery ticks and at the end): if two logs hold
 //     an entry with the same index and term, they are identical up to it;
-//   - monotonicity: a node's term never decreases, even across restarts.
+//   - monotonicity: a node's term never decreases, even across restarts
+//     (except when it restarts with damaged storage, marked Repairing: it
+//     may have forgotten its term);
+//   - a node repairing damaged storage neither campaigns nor grants votes.
 type Cluster struct {
 	t    testing.TB
 	opts Options
@@ -179,6 +183,9 @@ func (c *Cluster) start(n *Node) {
 	}
 	n.Raft = r
 	n.sm, n.snapIndex = nil, 0
+	if n.repairing = r.Status().Repairing; n.repairing {
+		n.lastTerm = 0
+	}
 	c.process(n)
 }
 
@@ -265,9 +272,18 @@ func (c *Cluster) process(n *Node) {
 				c.t.Fatalf("%s save: %v", n.ID, err)
 			}
 		}
+		still := n.Raft.Status().Repairing
 		for _, m := range rd.Messages {
 			if m.From != n.ID || m.To == n.ID {
 				c.t.Fatalf("%s sent a misaddressed message %+v", n.ID, m)
+			}
+			if n.repairing && still {
+				switch {
+				case m.Type == raft.MsgVote || m.Type == raft.MsgPreVote:
+					c.t.Fatalf("%s campaigns while repairing: %+v", n.ID, m)
+				case (m.Type == raft.MsgVoteResp || m.Type == raft.MsgPreVoteResp) && !m.Reject:
+					c.t.Fatalf("%s grants a vote while repairing: %+v", n.ID, m)
+				}
 			}
 			c.Net.send(m)
 		}
@@ -279,6 +295,7 @@ func (c *Cluster) process(n *Node) {
 		}
 		n.ReadStates = append(n.ReadStates, rd.ReadStates...)
 		n.Raft.Advance(rd)
+		n.repairing = still
 		if c.opts.SnapshotEvery > 0 && n.Applied()-n.snapIndex >= c.opts.SnapshotEvery {
 			data, err := json.Marshal(n.sm)
 			if err != nil {
