@@ -139,4 +139,6 @@ func NewSpanID() SpanID {
 
 // Child is the context a node passes on after starting span id as a child
 // of c: same trace, same sampling decision, the new span as parent.
-func (c Context) Child(id SpanID) Context { return Context{TraceID: c.TraceID, SpanID: id, Flags: c.Flags} }
+func (c Context) Child(id SpanID) Context {
+	return Context{TraceID: c.TraceID, SpanID: id, Flags: c.Flags}
+}

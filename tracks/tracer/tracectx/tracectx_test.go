@@ -21,7 +21,7 @@ func TestParseFormatRoundTrip(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	bad := map[string]error{
-		"":  ErrFormat,
+		"": ErrFormat,
 		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0":    ErrFormat,
 		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01":   ErrFormat, // upper case
 		"00-00000000000000000000000000000000-00f067aa0ba902b7-01":   ErrZeroID,
