@@ -7,11 +7,11 @@ import "github.com/distsys-curriculum/distsys/tracks/tracer/gorilla"
 // milliseconds of sample time, and resolves at the first sample below.
 // The `for` duration is what keeps a single spike from paging anyone.
 type Rule struct {
-	Name      string
-	Metric    string
-	Labels    Labels // the series, exactly
-	Threshold float64
-	For       int64
+	Name      string  `json:"name"`
+	Metric    string  `json:"metric"`
+	Labels    Labels  `json:"labels"` // the series, exactly
+	Threshold float64 `json:"threshold"`
+	For       int64   `json:"for"` // milliseconds
 }
 
 // Event is a transition of a rule: "firing" or "resolved" at a sample time.
@@ -98,4 +98,14 @@ func (db *DB) Alerts() []Event {
 		out = append(out, e.Events...)
 	}
 	return out
+}
+
+// HasRule reports whether a rule of that name is installed.
+func (db *DB) HasRule(name string) bool {
+	for _, r := range db.rules {
+		if r.eval.Rule.Name == name {
+			return true
+		}
+	}
+	return false
 }
