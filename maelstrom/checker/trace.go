@@ -462,36 +462,50 @@ func checkQuery(res *Result, d *TraceDetails, o op, pushes []op) {
 	}
 }
 
+// TraceSumRate, TraceQuantile and TraceAlerts are the grader's reference
+// computations over a set of samples (exported for the grader's tests).
+func TraceSumRate(samples []TraceSample, q TraceQuery) map[string]float64 {
+	return refSumRate(samples, q, q.By)
+}
+
+func TraceQuantile(samples []TraceSample, q TraceQuery) *float64 { return refQuantile(samples, q) }
+
+// TraceAlerts evaluates a rule at every sample of its series, in time order.
+func TraceAlerts(samples []TraceSample, r TraceRule) []TraceAlert {
+	want := []TraceAlert{}
+	for _, se := range groupSeries(samples, r.Metric) {
+		if !maps.Equal(se.labels, r.Labels) && (len(se.labels) != 0 || len(r.Labels) != 0) {
+			continue
+		}
+		pending, firing := false, false
+		var since int64
+		for i, t := range se.ts {
+			if se.vs[i] > r.Threshold {
+				if !pending {
+					pending, since = true, t
+				}
+				if !firing && t-since >= r.For {
+					firing = true
+					want = append(want, TraceAlert{r.Name, "firing", t})
+				}
+				continue
+			}
+			if firing {
+				want = append(want, TraceAlert{r.Name, "resolved", t})
+			}
+			pending, firing = false, false
+		}
+	}
+	return want
+}
+
 func checkAlerts(res *Result, o *op, got []TraceAlert, pushes []op, p TraceParams) {
 	samples, ok := settledSamples(pushes, math.MinInt64, math.MaxInt64, nil)
 	if !ok {
 		res.Warnings = append(res.Warnings, "some push had an uncertain outcome: alerts not judged")
 		return
 	}
-	var want []TraceAlert
-	for _, se := range groupSeries(samples, p.Rule.Metric) {
-		if !maps.Equal(se.labels, p.Rule.Labels) && (len(se.labels) != 0 || len(p.Rule.Labels) != 0) {
-			continue
-		}
-		pending, firing := false, false
-		var since int64
-		for i, t := range se.ts {
-			if se.vs[i] > p.Rule.Threshold {
-				if !pending {
-					pending, since = true, t
-				}
-				if !firing && t-since >= p.Rule.For {
-					firing = true
-					want = append(want, TraceAlert{p.Rule.Name, "firing", t})
-				}
-				continue
-			}
-			if firing {
-				want = append(want, TraceAlert{p.Rule.Name, "resolved", t})
-			}
-			pending, firing = false, false
-		}
-	}
+	want := TraceAlerts(samples, p.Rule)
 	for i, w := range want {
 		if i >= len(got) || got[i].Rule != w.Rule || got[i].State != w.State || got[i].T < w.T || got[i].T > w.T+p.AlertBound {
 			var g any = "nothing"

@@ -116,7 +116,7 @@ func (w *traceWL) nextPush() checker.TracePush {
 				rate /= 10
 			}
 			w.counters[k] += math.Floor(rate*2*r.Float64() + 0.5)
-			if k == "c500" && w.tick == 30 {
+			if k == "a200" && w.tick == 30 {
 				w.counters[k] = 0 // a restarted process: a counter reset
 			}
 			s = append(s, checker.TraceSample{Metric: "requests_total", Labels: map[string]string{"route": route, "status": status}, T: t, V: w.counters[k]})
