@@ -77,7 +77,7 @@ func bytesPerSample(t *testing.T, all [][]Sample) float64 {
 func TestRoundTripEdgeCases(t *testing.T) {
 	roundTrip(t, nil)
 	roundTrip(t, []Sample{{T: -5, V: math.NaN()}})
-	roundTrip(t, []Sample{{0, 0}, {0, 0}, {0, -0.0}, {1, math.Inf(1)}, {1 << 40, math.Inf(-1)}, {1<<40 + 1, math.SmallestNonzeroFloat64},
+	roundTrip(t, []Sample{{0, 0}, {0, 0}, {0, math.Copysign(0, -1)}, {1, math.Inf(1)}, {1 << 40, math.Inf(-1)}, {1<<40 + 1, math.SmallestNonzeroFloat64},
 		{math.MaxInt64 / 2, math.MaxFloat64}, {math.MaxInt64 / 2, 1}, {math.MaxInt64/2 + 3000, 1.5}, {math.MaxInt64/2 + 3000 + 64, 2}})
 	r := rand.New(rand.NewPCG(1, 2))
 	roundTrip(t, hard(r, 5000))
@@ -128,15 +128,35 @@ func TestBytesPerSample(t *testing.T) {
 	}
 }
 
+// BenchmarkAppend compresses the 40 regular-interval counters of
+// TestBytesPerSample (28,800 samples) per iteration.
 func BenchmarkAppend(b *testing.B) {
-	s := counters(rand.New(rand.NewPCG(7, 7)), 1, 720)[0]
+	all := counters(rand.New(rand.NewPCG(7, 7)), 40, 720)
 	b.ReportAllocs()
 	for b.Loop() {
-		var c Chunk
-		for _, x := range s {
-			_ = c.Append(x)
+		bytes, n := 0, 0
+		for _, s := range all {
+			var c Chunk
+			for _, x := range s {
+				_ = c.Append(x)
+			}
+			bytes, n = bytes+c.Bytes(), n+c.Len()
 		}
-		b.ReportMetric(float64(c.Bytes())/float64(c.Len()), "bytes/sample")
+		b.ReportMetric(float64(bytes)/float64(n), "bytes/sample")
+		b.ReportMetric(float64(n), "samples/op")
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	var c Chunk
+	for _, x := range counters(rand.New(rand.NewPCG(7, 7)), 1, 720)[0] {
+		_ = c.Append(x)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Samples(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
