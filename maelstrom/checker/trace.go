@@ -226,14 +226,22 @@ func checkOneTrace(res *Result, d *TraceDetails, o op, c TraceCall, spans []Trac
 		}
 		byID[s.Span] = s
 	}
+	orphans := 0
 	for _, s := range spans {
 		if _, ok := byID[s.Parent]; !ok && s.Parent != c.Parent {
-			d.Orphans++
-			res.add(Violation{What: "orphan span", Node: s.Node, Op: o.observed(), Value: s.Span, Time: o.completion.Time,
-				Detail: fmt.Sprintf("span %s (on %s) of trace %s names parent %s, which is neither in the trace nor the client's span %s: a span was lost on its way to the collector",
-					s.Span, s.Node, c.TraceID, s.Parent, c.Parent)})
-			return false
+			if orphans == 0 {
+				res.add(Violation{What: "orphan span", Node: s.Node, Op: o.observed(), Value: s.Span, Time: o.completion.Time,
+					Detail: fmt.Sprintf("span %s (on %s) of trace %s names parent %s, which is neither in the trace nor the client's span %s: a span was lost on its way to the collector",
+						s.Span, s.Node, c.TraceID, s.Parent, c.Parent)})
+			}
+			orphans++
 		}
+	}
+	if orphans > 0 {
+		d.Orphans += orphans
+		return false
+	}
+	for _, s := range spans {
 		// Walk up: a cycle never reaches the client's span.
 		seen := map[string]bool{}
 		for cur := s; cur.Parent != c.Parent; cur = byID[cur.Parent] {

@@ -2,11 +2,11 @@ package workload
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 
 	"time"
@@ -150,10 +150,14 @@ func (w *traceWL) nextPush() checker.TracePush {
 	return checker.TracePush{Tick: w.tick, Samples: s}
 }
 
-func randHex(n int) string {
+// randHex draws a non-zero id from the run's seeded generator, so that a
+// seed replays the same trace ids.
+func randHex(r *rand.Rand, n int) string {
 	b := make([]byte, n)
 	for {
-		_, _ = rand.Read(b)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
 		for _, x := range b {
 			if x != 0 {
 				return hex.EncodeToString(b)
@@ -175,7 +179,7 @@ func (w *traceWL) Next(int, int) Invocation {
 			path = append(path, w.p.NodeIDs[r.IntN(len(w.p.NodeIDs))])
 		}
 		// path[0] is replaced by the client's own node in Invoke.
-		return Invocation{F: "call", Value: checker.TraceCall{TraceID: randHex(16), Parent: randHex(8), Sampled: r.IntN(4) != 0, Path: path}}
+		return Invocation{F: "call", Value: checker.TraceCall{TraceID: randHex(r, 16), Parent: randHex(r, 8), Sampled: r.IntN(4) != 0, Path: path}}
 	default:
 		at := (w.tick - 3 - int64(r.IntN(8))) * 1000
 		q := checker.TraceQuery{Fn: "sum_rate", Metric: "requests_total", By: []string{"route", "status"}[r.IntN(2)], Window: 10000, At: at}
