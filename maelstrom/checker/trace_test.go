@@ -72,7 +72,9 @@ func TestTraceValid(t *testing.T) {
 
 func TestTraceShapes(t *testing.T) {
 	for what, mutate := range map[string]func(map[string][]TraceSpan){
-		"orphan span":    func(m map[string][]TraceSpan) { m["t1"] = append(m["t1"][:1], TraceSpan{Span: "d", Parent: "zz", Node: "n1"}) },
+		"orphan span": func(m map[string][]TraceSpan) {
+			m["t1"] = append(m["t1"][:1], TraceSpan{Span: "d", Parent: "zz", Node: "n1"})
+		},
 		"cycle":          func(m map[string][]TraceSpan) { m["t1"][0].Parent = "d" },
 		"duplicate span": func(m map[string][]TraceSpan) { m["t1"][2].Span = "b" },
 		"missing span":   func(m map[string][]TraceSpan) { m["t1"] = m["t1"][:2] },
