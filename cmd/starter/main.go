@@ -63,6 +63,7 @@ var Tracks = []Track{
 	{Name: "filesystem", Stage: "files", Section: "The workload: dfs (ours)", Types: []string{"create", "append", "read", "list", "delete", "locate"}},
 	{Name: "orchestrator", Stage: "single", Section: "The workload: orchestrate (ours)", Types: []string{"apply", "scale", "delete_deployment", "call"}},
 	{Name: "scheduler", Stage: "single", Section: "The workload: jobs (ours)", Types: []string{"submit", "cron"}},
+	{Name: "tracer", Stage: "single", Section: "The workload: trace (ours)", Types: []string{"rule", "push", "call", "query", "traces", "alerts", "stats"}},
 	{Name: "watcher", Stage: "single", Section: "The workload: watch (ours)", Types: []string{"put", "get", "cas", "watch", "watch_once", "lease_grant", "lease_keepalive", "lock", "fenced_write"}},
 	{Name: "searcher", Stage: "single", Section: "The workload: search (ours)", Types: []string{"index", "delete", "search"}},
 	{Name: "securitor", Stage: "attacked", Section: "The workload: secure-kv (ours)", Types: []string{"read", "write", "rotate", "audit"}},

@@ -1,0 +1,27 @@
+package tracer
+
+import (
+	"testing"
+
+	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/maelstrom"
+	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
+	"github.com/distsys-curriculum/distsys/maelstrom/stages"
+)
+
+func prog([]string) program.Program { return node.Program(Configure) }
+
+// TestGradeStagesInProcess grades every stage of stages.tsv in-process
+// under virtual time, as `make track-tracer` does with the binary, and
+// logs the trace figures (printed with -v). A sweep grades every stage on
+// many seeds:
+//
+//	go test -run TestGradeStagesInProcess -v -timeout 60m ./tracks/tracer/ -args -sweep 20
+func TestGradeStagesInProcess(t *testing.T) {
+	gradetest.RunStagesSkippingThen(t, "stages.tsv", prog, func(stages.Stage) string { return "" }, func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
+		if res, ok := rep.Result("trace"); ok {
+			t.Logf("trace: %s", res.Summary)
+		}
+	})
+}
