@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
@@ -62,4 +63,12 @@ type CrashJudge interface {
 // returning nodes unchanged leaves the fault as it is.
 type FaultTargeter interface {
 	FaultTargets(fault string, nodes []string) []string
+}
+
+// Reaper is implemented by instances whose own schedule kills nodes for
+// good (the dht workload's deaths): SetKill hands them the runner's kill.
+// A node killed through it is never restarted; the kill goes through the
+// same machinery as the nemesis's, so it is logged and counted alike.
+type Reaper interface {
+	SetKill(kill func(ctx context.Context, node string) error)
 }
