@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/maelstrom/history"
@@ -41,6 +42,18 @@ type DHTHops struct {
 	Nodes   int     `json:"nodes"`
 }
 
+// String renders the op as history lines show it: k3=17 (2 hops).
+func (o DHTOp) String() string {
+	s := o.Key
+	if o.Value != nil {
+		s += fmt.Sprintf("=%d", *o.Value)
+	}
+	if o.Hops != nil {
+		s += fmt.Sprintf(" (%d hops)", *o.Hops)
+	}
+	return s
+}
+
 type dhtPut struct {
 	p        op
 	value    int64
@@ -70,6 +83,11 @@ func DHT(h history.History, nodes int) (values, hops Result) {
 	hd.Bound = math.Log2(float64(nodes)) + 1
 	total := 0
 	var worst *op
+	type death struct {
+		node string
+		at   time.Duration
+	}
+	var deaths []death
 	for _, p := range pairUp(h) {
 		switch p.invoke.F {
 		case "join":
@@ -85,6 +103,7 @@ func DHT(h history.History, nodes int) (values, hops Result) {
 		case "kill":
 			if p.outcome() != history.Fail {
 				d.Deaths = append(d.Deaths, fmt.Sprintf("%v at %s", p.invoke.Value, at(p.invoke.Time)))
+				deaths = append(deaths, death{fmt.Sprint(p.invoke.Value), p.invoke.Time})
 			}
 			continue
 		case "put", "get":
@@ -99,7 +118,7 @@ func DHT(h history.History, nodes int) (values, hops Result) {
 			if out, ok := p.completion.Value.(DHTOp); ok && out.Hops != nil {
 				total += *out.Hops
 				hd.Lookups++
-				if worst == nil || *out.Hops > hd.Max {
+				if worst == nil || *out.Hops >= hd.Max {
 					hd.Max = *out.Hops
 					pp := p
 					worst = &pp
@@ -179,9 +198,17 @@ func DHT(h history.History, nodes int) (values, hops Result) {
 			var val any
 			if out.Value != nil {
 				val = *out.Value
+			} else if latest != nil {
+				val = latest.value // the value the get should have returned
 			}
-			if len(d.Deaths) > 0 {
-				detail += fmt.Sprintf("; deaths so far in the run: %v", d.Deaths)
+			var before []string
+			for _, x := range deaths {
+				if x.at < gc {
+					before = append(before, x.node+" at "+at(x.at))
+				}
+			}
+			if len(before) > 0 {
+				detail += fmt.Sprintf("; nodes killed before it: %s", strings.Join(before, ", "))
 			}
 			values.Violations = append(values.Violations, Violation{What: what, Node: g.node(), Op: g.completion, Value: val, Time: gc, Detail: detail})
 		}
