@@ -65,6 +65,7 @@ var Tracks = []Track{
 	{Name: "scheduler", Stage: "single", Section: "The workload: jobs (ours)", Types: []string{"submit", "cron"}},
 	{Name: "watcher", Stage: "single", Section: "The workload: watch (ours)", Types: []string{"put", "get", "cas", "watch", "watch_once", "lease_grant", "lease_keepalive", "lock", "fenced_write"}},
 	{Name: "searcher", Stage: "single", Section: "The workload: search (ours)", Types: []string{"index", "delete", "search"}},
+	{Name: "advanced", Stage: "dht-small", Section: "The workload: dht (ours)", Types: []string{"ring", "put", "get", "join", "leave"}},
 }
 
 //go:embed templates
