@@ -84,9 +84,13 @@ type Config struct {
 	StabTimeout time.Duration // a successor silent this long is dead
 	OpTimeout   time.Duration // one read or write round
 	PredTimeout time.Duration // a predecessor not heard from this long may be replaced
-	StabEvery   time.Duration
-	PushEvery   time.Duration
-	Attempts    int // lookups and operations tried this often before giving up
+	// SuspectFor is how long a node that stopped answering stays out of
+	// every table; any message from it ends the suspicion sooner. A slow
+	// node wrongly suspected thus comes back, a dead one never does.
+	SuspectFor time.Duration
+	StabEvery  time.Duration
+	PushEvery  time.Duration
+	Attempts   int // lookups and operations tried this often before giving up
 }
 
 func (c *Config) defaults() {
@@ -95,10 +99,11 @@ func (c *Config) defaults() {
 			*d = v
 		}
 	}
-	def(&c.HopTimeout, 200*time.Millisecond)
-	def(&c.StabTimeout, 300*time.Millisecond)
-	def(&c.OpTimeout, 400*time.Millisecond)
-	def(&c.PredTimeout, 600*time.Millisecond)
+	def(&c.HopTimeout, 300*time.Millisecond)
+	def(&c.StabTimeout, 600*time.Millisecond)
+	def(&c.OpTimeout, 500*time.Millisecond)
+	def(&c.PredTimeout, time.Second)
+	def(&c.SuspectFor, 3*time.Second)
 	def(&c.StabEvery, 100*time.Millisecond)
 	def(&c.PushEvery, 500*time.Millisecond)
 	if c.Attempts <= 0 {
@@ -165,6 +170,7 @@ type Core struct {
 	nextFinger   int
 	fixing       bool
 	dead         map[string]bool
+	deadAt       map[string]time.Time
 	store        map[string]Entry
 
 	seq      uint64
@@ -181,7 +187,7 @@ type Core struct {
 func New(cfg Config, clock Clock, tr Transport) *Core {
 	cfg.defaults()
 	return &Core{cfg: cfg, clock: clock, tr: tr, id: Hash(cfg.Self), succN: max(cfg.Replicas+1, 4),
-		dead: map[string]bool{}, store: map[string]Entry{},
+		dead: map[string]bool{}, deadAt: map[string]time.Time{}, store: map[string]Entry{},
 		lookups: map[uint64]*lookup{}, fwds: map[uint64]*fwd{}, ops: map[uint64]*op{}}
 }
 
@@ -467,13 +473,14 @@ func (c *Core) cleanList(list []string, own bool) []string {
 	return out
 }
 
-// markDead forgets a node that stopped answering: killed nodes never
-// come back and nodes that left never rejoin under the same name.
+// markDead drops a node that stopped answering from every table, and
+// keeps it out for SuspectFor.
 func (c *Core) markDead(n string) {
 	if n == c.cfg.Self || n == "" {
 		return
 	}
 	c.dead[n] = true
+	c.deadAt[n] = c.clock.Now()
 	c.succ = slices.DeleteFunc(c.succ, func(s string) bool { return s == n })
 	for i := range c.finger {
 		if c.finger[i] == n {
@@ -584,6 +591,9 @@ func (c *Core) entries(want func(key string) bool) []Entry {
 // Handle processes one message from src.
 func (c *Core) Handle(src string, m Msg) {
 	now := c.clock.Now()
+	if c.dead[src] && m.Type != tGone {
+		delete(c.dead, src) // it is alive after all
+	}
 	switch m.Type {
 	case tFind:
 		if !c.member {
@@ -700,6 +710,12 @@ func (c *Core) send(to string, m Msg) {
 // tens of milliseconds.
 func (c *Core) Tick() {
 	now := c.clock.Now()
+	for n, at := range c.deadAt {
+		if now.Sub(at) > c.cfg.SuspectFor {
+			delete(c.deadAt, n)
+			delete(c.dead, n)
+		}
+	}
 	for _, id := range sortedKeys(c.fwds) {
 		if f := c.fwds[id]; f != nil && now.After(f.deadline) {
 			c.hopFailed(id)
