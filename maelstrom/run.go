@@ -403,6 +403,9 @@ func (r *run) main(ctx context.Context) *Crash {
 	sched := nemesis.NewSchedule(faults, r.opts.NemesisInterval, r.opts.Seed+7)
 	sched.Tail = r.spec.QuietTail
 	env := &faultEnv{r: r}
+	if rp, ok := r.inst.(workload.Reaper); ok {
+		rp.SetKill(env.Kill)
+	}
 	record := func(f string, value any) {
 		r.rec.add(history.Op{Type: history.Info, Process: NemesisProcess, F: f, Value: value})
 	}

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
@@ -71,4 +72,12 @@ type FaultTargeter interface {
 // until Check returns, after the nodes are stopped.
 type DataReader interface {
 	SetDataReader(read func(node string) (map[string][]byte, error))
+}
+
+// Reaper is implemented by instances whose own schedule kills nodes for
+// good (the dht workload's deaths): SetKill hands them the runner's kill.
+// A node killed through it is never restarted; the kill goes through the
+// same machinery as the nemesis's, so it is logged and counted alike.
+type Reaper interface {
+	SetKill(kill func(ctx context.Context, node string) error)
 }
