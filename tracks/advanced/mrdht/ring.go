@@ -1,7 +1,10 @@
 package mrdht
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -57,44 +60,35 @@ func NewRing(n *node.Node, r, vnodes int) *Ring {
 	return g
 }
 
+// hash64 places names on the ring. FNV alone would do badly here: keys
+// that differ in their last bytes ("doc-1-0", "doc-1-1") land close
+// together, so one node would own most of a job's splits.
 func hash64(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
+	sum := sha256.Sum256([]byte(s))
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// ringPoints puts vnodes points per node on the ring, sorted.
+func ringPoints(ids []string, vnodes int) []ringPoint {
+	var points []ringPoint
+	for _, id := range ids {
+		for v := range vnodes {
+			points = append(points, ringPoint{hash64(id + "#" + strconv.Itoa(v)), id})
+		}
+	}
+	slices.SortFunc(points, func(a, b ringPoint) int { return cmp.Compare(a.hash, b.hash) })
+	return points
 }
 
 func (g *Ring) build() {
-	g.once.Do(func() {
-		for _, id := range g.n.NodeIDs() {
-			for v := range g.vnodes {
-				g.points = append(g.points, ringPoint{hash64(id + "#" + strconv.Itoa(v)), id})
-			}
-		}
-		slices.SortFunc(g.points, func(a, b ringPoint) int {
-			switch {
-			case a.hash < b.hash:
-				return -1
-			case a.hash > b.hash:
-				return 1
-			}
-			return 0
-		})
-	})
+	g.once.Do(func() { g.points = ringPoints(g.n.NodeIDs(), g.vnodes) })
 }
 
 // Owners are the nodes holding key's replicas, the first first.
 func (g *Ring) Owners(key string) []string {
 	g.build()
 	h := hash64(key)
-	i, _ := slices.BinarySearchFunc(g.points, h, func(p ringPoint, h uint64) int {
-		switch {
-		case p.hash < h:
-			return -1
-		case p.hash > h:
-			return 1
-		}
-		return 0
-	})
+	i, _ := slices.BinarySearchFunc(g.points, h, func(p ringPoint, h uint64) int { return cmp.Compare(p.hash, h) })
 	var out []string
 	for j := 0; j < len(g.points) && len(out) < g.r; j++ {
 		p := g.points[(i+j)%len(g.points)]
