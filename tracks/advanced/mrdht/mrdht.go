@@ -26,12 +26,15 @@ import (
 type Options struct {
 	Replicas     int
 	LocalityWait time.Duration
-	// Anywhere is the counter-example's scheduler: map tasks go to
-	// whichever worker asks first, as in the mapreducer track.
+	// Anywhere: map tasks go to whichever worker asks first, as in the
+	// mapreducer track (for comparison).
 	Anywhere bool
+	// Memory keeps the DHT's copies in memory only (the counter-example,
+	// with --replicas 1): a killed node restarts without them.
+	Memory bool
 }
 
-const usage = "usage: advanced --system mr-dht [--replicas R] [--locality-wait D] [--schedule local|anywhere]"
+const usage = "usage: advanced --system mr-dht [--replicas R] [--locality-wait D] [--schedule local|anywhere] [--memory]"
 
 // ParseArgs reads the system's arguments.
 func ParseArgs(args []string) (Options, error) {
@@ -40,6 +43,7 @@ func ParseArgs(args []string) (Options, error) {
 	fs.SetOutput(io.Discard)
 	fs.IntVar(&o.Replicas, "replicas", o.Replicas, "nodes holding each split")
 	fs.DurationVar(&o.LocalityWait, "locality-wait", o.LocalityWait, "how long a map task waits for a worker holding its split")
+	fs.BoolVar(&o.Memory, "memory", false, "keep the DHT's copies in memory only (counter-example: a killed node loses them)")
 	sched := fs.String("schedule", "local", "local (map tasks near their split) or anywhere (to whichever worker asks)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("mr-dht: %w (%s)", err, usage)
@@ -75,7 +79,7 @@ func ConfigureCounting(c *mapreducer.Counters) func(*node.Node, []string) error 
 		}
 		mo := mapreducer.DefaultOptions()
 		mo.Counters = c
-		mo.Input = &input{dht: NewRing(n, o.Replicas, 16), n: n, anywhere: o.Anywhere}
+		mo.Input = &input{dht: NewRing(n, o.Replicas, 16, o.Memory), n: n, anywhere: o.Anywhere}
 		mo.LocalityWait = o.LocalityWait
 		return mapreducer.ConfigureWith(n, mo)
 	}

@@ -39,6 +39,9 @@ type Ring struct {
 	n      *node.Node
 	r      int
 	vnodes int
+	// volatile keeps copies in memory only (the counter-example): a
+	// killed node comes back without them.
+	volatile bool
 
 	once   sync.Once
 	points []ringPoint // sorted by hash
@@ -52,9 +55,10 @@ type ringPoint struct {
 	node string
 }
 
-// NewRing serves dht_put and dht_get on n with r replicas per key.
-func NewRing(n *node.Node, r, vnodes int) *Ring {
-	g := &Ring{n: n, r: r, vnodes: vnodes, cache: map[string][]byte{}}
+// NewRing serves dht_put and dht_get on n with r replicas per key,
+// durable unless volatile.
+func NewRing(n *node.Node, r, vnodes int, volatile bool) *Ring {
+	g := &Ring{n: n, r: r, vnodes: vnodes, volatile: volatile, cache: map[string][]byte{}}
 	node.HandleTyped(n, "dht_put", g.handlePut)
 	node.HandleTyped(n, "dht_get", g.handleGet)
 	return g
@@ -107,7 +111,7 @@ func (g *Ring) path(key string) string {
 
 // store keeps a copy on this node, durably.
 func (g *Ring) store(key string, value []byte) error {
-	if dir := g.n.DataDir(); dir != "" {
+	if dir := g.n.DataDir(); dir != "" && !g.volatile {
 		if err := g.n.Storage().MkdirAll(filepath.Join(dir, "dht"), 0o755); err != nil {
 			return err
 		}
@@ -126,7 +130,7 @@ func (g *Ring) GetLocal(key string) ([]byte, bool, error) {
 	g.mu.Lock()
 	v, ok := g.cache[key]
 	g.mu.Unlock()
-	if ok || g.n.DataDir() == "" {
+	if ok || g.n.DataDir() == "" || g.volatile {
 		return v, ok, nil
 	}
 	b, err := storage.ReadFile(g.n.Storage(), g.path(key))
