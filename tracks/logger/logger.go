@@ -107,11 +107,15 @@ type server struct {
 	// suspect: the replica's log was damaged or cut at its last start, so
 	// it may lack acknowledged messages (replica.go).
 	suspect bool
+	// replicas is the replicated log (--replicate isr), nil otherwise.
+	replicas *replicaSet
 }
 
 // Setup serves kafka's send, poll, commit_offsets and
 // list_committed_offsets on n.
-func Setup(n *node.Node, o Options) {
+func Setup(n *node.Node, o Options) { setup(n, o) }
+
+func setup(n *node.Node, o Options) *server {
 	s := &server{n: n, opts: o}
 	n.OnInit(s.open)
 	// The figures of the lesson: group commit's records per fsync, and
@@ -125,13 +129,14 @@ func Setup(n *node.Node, o Options) {
 		}
 	})
 	if o.Replicate == "isr" {
-		setupReplicated(s, o.AcksAll, o.SyncInterval)
-		return
+		s.replicas = setupReplicated(s, o.AcksAll, o.SyncInterval)
+		return s
 	}
 	node.HandleTyped(n, "send", s.send)
 	node.HandleTyped(n, "poll", s.poll)
 	node.HandleTyped(n, "commit_offsets", s.commit)
 	node.HandleTyped(n, "list_committed_offsets", s.listCommitted)
+	return s
 }
 
 func (s *server) open() error {
@@ -191,6 +196,9 @@ func (s *server) getLog() (*Log, error) {
 type sendReq struct {
 	Key string `json:"key"`
 	Msg int64  `json:"msg"`
+	// Batch, when set, is written instead of Msg: messages at consecutive
+	// offsets, in one write (Replicated.Append, passed to the leader).
+	Batch []int64 `json:"batch,omitempty"`
 	// Forwarded marks a send one replica passed to the key's leader: the
 	// leader does not pass it on again.
 	Forwarded bool `json:"forwarded,omitempty"`

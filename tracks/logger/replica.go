@@ -119,7 +119,7 @@ type replicaSet struct {
 	inflight map[string]time.Time // follower -> when its unanswered replication message left
 }
 
-func setupReplicated(s *server, acksAll bool, syncInterval time.Duration) {
+func setupReplicated(s *server, acksAll bool, syncInterval time.Duration) *replicaSet {
 	r := &replicaSet{s: s, n: s.n, kv: node.NewKV(s.n, node.LinKV), acksAll: acksAll,
 		keys: map[string]*keyReplica{}, inflight: map[string]time.Time{}}
 	node.HandleTyped(s.n, "send", r.send)
@@ -128,6 +128,7 @@ func setupReplicated(s *server, acksAll bool, syncInterval time.Duration) {
 	node.HandleTyped(s.n, "list_committed_offsets", r.listCommitted)
 	node.HandleTyped(s.n, "isr_sync", r.handleSync)
 	s.n.Every(syncInterval, r.tick)
+	return r
 }
 
 func (r *replicaSet) key(key string) *keyReplica {
@@ -304,12 +305,21 @@ func (r *replicaSet) append(ctx context.Context, k *keyReplica, req sendReq) (an
 	}
 	epoch := k.epoch
 	off := r.log().End(req.Key)
-	if err := r.log().Replace(req.Key, []Entry{{Offset: off, Msg: req.Msg, Epoch: epoch}}); err != nil {
+	msgs := req.Batch
+	if len(msgs) == 0 {
+		msgs = []int64{req.Msg}
+	}
+	entries := make([]Entry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = Entry{Offset: off + int64(i), Msg: m, Epoch: epoch}
+	}
+	if err := r.log().Replace(req.Key, entries); err != nil {
 		k.mu.Unlock()
 		return nil, r.s.fatal(err)
 	}
 	r.advance(k, req.Key)
-	for k.hw <= off {
+	last := off + int64(len(msgs)) - 1
+	for k.hw <= last {
 		if !k.leading || k.epoch != epoch {
 			k.mu.Unlock()
 			// Written, maybe replicated: a new leader may keep it.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,6 +63,7 @@ type attempt struct {
 
 type taskState struct {
 	state    int
+	idle     time.Time       // when it last became idle (maps wait LocalityWait for a holder of their split)
 	next     int             // next attempt number
 	running  map[int]attempt // attempts in progress
 	where    Location        // map: the attempt whose output counts
@@ -174,8 +176,9 @@ func (c *coordinator) appendLocked(rec logRecord) error {
 
 func (c *coordinator) addLocked(j Job) *jobState {
 	js := &jobState{job: j}
+	now := c.n.Clock().Now()
 	for range j.Splits {
-		js.maps = append(js.maps, &taskState{running: map[int]attempt{}})
+		js.maps = append(js.maps, &taskState{running: map[int]attempt{}, idle: now})
 	}
 	for range j.Reducers {
 		js.reduces = append(js.reduces, &taskState{running: map[int]attempt{}})
@@ -235,6 +238,26 @@ func (c *coordinator) submit(msg node.Message, j Job) (any, error) {
 		return nil, node.NewRPCError(node.MalformedRequest, err.Error())
 	}
 	c.mu.Lock()
+	_, known := c.jobs[j.ID]
+	c.mu.Unlock()
+	if known {
+		return map[string]any{"type": "submit_ok"}, nil
+	}
+	if c.o.Input != nil && !c.single() {
+		// The input goes where it lives; the job keeps only the names.
+		ctx, cancel := context.WithTimeout(c.n.Context(), 800*time.Millisecond)
+		err := c.o.Input.Store(ctx, j.ID, j.Splits)
+		cancel()
+		if err != nil {
+			return nil, node.NewRPCError(node.TemporarilyUnavailable, "storing the input: "+err.Error())
+		}
+		splits := make([]SplitMsg, len(j.Splits))
+		for i, s := range j.Splits {
+			splits[i] = SplitMsg{Name: s.Name}
+		}
+		j.Splits = splits
+	}
+	c.mu.Lock()
 	if _, ok := c.jobs[j.ID]; ok {
 		c.mu.Unlock()
 		return map[string]any{"type": "submit_ok"}, nil
@@ -288,7 +311,8 @@ func (c *coordinator) completeLocked(js *jobState, out [][2]string) error {
 	k := c.o.Counters
 	k.Jobs.Add(1)
 	c.n.Logger().Info("job done", "job", js.job.ID, "pairs", len(out), "jobs", k.Jobs.Load(),
-		"reexecuted", k.Reexecuted.Load(), "lost-maps", k.LostMaps.Load(), "backups", k.Backups.Load())
+		"reexecuted", k.Reexecuted.Load(), "lost-maps", k.LostMaps.Load(), "backups", k.Backups.Load(),
+		"maps", k.Maps.Load(), "local-maps", k.LocalMaps.Load())
 	return nil
 }
 
@@ -346,14 +370,25 @@ func (c *coordinator) taskRequest(msg node.Message, _ struct{}) (any, error) {
 
 func (c *coordinator) pickLocked(js *jobState, worker string, now time.Time, want func(*taskState) bool) *Task {
 	mapsDone := true
+	far := -1 // a map task this worker may run without holding its split
 	for i, ts := range js.maps {
 		if ts.state != taskDone {
 			mapsDone = false
 		}
-		if want(ts) {
-			s := js.job.Splits[i]
+		if !want(ts) {
+			continue
+		}
+		s := js.job.Splits[i]
+		if c.o.Input == nil || slices.Contains(c.o.Input.Holders(js.job.ID, s.Name), worker) {
 			return c.launchLocked(js, ts, "map", i, worker, now, &s, nil)
 		}
+		if far < 0 && now.Sub(ts.idle) >= c.o.LocalityWait {
+			far = i
+		}
+	}
+	if far >= 0 {
+		s := js.job.Splits[far]
+		return c.launchLocked(js, js.maps[far], "map", far, worker, now, &s, nil)
 	}
 	if !mapsDone {
 		return nil
@@ -387,6 +422,7 @@ type taskReport struct {
 	Attempt int         `json:"attempt"`
 	Output  [][2]string `json:"output"`
 	Lost    []int       `json:"lost"`
+	Local   bool        `json:"local"` // a map run where its split was (with Input)
 }
 
 func (c *coordinator) task(r taskReport) *taskState {
@@ -415,6 +451,10 @@ func (c *coordinator) taskDone(msg node.Message, r taskReport) (any, error) {
 		ts.state, ts.running = taskDone, map[int]attempt{}
 		if r.Kind == "map" {
 			ts.where = Location{Worker: msg.Src, Attempt: r.Attempt}
+			c.o.Counters.Maps.Add(1)
+			if r.Local {
+				c.o.Counters.LocalMaps.Add(1)
+			}
 		} else {
 			ts.output = r.Output
 			js := c.jobs[r.Job]
@@ -454,13 +494,13 @@ func (c *coordinator) taskFailed(_ node.Message, r taskReport) (any, error) {
 	js := c.jobs[r.Job]
 	for _, m := range r.Lost {
 		if m >= 0 && m < len(js.maps) && js.maps[m].state == taskDone {
-			js.maps[m].state = taskIdle
+			js.maps[m].state, js.maps[m].idle = taskIdle, c.n.Clock().Now()
 			c.o.Counters.LostMaps.Add(1)
 		}
 	}
 	delete(ts.running, r.Attempt)
 	if ts.state == taskRunning && len(ts.running) == 0 {
-		ts.state = taskIdle
+		ts.state, ts.idle = taskIdle, c.n.Clock().Now()
 	}
 	return map[string]any{"type": "task_failed_ok"}, nil
 }
@@ -481,7 +521,7 @@ func (c *coordinator) expire() {
 				if now.Sub(at.started) >= c.o.Lease {
 					delete(ts.running, a)
 					if len(ts.running) == 0 && ts.state == taskRunning {
-						ts.state = taskIdle
+						ts.state, ts.idle = taskIdle, now
 						c.o.Counters.Reexecuted.Add(1)
 					}
 				}

@@ -19,6 +19,7 @@
 package mapreducer
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,30 @@ type Options struct {
 	// Counters, if set, counts the coordinator's fault handling (tests
 	// read it; every node of an in-process run may share one).
 	Counters *Counters
+	// Input, if set, keeps jobs' input out of the task messages: the
+	// coordinator stores each job's splits in it before acknowledging
+	// the job and forgets their text, map tasks are handed preferably to
+	// a node holding their split, and the worker reads the split from it
+	// (the advanced track's MapReduce on a DHT). Needs workers: a single
+	// node runs jobs with the local engine, from the text.
+	Input InputStore
+	// LocalityWait is how long an idle map task waits for a node holding
+	// its split to ask for work before any worker may run it (with Input).
+	LocalityWait time.Duration
+}
+
+// InputStore is where jobs' input lives when it is not carried in the
+// task messages (Options.Input).
+type InputStore interface {
+	// Store puts a job's splits where they live; once it returns, every
+	// split can be loaded.
+	Store(ctx context.Context, job string, splits []SplitMsg) error
+	// Holders are the nodes that hold a split: its map task runs there
+	// if one of them asks for work in time.
+	Holders(job, split string) []string
+	// Load reads a split on the node running its map task; local says
+	// whether this node had it.
+	Load(ctx context.Context, job, split string) (text string, local bool, err error)
 }
 
 // Counters count what a coordinator did about faults.
@@ -65,7 +90,13 @@ type Counters struct {
 	Backups    atomic.Int64 // backup attempts of stragglers
 	Jobs       atomic.Int64 // jobs finished
 	Recovered  atomic.Int64 // jobs (finished or not) a restarted coordinator found in its log
+	Maps       atomic.Int64 // map tasks finished (the first attempt to report each time)
+	LocalMaps  atomic.Int64 // of those, the ones run on a node holding their split (with Input)
 }
+
+// ConfigureWith sets a node up with o (another system building on this
+// track's coordinator and workers sets Input).
+func ConfigureWith(n *node.Node, o Options) error { return configure(n, o) }
 
 // DefaultOptions are the settings the stages use unless they say otherwise.
 func DefaultOptions() Options {

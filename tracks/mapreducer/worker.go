@@ -91,7 +91,19 @@ func (w *worker) run(ctx context.Context, t *Task) map[string]any {
 		if t.Split == nil {
 			return report
 		}
-		parts := mr.MapTask(app, mr.Split{Name: t.Split.Name, Data: []byte(t.Split.Text)}, t.Reducers)
+		text := t.Split.Text
+		if w.o.Input != nil && text == "" {
+			var local bool
+			var err error
+			if text, local, err = w.o.Input.Load(ctx, t.Job, t.Split.Name); err != nil {
+				// Not readable now: the task goes back to idle.
+				w.n.Logger().Warn("cannot load a split", "job", t.Job, "split", t.Split.Name, "err", err)
+				report["type"] = "task_failed"
+				return report
+			}
+			report["local"] = local
+		}
+		parts := mr.MapTask(app, mr.Split{Name: t.Split.Name, Data: []byte(text)}, t.Reducers)
 		w.mu.Lock()
 		w.output[outputKey{t.Job, t.Index, t.Attempt}] = parts
 		w.mu.Unlock()
