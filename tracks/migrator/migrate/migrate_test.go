@@ -17,8 +17,8 @@ import (
 // last, in goose's file format so that goose runs the very same files.
 func set() fstest.MapFS {
 	return fstest.MapFS{
-		"m/1_people.sql": {Data: []byte("-- +goose Up\nCREATE TABLE people (id TEXT PRIMARY KEY, name TEXT);\n")},
-		"m/2_expand.sql": {Data: []byte("-- +goose Up\nALTER TABLE people ADD COLUMN first TEXT;\nALTER TABLE people ADD COLUMN last TEXT;\n")},
+		"m/1_people.sql":   {Data: []byte("-- +goose Up\nCREATE TABLE people (id TEXT PRIMARY KEY, name TEXT);\n")},
+		"m/2_expand.sql":   {Data: []byte("-- +goose Up\nALTER TABLE people ADD COLUMN first TEXT;\nALTER TABLE people ADD COLUMN last TEXT;\n")},
 		"m/3_backfill.sql": {Data: []byte("-- +goose Up\nUPDATE people SET first = substr(name, 1, instr(name, ' ') - 1), last = substr(name, instr(name, ' ') + 1) WHERE first IS NULL;\n")},
 		"README.md":        {Data: []byte("not a migration")},
 	}
