@@ -64,6 +64,7 @@ var Tracks = []Track{
 	{Name: "orchestrator", Stage: "single", Section: "The workload: orchestrate (ours)", Types: []string{"apply", "scale", "delete_deployment", "call"}},
 	{Name: "scheduler", Stage: "single", Section: "The workload: jobs (ours)", Types: []string{"submit", "cron"}},
 	{Name: "watcher", Stage: "single", Section: "The workload: watch (ours)", Types: []string{"put", "get", "cas", "watch", "watch_once", "lease_grant", "lease_keepalive", "lock", "fenced_write"}},
+	{Name: "migrator", Stage: "short", Section: "The workload: migrate (ours)", Types: []string{"write", "read", "deploy"}},
 	{Name: "searcher", Stage: "single", Section: "The workload: search (ours)", Types: []string{"index", "delete", "search"}},
 }
 
