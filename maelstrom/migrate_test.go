@@ -108,7 +108,7 @@ func gradeMigrate(t *testing.T, fault string) *Report {
 
 func TestMigrateCorrectNode(t *testing.T) {
 	rep := gradeMigrate(t, "")
-	wantVerdict(t, rep, checker.Valid, "rolled back")
+	wantVerdict(t, rep, checker.Valid, "last served")
 	res, _ := rep.Result("migrate")
 	d := res.Details.(checker.MigrateDetails)
 	if d.OKByAPI[1] < 100 || d.OKByAPI[2] < 100 || d.CanaryErrors < 4 || d.RolledBackInMS < 0 || d.OKByRelease[4] == 0 {

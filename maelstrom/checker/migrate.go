@@ -183,7 +183,7 @@ func Migrate(h history.History, p MigrateParams) Result {
 	for _, n := range d.OKByAPI {
 		total += n
 	}
-	r.Summary = fmt.Sprintf("%d requests served (api 1: %d, api 2: %d); canary: %d served, %d errors, rolled back %d ms after its deployment (bound %d ms)",
+	r.Summary = fmt.Sprintf("%d requests served (api 1: %d, api 2: %d); canary: %d served, %d errors, last served %d ms after its deployment (bound %d ms)",
 		total, d.OKByAPI[1], d.OKByAPI[2], d.CanaryServed, d.CanaryErrors, d.RolledBackInMS, p.RollbackBound.Milliseconds())
 	if r.Valid == Invalid {
 		r.Summary = fmt.Sprintf("%s: %s", r.Violations[0].What, r.Summary)
