@@ -54,12 +54,12 @@ func init() {
 
 type migrate struct {
 	noSetup
-	p                 Params
-	start             time.Time
-	at                []time.Duration
-	percent, fault    float64
-	bound             time.Duration
-	next, deploysSent int
+	p              Params
+	start          time.Time
+	at             []time.Duration
+	percent, fault float64
+	bound          time.Duration
+	deploysSent    int
 
 	mu      sync.Mutex
 	pending []checker.MigrateOp // deploys to (re)send
