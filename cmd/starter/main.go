@@ -65,6 +65,7 @@ var Tracks = []Track{
 	{Name: "scheduler", Stage: "single", Section: "The workload: jobs (ours)", Types: []string{"submit", "cron"}},
 	{Name: "tracer", Stage: "single", Section: "The workload: trace (ours)", Types: []string{"rule", "push", "call", "query", "traces", "alerts", "stats"}},
 	{Name: "watcher", Stage: "single", Section: "The workload: watch (ours)", Types: []string{"put", "get", "cas", "watch", "watch_once", "lease_grant", "lease_keepalive", "lock", "fenced_write"}},
+	{Name: "migrator", Stage: "short", Section: "The workload: migrate (ours)", Types: []string{"write", "read", "deploy"}},
 	{Name: "searcher", Stage: "single", Section: "The workload: search (ours)", Types: []string{"index", "delete", "search"}},
 	{Name: "securitor", Stage: "attacked", Section: "The workload: secure-kv (ours)", Types: []string{"read", "write", "rotate", "audit"}},
 	{Name: "advanced", Stage: "dht-small", Section: "The workload: dht (ours)", Types: []string{"ring", "put", "get", "join", "leave"}},

@@ -1,0 +1,26 @@
+package migrator
+
+import (
+	"testing"
+
+	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/maelstrom"
+	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
+	"github.com/distsys-curriculum/distsys/maelstrom/stages"
+)
+
+func prog([]string) program.Program { return node.Program(Configure) }
+
+// TestGradeStagesInProcess grades every stage of stages.tsv in-process
+// under virtual time, as `make track-migrator` does with the binary, and
+// logs the migrate figures (printed with -v). A sweep over seeds:
+//
+//	go test -run TestGradeStagesInProcess -v ./tracks/migrator/ -args -sweep 20
+func TestGradeStagesInProcess(t *testing.T) {
+	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
+		if res, ok := rep.Result("migrate"); ok {
+			t.Logf("migrate: %s", res.Summary)
+		}
+	})
+}
