@@ -288,6 +288,8 @@ type cluster struct {
 	observe func(src, dest string, body json.RawMessage)
 	// env, if set, gives each node extra environment variables.
 	env func(id string) map[string]string
+	// keys are each node's key variables (keys.go).
+	keys map[string]map[string]string
 	// fail ends the run with a crash report (a node that cannot be
 	// listened to any longer).
 	fail func(*Crash)
@@ -297,6 +299,14 @@ func (c *cluster) startNode(n *node) error {
 	var env map[string]string
 	if c.env != nil {
 		env = c.env(n.id)
+	}
+	if k := c.keys[n.id]; k != nil {
+		if env == nil {
+			env = map[string]string{}
+		}
+		for name, v := range k {
+			env[name] = v
+		}
 	}
 	var disk storage.FS
 	if n.disk != nil {

@@ -189,6 +189,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	if o, ok := r.inst.(workload.MessageObserver); ok {
 		r.cl.observe = func(src, dest string, body json.RawMessage) { o.ObserveMessage(r.net.Since(), src, dest, body) }
 	}
+	r.cl.keys = nodeKeys(opts.Seed, r.ids)
 	r.connectWorkload() // stdin injection, per-node environment (faults.go)
 	rep := &Report{Options: opts, Seed: opts.Seed, StorePath: outDir}
 

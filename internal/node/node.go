@@ -173,6 +173,10 @@ func (n *Node) Clock() program.Clock { return n.clock }
 // "" when the runner provides none. It lives on Storage().
 func (n *Node) DataDir() string { return n.dataDir }
 
+// Getenv reads the node's environment as the grader set it (the keys of
+// program.EnvNodeKey, for one).
+func (n *Node) Getenv(key string) string { return n.pio.Getenv(key) }
+
 // Storage is the file system the data directory lives on: the real disk
 // in a node process; in the grader's in-process mode, a simulated disk
 // where a kill loses every write the node did not sync. Code that
