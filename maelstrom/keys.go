@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/distsys-curriculum/distsys/internal/program"
+	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
 )
 
 // nodeKeys hands every node an ed25519 key pair for authenticating its
@@ -30,4 +31,20 @@ func nodeKeys(seed uint64, ids []string) map[string]map[string]string {
 		out[id] = map[string]string{program.EnvNodeKey: hex.EncodeToString(seeds[id]), program.EnvNodeKeys: all}
 	}
 	return out
+}
+
+// SetTamper installs the byzantine nemesis's rewriting of its liars'
+// messages (nemesis.Tamperer), nil to stop it. The tamper gets the
+// private keys the grader handed out: it took those nodes over.
+func (e *faultEnv) SetTamper(t *nemesis.Tamper) {
+	if t != nil {
+		privs := map[string]ed25519.PrivateKey{}
+		for id, env := range e.r.cl.keys {
+			if seed, err := hex.DecodeString(env[program.EnvNodeKey]); err == nil && len(seed) == ed25519.SeedSize {
+				privs[id] = ed25519.NewKeyFromSeed(seed)
+			}
+		}
+		t.SetKeys(privs)
+	}
+	e.r.cl.tamper.Store(t)
 }

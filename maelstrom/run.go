@@ -399,6 +399,7 @@ func (r *run) main(ctx context.Context) *Crash {
 
 	faults, _ := nemesis.Parse(strings.Join(r.opts.Nemesis, ","))
 	faults = nemesis.ConfigureClock(faults, r.opts.ClockSkew, r.opts.ClockDrift)
+	faults = nemesis.ConfigureByzantine(faults, r.opts.ByzantineCount, r.opts.ByzantineLies)
 	faults = append(faults, r.opts.Faults...)
 	faults = r.targetFaults(faults)
 	sched := nemesis.NewSchedule(faults, r.opts.NemesisInterval, r.opts.Seed+7)
