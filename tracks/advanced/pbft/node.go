@@ -70,7 +70,8 @@ type driver struct {
 	rep     *Replica
 	cli     *Client
 	waiting map[string]chan []byte
-	logged  int // rejections last logged
+	logged  int    // rejections last logged
+	view    uint64 // view last logged
 }
 
 // Configure sets up a PBFT node: every node is a replica, and the
@@ -119,9 +120,13 @@ func (d *driver) logStats() {
 	for _, n := range st.Rejected {
 		total += n
 	}
+	v, _ := d.rep.View()
+	if v != d.view {
+		d.view = v
+		d.n.Logger().Info("pbft: new view", "view", v, "primary", d.rep.primary(v))
+	}
 	if total != d.logged {
 		d.logged = total
-		v, _ := d.rep.View()
 		d.n.Logger().Info("pbft", "view", v, "rejected", st.Rejected, "equivocations", len(st.Equivocations))
 	}
 }
