@@ -27,9 +27,14 @@ const (
 	LieResign     = "resign"     // a field changed and the body signed again with the liar's own key
 	LieSilence    = "silence"    // dropped
 	LieMalformed  = "malformed"  // a field given the wrong type
+	// LieTruth passes the message on as it is: a liar that tells the
+	// truth now and then is still a liar, and an f+1 coalition that
+	// signs its lies must keep the protocol going to profit from them.
+	// Not among the default lies.
+	LieTruth = "truth"
 )
 
-// Lies lists every lie; the fault tells each of them by default.
+// Lies lists every lie the fault tells by default.
 var Lies = []string{LieForge, LieReplay, LieEquivocate, LieMutate, LieResign, LieSilence, LieMalformed}
 
 // Tamperer is implemented by an Env that lets a Tamper rewrite what some
@@ -113,8 +118,8 @@ func ParseLies(list string) ([]string, error) {
 		if l == "" {
 			continue
 		}
-		if !slices.Contains(Lies, l) {
-			return nil, fmt.Errorf("unknown lie %q (known: %s)", l, strings.Join(Lies, ", "))
+		if !slices.Contains(Lies, l) && l != LieTruth {
+			return nil, fmt.Errorf("unknown lie %q (known: %s, %s)", l, strings.Join(Lies, ", "), LieTruth)
 		}
 		out = append(out, l)
 	}
@@ -303,8 +308,9 @@ type leaf struct {
 
 // leaves lists a body's scalars in a fixed order. Strings holding
 // base64 of a JSON object or array (how Go encodes []byte payloads) are
-// opened, so a lie reaches the command inside a log entry. The message
-// type, ids, the sender's name and its signature are left out.
+// opened, so a lie reaches the command inside a log entry. Types (at
+// any depth: a lie should reach the handler), ids, the sender's name and
+// its signature are left out.
 func leaves(v any, depth int, set func(any), out *[]leaf) {
 	switch x := v.(type) {
 	case map[string]any:
@@ -314,7 +320,7 @@ func leaves(v any, depth int, set func(any), out *[]leaf) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if k == "from" || k == "sig" || depth == 0 && (k == "type" || k == "msg_id" || k == "in_reply_to") {
+			if k == "from" || k == "sig" || k == "type" || depth == 0 && (k == "msg_id" || k == "in_reply_to") {
 				continue
 			}
 			leaves(x[k], depth+1, func(n any) { x[k] = n }, out)
