@@ -2,13 +2,17 @@ package pbft
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Client is the client half of a node: it turns an operation into a
-// signed request sent to every replica and accepts a result once f+1
+// request signed with a key of its own sent to every replica and accepts a result once f+1
 // replicas (so at least one correct one) sent the same bytes. Each
-// outstanding operation uses a slot of its own ("node#slot"), because a
+// outstanding operation uses a slot of its own ("node/key#slot"), because a
 // replica executes a slot's requests in timestamp order and remembers
 // only the last.
 type Client struct {
@@ -16,7 +20,9 @@ type Client struct {
 	ids   []string
 	f     int
 	keys  *Keyring
-	epoch uint64 // timestamps start here, so a restarted node never reuses one
+	priv  ed25519.PrivateKey // signs requests; its public half is in every slot's name
+	name  string             // "node/hexpubkey"
+	epoch uint64             // timestamps start here, so a restarted node never reuses one
 	ts    uint64
 	slots []*call // nil: free
 	ticks uint64
@@ -34,7 +40,9 @@ type call struct {
 // timestamp an earlier incarnation of the node used (the driver passes
 // the clock's nanoseconds at start).
 func NewClient(id string, ids []string, keys *Keyring, epoch uint64) *Client {
-	return &Client{id: id, ids: ids, f: (len(ids) - 1) / 3, keys: keys, epoch: epoch, ResendTicks: 20}
+	priv := keys.clientPriv(epoch)
+	name := id + "/" + hex.EncodeToString(priv.Public().(ed25519.PublicKey))
+	return &Client{id: id, ids: ids, f: (len(ids) - 1) / 3, keys: keys, priv: priv, name: name, epoch: epoch, ResendTicks: 20}
 }
 
 // Submit starts an operation; it returns the slot that identifies it
@@ -49,9 +57,9 @@ func (c *Client) Submit(op Op) (slot string, out []Out) {
 		c.slots = append(c.slots, nil)
 	}
 	c.ts++
-	slot = fmt.Sprintf("%s#%d", c.id, i)
+	slot = fmt.Sprintf("%s#%d", c.name, i)
 	req := Msg{Kind: KindRequest, From: slot, TS: c.epoch + c.ts, Op: &op}
-	req.Sig = signWith(c.keys, req)
+	req.Sig = ed25519.Sign(c.priv, signedBytes(req))
 	c.slots[i] = &call{req: req, sent: c.ticks, replies: map[string][]byte{}}
 	return slot, c.broadcast(req)
 }
@@ -72,8 +80,12 @@ func (c *Client) Cancel(slot string) {
 }
 
 func (c *Client) index(slot string) int {
-	var i int
-	if _, err := fmt.Sscanf(slot, c.id+"#%d", &i); err != nil || i < 0 || i >= len(c.slots) {
+	name, n, ok := strings.Cut(slot, "#")
+	if !ok || name != c.name {
+		return -1
+	}
+	i, err := strconv.Atoi(n)
+	if err != nil || i < 0 || i >= len(c.slots) {
 		return -1
 	}
 	return i

@@ -172,12 +172,12 @@ func (r *Replica) Step(m Msg) []Out {
 }
 
 func clientNode(slot string) string {
-	n, _, _ := strings.Cut(slot, "#")
+	n, _, _ := strings.Cut(slot, "/")
 	return n
 }
 
 func (r *Replica) onRequest(m Msg) []Out {
-	if m.Op == nil || !strings.Contains(m.From, "#") {
+	if m.Op == nil || !r.isReplica(clientNode(m.From)) {
 		return r.reject("malformed request")
 	}
 	if rec, ok := r.state.Clients[m.From]; ok && m.TS <= rec.TS {

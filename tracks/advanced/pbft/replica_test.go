@@ -207,10 +207,8 @@ func TestEquivocatingPrimaryIsDetected(t *testing.T) {
 	c := newCluster(4)
 	k := c.keys["n1"]
 	mkReq := func(v int) Msg {
-		op := write(1, v)
-		r := Msg{Kind: KindRequest, From: "n1#0", TS: uint64(10 + v), Op: &op}
-		r.Sig = signWith(k, r)
-		return r
+		_, outs := c.clients["n1"].Submit(write(1, v))
+		return outs[0].M
 	}
 	a, b := mkReq(1), mkReq(2)
 	ppA := k.Sign(Msg{Kind: KindPrePrepare, View: 0, Seq: 1, Digest: digest(a), Req: &a})
@@ -234,9 +232,8 @@ func TestEquivocatingPrimaryIsDetected(t *testing.T) {
 func TestForgedAndTamperedMessagesAreRejected(t *testing.T) {
 	c := newCluster(4)
 	r2 := c.reps["n2"]
-	op := write(1, 9)
-	req := Msg{Kind: KindRequest, From: "n3#0", TS: 1, Op: &op}
-	req.Sig = signWith(c.keys["n3"], req)
+	_, outs := c.clients["n3"].Submit(write(1, 9))
+	req := outs[0].M
 
 	// n4 claims to be the primary n1: signed with n4's key.
 	forged := Msg{Kind: KindPrePrepare, From: "n1", View: 0, Seq: 1, Digest: digest(req), Req: &req}
@@ -249,9 +246,16 @@ func TestForgedAndTamperedMessagesAreRejected(t *testing.T) {
 	altOp := write(1, 10)
 	altered.Op = &altOp
 	wrongReq := c.keys["n1"].Sign(Msg{Kind: KindPrePrepare, View: 0, Seq: 1, Digest: digest(altered), Req: &altered})
-	// A request naming another node's slot.
-	stolen := Msg{Kind: KindRequest, From: "n3#1", TS: 2, Op: &op}
-	stolen.Sig = signWith(c.keys["n4"], stolen)
+	// A request naming another client's slot, signed with n4's client key.
+	_, outs = c.clients["n4"].Submit(write(1, 11))
+	stolen := outs[0].M
+	stolen.From = req.From
+	// The client's request with its op changed, re-signed with the
+	// node's key (what the grader's resign lie can do).
+	resigned := req
+	reOp := write(1, 12)
+	resigned.Op = &reOp
+	resigned.Sig = signWith(c.keys["n3"], resigned)
 	// A prepare from the primary, which never prepares.
 	primPrep := c.keys["n1"].Sign(Msg{Kind: KindPrepare, View: 0, Seq: 1, Digest: digest(req)})
 	// A checkpoint whose state does not hash to its digest.
@@ -259,7 +263,7 @@ func TestForgedAndTamperedMessagesAreRejected(t *testing.T) {
 	badCk := c.keys["n3"].Sign(Msg{Kind: KindCheckpoint, Seq: 4, Digest: "00", State: &snap})
 
 	for name, m := range map[string]Msg{"forged": forged, "tampered": tampered, "wrong request": wrongReq,
-		"stolen slot": stolen, "prepare from primary": primPrep, "bad checkpoint": badCk} {
+		"stolen slot": stolen, "prepare from primary": primPrep, "bad checkpoint": badCk, "re-signed request": resigned} {
 		if out := r2.Step(m); len(out) != 0 {
 			t.Errorf("%s: n2 answered %+v", name, out)
 		}
@@ -272,8 +276,8 @@ func TestForgedAndTamperedMessagesAreRejected(t *testing.T) {
 	for _, n := range rej {
 		total += n
 	}
-	if total != 6 || rej["bad signature"] != 3 {
-		t.Errorf("rejections %v, want 6 with 3 bad signatures", rej)
+	if total != 7 || rej["bad signature"] != 4 {
+		t.Errorf("rejections %v, want 7 with 4 bad signatures", rej)
 	}
 }
 
