@@ -65,6 +65,8 @@ flags (defaults as in Maelstrom):
   --timestamps K              clocks: demand wall, lamport, vector or hlc timestamps (inferred)
   --clock-skew MS             clock nemesis: offsets up to ±MS (300)
   --clock-drift PPM           clock nemesis: drift up to ±PPM parts per million (100)
+  --byzantine-count N         byzantine nemesis: how many nodes lie (f = (n-1)/3)
+  --byzantine-lies LIST       byzantine nemesis: forge,replay,equivocate,mutate,resign,silence,malformed (all), truth
 workload flags (only with their workload; default in parentheses):
 ` + workload.FlagUsage() + `Arguments after the flags (or after --) are passed to every node.
 `

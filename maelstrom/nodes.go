@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -24,6 +25,7 @@ import (
 	"github.com/distsys-curriculum/distsys/internal/rawjson"
 	"github.com/distsys-curriculum/distsys/internal/storage"
 	"github.com/distsys-curriculum/distsys/internal/storage/memfs"
+	"github.com/distsys-curriculum/distsys/maelstrom/nemesis"
 	"github.com/distsys-curriculum/distsys/maelstrom/netsim"
 )
 
@@ -288,6 +290,11 @@ type cluster struct {
 	observe func(src, dest string, body json.RawMessage)
 	// env, if set, gives each node extra environment variables.
 	env func(id string) map[string]string
+	// keys are each node's key variables (keys.go).
+	keys map[string]map[string]string
+	// tamper, while the byzantine nemesis is on, rewrites what its liars
+	// send to other nodes (keys.go).
+	tamper atomic.Pointer[nemesis.Tamper]
 	// fail ends the run with a crash report (a node that cannot be
 	// listened to any longer).
 	fail func(*Crash)
@@ -297,6 +304,14 @@ func (c *cluster) startNode(n *node) error {
 	var env map[string]string
 	if c.env != nil {
 		env = c.env(n.id)
+	}
+	if k := c.keys[n.id]; k != nil {
+		if env == nil {
+			env = map[string]string{}
+		}
+		for name, v := range k {
+			env[name] = v
+		}
 	}
 	var disk storage.FS
 	if n.disk != nil {
@@ -581,6 +596,12 @@ func (c *cluster) route(n *node, line []byte) {
 	}
 	if c.observe != nil && slices.Contains(c.ids, src) && slices.Contains(c.ids, dest) {
 		c.observe(src, dest, body)
+	}
+	if t := c.tamper.Load(); t != nil && t.Lies(src) && slices.Contains(c.ids, dest) {
+		for _, f := range t.Apply(src, dest, body) {
+			_, _ = c.net.Send(f.Src, f.Dest, f.Body) // a node may be down: lost like any message to it
+		}
+		return
 	}
 	if _, err := c.net.Send(src, dest, body); err != nil {
 		if netsim.IsClient(dest) && !c.net.Registered(dest) && c.net.Registered(src) {

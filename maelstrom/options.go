@@ -64,6 +64,10 @@ type Options struct {
 	// ±ClockSkew, drift up to ±ClockDrift ppm (0: the nemesis defaults).
 	ClockSkew  time.Duration
 	ClockDrift float64
+	// ByzantineCount is how many nodes the byzantine nemesis takes over
+	// (0: f = (n-1)/3); ByzantineLies the lies they tell (nil: all).
+	ByzantineCount int
+	ByzantineLies  []string
 	// StrictProtocol makes a line a node printed that is not a valid
 	// message (malformed, unroutable, or not from that node) fail the run;
 	// by default it is reported and dropped, as Maelstrom does.
@@ -223,7 +227,7 @@ var flagNames = []string{"-w", "--workload", "--bin", "--node-count", "--nodes",
 	"--latency", "--latency-dist", "--nemesis", "--nemesis-interval", "--topology", "--availability", "--log-stderr",
 	"--log-net-send", "--log-net-recv", "--consistency-models", "--key-count", "--max-txn-length", "--max-writes-per-key",
 	"--seed", "--store", "--store-dir", "--id-order", "--timestamps", "--clock-skew", "--clock-drift", "--recovery-time",
-	"--test-count", "--strict-protocol", "--exercise", "--node-memory", "--node-open-files", "--node-processes"}
+	"--byzantine-count", "--byzantine-lies", "--test-count", "--strict-protocol", "--exercise", "--node-memory", "--node-open-files", "--node-processes"}
 
 func knownFlag(name string) bool {
 	if slices.Contains(flagNames, name) {
@@ -347,6 +351,16 @@ func (o *Options) set(name, val string, hasVal bool) error {
 		o.ClockSkew = time.Duration(ms * float64(time.Millisecond))
 	case "--clock-drift":
 		o.ClockDrift, err = num()
+	case "--byzantine-count":
+		o.ByzantineCount, err = integer()
+		if err == nil && o.ByzantineCount < 0 {
+			err = usagef("--byzantine-count %q: want a non-negative integer", val)
+		}
+	case "--byzantine-lies":
+		o.ByzantineLies, err = nemesis.ParseLies(val)
+		if err != nil {
+			err = usagef("--byzantine-lies: %v", err)
+		}
 	case "--recovery-time":
 		o.RecoveryTime, err = secs()
 	default:

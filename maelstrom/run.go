@@ -189,6 +189,7 @@ func Run(ctx context.Context, opts Options, nodes Nodes) (*Report, error) {
 	if o, ok := r.inst.(workload.MessageObserver); ok {
 		r.cl.observe = func(src, dest string, body json.RawMessage) { o.ObserveMessage(r.net.Since(), src, dest, body) }
 	}
+	r.cl.keys = nodeKeys(opts.Seed, r.ids)
 	r.connectWorkload() // stdin injection, per-node environment (faults.go)
 	rep := &Report{Options: opts, Seed: opts.Seed, StorePath: outDir}
 
@@ -398,6 +399,7 @@ func (r *run) main(ctx context.Context) *Crash {
 
 	faults, _ := nemesis.Parse(strings.Join(r.opts.Nemesis, ","))
 	faults = nemesis.ConfigureClock(faults, r.opts.ClockSkew, r.opts.ClockDrift)
+	faults = nemesis.ConfigureByzantine(faults, r.opts.ByzantineCount, r.opts.ByzantineLies)
 	faults = append(faults, r.opts.Faults...)
 	faults = r.targetFaults(faults)
 	sched := nemesis.NewSchedule(faults, r.opts.NemesisInterval, r.opts.Seed+7)

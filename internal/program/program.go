@@ -23,6 +23,13 @@ const (
 	EnvDataDir = "MAELSTROM_DATA_DIR"
 	// EnvNodeID is the id the node will be given in init; informational.
 	EnvNodeID = "MAELSTROM_NODE_ID"
+	// EnvNodeKey is the node's own ed25519 private key seed (hex), and
+	// EnvNodeKeys every node's public key ("n1:hex,n2:hex,..."): keys for
+	// nodes that authenticate each other (the advanced track's PBFT). The
+	// grader derives them from the run's seed; a node never learns
+	// another's private key.
+	EnvNodeKey  = "MAELSTROM_NODE_KEY"
+	EnvNodeKeys = "MAELSTROM_NODE_PUBKEYS"
 )
 
 // Clock is a node's source of physical time. The grader's clock nemesis

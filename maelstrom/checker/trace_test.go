@@ -48,7 +48,7 @@ var goodSum = map[string]float64{"": 0}
 // Above 10 from 1 s; held 2 s at 3 s: fires; resolves at 4 s.
 var goodAlerts = []TraceAlert{{"deep", "firing", 3000}, {"deep", "resolved", 4000}}
 
-func firstWhat(t *testing.T, res Result) string {
+func traceFirstWhat(t *testing.T, res Result) string {
 	t.Helper()
 	if res.Valid != Invalid {
 		return ""
@@ -98,7 +98,7 @@ func TestTraceShapes(t *testing.T) {
 			}
 			continue
 		}
-		if got := firstWhat(t, res); got != want {
+		if got := traceFirstWhat(t, res); got != want {
 			t.Errorf("%s: got %q: %s", what, got, res.Summary)
 		}
 	}
@@ -106,18 +106,18 @@ func TestTraceShapes(t *testing.T) {
 
 func TestTraceQueriesAndAlerts(t *testing.T) {
 	p := TraceParams{Rule: traceTestRule}
-	if got := firstWhat(t, Trace(traceHistory(goodTrace(), goodAlerts, map[string]float64{"": 1}, history.OK), p)); got != "wrong query result" {
+	if got := traceFirstWhat(t, Trace(traceHistory(goodTrace(), goodAlerts, map[string]float64{"": 1}, history.OK), p)); got != "wrong query result" {
 		t.Errorf("wrong sum: %q", got)
 	}
-	if got := firstWhat(t, Trace(traceHistory(goodTrace(), goodAlerts, map[string]float64{}, history.OK), p)); got != "wrong query result" {
+	if got := traceFirstWhat(t, Trace(traceHistory(goodTrace(), goodAlerts, map[string]float64{}, history.OK), p)); got != "wrong query result" {
 		t.Errorf("missing group: %q", got)
 	}
 	early := []TraceAlert{{"deep", "firing", 1000}, {"deep", "resolved", 4000}}
-	if got := firstWhat(t, Trace(traceHistory(goodTrace(), early, goodSum, history.OK), p)); got != "wrong alert" {
+	if got := traceFirstWhat(t, Trace(traceHistory(goodTrace(), early, goodSum, history.OK), p)); got != "wrong alert" {
 		t.Errorf("alert without for: %q", got)
 	}
 	late := []TraceAlert{{"deep", "firing", 4000}, {"deep", "resolved", 4000}}
-	if got := firstWhat(t, Trace(traceHistory(goodTrace(), late, goodSum, history.OK), p)); got != "wrong alert" {
+	if got := traceFirstWhat(t, Trace(traceHistory(goodTrace(), late, goodSum, history.OK), p)); got != "wrong alert" {
 		t.Errorf("late alert: %q", got)
 	}
 	p.AlertBound = 1000
@@ -126,7 +126,7 @@ func TestTraceQueriesAndAlerts(t *testing.T) {
 		t.Errorf("late within the bound: %s", res.Summary)
 	}
 	p.AlertBound = 0
-	if got := firstWhat(t, Trace(traceHistory(goodTrace(), append(goodAlerts, TraceAlert{"deep", "firing", 5000}), goodSum, history.OK), p)); got != "spurious alert" {
+	if got := traceFirstWhat(t, Trace(traceHistory(goodTrace(), append(goodAlerts, TraceAlert{"deep", "firing", 5000}), goodSum, history.OK), p)); got != "spurious alert" {
 		t.Errorf("spurious: %q", got)
 	}
 	// The last push failed definitely: no resolution is owed.

@@ -44,7 +44,7 @@ type Fault interface {
 }
 
 // Names lists the faults Parse accepts.
-var Names = []string{"partition", "kill", "pause", "clock", "corrupt", "partition-leader", "kill-leader", "isolate-follower"}
+var Names = []string{"partition", "kill", "pause", "clock", "corrupt", "partition-leader", "kill-leader", "isolate-follower", "byzantine"}
 
 // Parse turns a --nemesis list ("partition" or "a,b") into faults.
 func Parse(list string) ([]Fault, error) {
@@ -68,6 +68,8 @@ func Parse(list string) ([]Fault, error) {
 			out = append(out, &IsolateFollower{})
 		case "corrupt":
 			out = append(out, &Corrupt{})
+		case "byzantine":
+			out = append(out, &Byzantine{})
 		default:
 			return nil, fmt.Errorf("unknown nemesis %q (known: %s)", name, strings.Join(Names, ", "))
 		}
