@@ -1,7 +1,6 @@
 package advanced
 
 import (
-	"os"
 	"testing"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
@@ -12,9 +11,6 @@ import (
 // TestGradeStagesInProcess grades every stage of stages.tsv in-process
 // under virtual time, as `make track-advanced` does with the binary.
 func TestGradeStagesInProcess(t *testing.T) {
-	if _, err := os.Stat("stages.tsv"); err != nil {
-		t.Skip("the track has no stages yet")
-	}
 	prog := func([]string) program.Program { return node.Program(Configure) }
 	gradetest.RunStages(t, "stages.tsv", prog)
 }
