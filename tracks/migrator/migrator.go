@@ -27,10 +27,8 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -38,6 +36,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/tracks/migrator/canary"
 	"github.com/distsys-curriculum/distsys/tracks/migrator/flags"
 	"github.com/distsys-curriculum/distsys/tracks/migrator/migrate"
@@ -71,15 +70,14 @@ const usage = "usage: migrator [--drop-early] [--rollback on|off] [--canary-wind
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("migrator", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("migrator")
 	fs.BoolVar(&o.DropEarly, "drop-early", false, "counter-example: drop the old column in the expand release")
 	rb := fs.String("rollback", "on", "on: the canary rule rolls a failing canary back; off: it never does")
 	fs.IntVar(&o.Rule.Window, "canary-window", o.Rule.Window, "canary requests the error rate is computed over")
 	fs.IntVar(&o.Rule.MinRequests, "canary-min", o.Rule.MinRequests, "canary requests seen before the rule may fire")
 	fs.Float64Var(&o.Rule.MaxErrorRate, "canary-max-error-rate", o.Rule.MaxErrorRate, "error rate above which the canary is rolled back")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("migrator: %w (%s)", err, usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	if *rb != "on" && *rb != "off" {
 		return o, fmt.Errorf("migrator: --rollback %q: want on or off (%s)", *rb, usage)

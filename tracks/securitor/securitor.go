@@ -23,15 +23,14 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/storage"
 	"github.com/distsys-curriculum/distsys/tracks/securitor/audit"
 	"github.com/distsys-curriculum/distsys/tracks/securitor/envelope"
@@ -69,17 +68,13 @@ const usage = "usage: securitor [--verifier pinned|trust-alg] [--storage sealed|
 
 // ParseArgs reads the node's command line.
 func ParseArgs(args []string) (Config, error) {
-	fs := flag.NewFlagSet("securitor", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("securitor")
 	c := Config{}
 	v := fs.String("verifier", "pinned", "pinned (the key decides the algorithm) or trust-alg (counter-example)")
 	st := fs.String("storage", "sealed", "sealed (envelope encryption) or plaintext (counter-example)")
 	fs.DurationVar(&c.Leeway, "leeway", 30*time.Second, "clock skew tolerated on exp and nbf")
-	if err := fs.Parse(args); err != nil {
-		return c, fmt.Errorf("securitor: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("securitor: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return c, err
 	}
 	switch *v {
 	case "pinned":

@@ -24,13 +24,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/tracks/tracer/gorilla"
 	"github.com/distsys-curriculum/distsys/tracks/tracer/spans"
 	"github.com/distsys-curriculum/distsys/tracks/tracer/tracectx"
@@ -50,12 +49,11 @@ const usage = "usage: tracer [--flush D] [--collector keep|drop-late]"
 // ParseArgs reads the node's flags.
 func ParseArgs(args []string) (Options, error) {
 	o := Options{Flush: 100 * time.Millisecond}
-	fs := flag.NewFlagSet("tracer", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("tracer")
 	fs.DurationVar(&o.Flush, "flush", o.Flush, "how often finished spans are sent to the collector")
 	col := fs.String("collector", "keep", "keep: assemble every span; drop-late: drop spans that arrive after their parent (counter-example)")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("tracer: %w (%s)", err, usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	switch *col {
 	case "keep":

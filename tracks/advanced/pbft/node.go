@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/program"
 )
 
@@ -38,17 +37,13 @@ const usage = "usage: advanced --system pbft [--tick D] [--timeout-ticks N] [--c
 // ParseArgs reads the node's flags on top of DefaultOptions.
 func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
-	fs := flag.NewFlagSet("pbft", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("pbft")
 	fs.DurationVar(&o.Tick, "tick", o.Tick, "tick length")
 	fs.Uint64Var(&o.TimeoutTicks, "timeout-ticks", o.TimeoutTicks, "request and view-change timeout in ticks")
 	fs.Uint64Var(&o.CheckpointEvery, "checkpoint-every", o.CheckpointEvery, "sequence numbers between checkpoints")
 	fs.DurationVar(&o.Deadline, "deadline", o.Deadline, "how long a node works on one client request")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("pbft: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("pbft: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	if o.Tick <= 0 || o.TimeoutTicks == 0 || o.CheckpointEvery == 0 {
 		return o, fmt.Errorf("pbft: --tick, --timeout-ticks and --checkpoint-every must be positive (%s)", usage)

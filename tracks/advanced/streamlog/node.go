@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/tracks/logger"
 	"github.com/distsys-curriculum/distsys/tracks/mapreducer/stream"
 	"github.com/distsys-curriculum/distsys/tracks/queues"
@@ -31,15 +30,11 @@ const usage = "usage: advanced --system stream-log [--commit atomic|offsets-firs
 // ParseArgs reads the system's arguments.
 func ParseArgs(args []string) (Options, error) {
 	o := Options{Commit: "atomic", CheckpointEvery: time.Second}
-	fs := flag.NewFlagSet("stream-log", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("stream-log")
 	fs.StringVar(&o.Commit, "commit", o.Commit, "atomic (state and consumer offset in one compare-and-set) or offsets-first (counter-example: offset committed before the output, state checkpointed apart)")
 	fs.DurationVar(&o.CheckpointEvery, "checkpoint-interval", o.CheckpointEvery, "with --commit offsets-first: how often the state is checkpointed")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("stream-log: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("stream-log: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	if o.Commit != "atomic" && o.Commit != "offsets-first" {
 		return o, fmt.Errorf("stream-log: --commit %q: want atomic or offsets-first", o.Commit)
