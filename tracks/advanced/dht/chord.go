@@ -91,6 +91,15 @@ type Config struct {
 	StabEvery  time.Duration
 	PushEvery  time.Duration
 	Attempts   int // lookups and operations tried this often before giving up
+
+	// Durable, read by Attach: keep this node's copies in its data
+	// directory, so that a killed node has them again on restart.
+	// Without it they live in memory only (the counter-example).
+	Durable bool
+	// OnKeep, if set, is called with every entry the node comes to
+	// hold, before it acknowledges a write: the storage seam of a
+	// durable node.
+	OnKeep func(Entry) error
 }
 
 func (c *Config) defaults() {
@@ -571,9 +580,26 @@ func (c *Core) replied(src string, m Msg) {
 	}
 }
 
-func (c *Core) keep(e Entry) {
+// keep stores e if it is newer than this node's copy; false when the
+// storage seam failed (the write is then not acknowledged).
+func (c *Core) keep(e Entry) bool {
 	if old, ok := c.store[e.Key]; !ok || old.Ver.less(e.Ver) {
+		if c.cfg.OnKeep != nil {
+			if err := c.cfg.OnKeep(e); err != nil {
+				return false
+			}
+		}
 		c.store[e.Key] = e
+	}
+	return true
+}
+
+// Restore gives a restarted node the copies it kept before it died.
+func (c *Core) Restore(entries []Entry) {
+	for _, e := range entries {
+		if old, ok := c.store[e.Key]; !ok || old.Ver.less(e.Ver) {
+			c.store[e.Key] = e
+		}
 	}
 }
 
@@ -670,7 +696,9 @@ func (c *Core) Handle(src string, m Msg) {
 			c.tr.Send(src, Msg{Type: tGone, Req: m.Req})
 			return
 		}
-		c.keep(*m.Entry)
+		if !c.keep(*m.Entry) {
+			return // the writer times out and retries
+		}
 		c.send(src, Msg{Type: tWriteOK, Req: m.Req})
 	case tReadOK, tWriteOK:
 		c.replied(src, m)

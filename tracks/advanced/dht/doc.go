@@ -13,6 +13,9 @@
 // the timers against a Clock, so tests drive a ring of Cores directly.
 // Configure is the track's "dht" system (client bodies in the track's
 // README). Programs that run on a ring node reach it through Service
-// (Attach): Put, Get, and Owners(key), the key's replica set with its
-// owner first, which a scheduler uses to run work next to its data.
+// (Attach): Put, Get, GetLocal (this node's own copy) and Owners(key),
+// the key's replica set with its owner first, which a scheduler uses to
+// run work next to its data. With Config.Durable a node keeps its copies
+// in its data directory through internal/storage, so that a node killed
+// and restarted serves them again.
 package dht

@@ -2,15 +2,21 @@ package dht
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
 // TickEvery is how often a node runs its protocol timers.
@@ -32,8 +38,18 @@ func Attach(n *node.Node, cfg Config) *Service {
 	s := &Service{n: n}
 	n.OnInit(func() error {
 		cfg.Self, cfg.Nodes = n.ID(), n.NodeIDs()
+		var kept []Entry
+		if cfg.Durable && n.DataDir() != "" {
+			d := disk{fs: n.Storage(), dir: filepath.Join(n.DataDir(), "dht")}
+			var err error
+			if kept, err = d.load(); err != nil {
+				return err
+			}
+			cfg.OnKeep = d.save
+		}
 		s.mu.Lock()
 		s.core = New(cfg, n.Clock(), transport{n})
+		s.core.Restore(kept)
 		s.mu.Unlock()
 		return nil
 	})
@@ -62,6 +78,68 @@ func (s *Service) with(f func(*Core)) {
 type transport struct{ n *node.Node }
 
 func (t transport) Send(dest string, m Msg) { _ = t.n.Send(dest, m) }
+
+// disk keeps a node's copies, one file per key, through the node's
+// storage seam.
+type disk struct {
+	fs  storage.FS
+	dir string
+}
+
+func (d disk) path(key string) string {
+	h := fnv.New128a()
+	h.Write([]byte(key))
+	return filepath.Join(d.dir, hex.EncodeToString(h.Sum(nil)))
+}
+
+func (d disk) save(e Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := d.fs.MkdirAll(d.dir, 0o755); err != nil {
+		return err
+	}
+	return storage.WriteFileAtomic(d.fs, d.path(e.Key), b, 0o644)
+}
+
+// load reads every kept copy; a file that does not parse (a torn write
+// WriteFileAtomic should have prevented) is skipped: its key comes back
+// from another replica.
+func (d disk) load() ([]Entry, error) {
+	des, err := d.fs.ReadDir(d.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, de := range des {
+		if de.IsDir() || strings.Contains(de.Name(), ".tmp") {
+			continue
+		}
+		b, err := storage.ReadFile(d.fs, filepath.Join(d.dir, de.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var e Entry
+		if json.Unmarshal(b, &e) == nil && e.Key != "" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// GetLocal reads this node's own copy of key, without the network.
+func (s *Service) GetLocal(key string) (value json.RawMessage, found bool) {
+	s.with(func(c *Core) {
+		var e Entry
+		e, found = c.Stored(key)
+		value = e.Value
+	})
+	return value, found
+}
 
 // Start makes this node a member of the initial ring.
 func (s *Service) Start(members []string) { s.with(func(c *Core) { c.Start(members) }) }
@@ -156,15 +234,17 @@ func wait(ctx context.Context, done chan error) error {
 type Options struct {
 	Replicas int
 	Fingers  bool
+	Durable  bool
 }
 
-// ParseArgs reads --replicas N and --fingers=BOOL.
+// ParseArgs reads --replicas N, --fingers=BOOL and --durable=BOOL.
 func ParseArgs(args []string) (Options, error) {
 	fs := flag.NewFlagSet("dht", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	o := Options{}
 	fs.IntVar(&o.Replicas, "replicas", 3, "nodes that store each key (the owner and its successors)")
 	fs.BoolVar(&o.Fingers, "fingers", true, "route with finger tables (false: along successors only)")
+	fs.BoolVar(&o.Durable, "durable", true, "keep copies in the node's data directory (false: in memory only, lost when the node dies)")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("dht: %w", err)
 	}
@@ -184,7 +264,7 @@ func Configure(n *node.Node, args []string) error {
 	if err != nil {
 		return err
 	}
-	s := Attach(n, Config{Replicas: o.Replicas, NoFingers: !o.Fingers})
+	s := Attach(n, Config{Replicas: o.Replicas, NoFingers: !o.Fingers, Durable: o.Durable})
 	n.Handle("ring", func(msg node.Message) error {
 		var b struct {
 			Members []string `json:"members"`

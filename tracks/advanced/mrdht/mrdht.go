@@ -13,14 +13,127 @@ package mrdht
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/tracks/advanced/dht"
 	"github.com/distsys-curriculum/distsys/tracks/mapreducer"
 )
+
+// DHT is what the capstone needs of a distributed hash table: who owns a
+// key (its replicas' nodes, to schedule near them), a replicated put, and
+// reads from this node's own copy or from any owner. Chord (below) is
+// the track's DHT behind it.
+type DHT interface {
+	Owners(key string) []string
+	Put(ctx context.Context, key string, value []byte) error
+	GetLocal(key string) ([]byte, bool, error)
+	Get(ctx context.Context, key string) ([]byte, error)
+}
+
+// Chord is the DHT on the track's Chord ring (package dht). Every node
+// joins the ring at init, a restarted one too: it takes its old place
+// with the copies it kept in its data directory.
+type Chord struct {
+	s *dht.Service
+	n *node.Node
+	r int
+
+	mu      sync.Mutex
+	owners  map[string][]string // key -> its replica set, as last looked up
+	looking map[string]bool
+}
+
+// NewChord attaches a Chord node to n: r replicas per key, kept in the
+// node's data directory unless volatile.
+func NewChord(n *node.Node, r int, volatile bool) *Chord {
+	c := &Chord{n: n, r: r, owners: map[string][]string{}, looking: map[string]bool{}}
+	c.s = dht.Attach(n, dht.Config{Replicas: r, Durable: !volatile})
+	n.OnInit(func() error { c.s.Start(n.NodeIDs()); return nil })
+	return c
+}
+
+// Owners returns key's replica set without waiting: the scheduler asks
+// under its lock. An unknown key is looked up in the background and has
+// no owners until then (its task then runs wherever a worker asks, after
+// the locality wait).
+func (c *Chord) Owners(key string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.owners[key]; ok {
+		return o
+	}
+	if !c.looking[key] {
+		c.looking[key] = true
+		go func() {
+			ctx, cancel := context.WithTimeout(c.n.Context(), 5*time.Second)
+			defer cancel()
+			c.lookup(ctx, key)
+			c.mu.Lock()
+			delete(c.looking, key)
+			c.mu.Unlock()
+		}()
+	}
+	return nil
+}
+
+func (c *Chord) lookup(ctx context.Context, key string) {
+	o, err := c.s.Owners(ctx, key)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	c.owners[key] = o[:min(len(o), c.r)]
+	c.mu.Unlock()
+}
+
+// Put writes key on its replicas, then learns their names.
+func (c *Chord) Put(ctx context.Context, key string, value []byte) error {
+	b, err := json.Marshal(string(value))
+	if err != nil {
+		return err
+	}
+	if _, err := c.s.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("dht: put %s: %w", key, err)
+	}
+	c.lookup(ctx, key)
+	return nil
+}
+
+func decode(v json.RawMessage) ([]byte, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
+// GetLocal reads this node's own copy of key.
+func (c *Chord) GetLocal(key string) ([]byte, bool, error) {
+	v, ok := c.s.GetLocal(key)
+	if !ok {
+		return nil, false, nil
+	}
+	b, err := decode(v)
+	return b, err == nil, err
+}
+
+// Get reads key from its replicas.
+func (c *Chord) Get(ctx context.Context, key string) ([]byte, error) {
+	v, found, _, err := c.s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("dht: no copy of %s", key)
+	}
+	return decode(v)
+}
 
 // Options are the system's flags.
 type Options struct {
@@ -79,7 +192,7 @@ func ConfigureCounting(c *mapreducer.Counters) func(*node.Node, []string) error 
 		}
 		mo := mapreducer.DefaultOptions()
 		mo.Counters = c
-		mo.Input = &input{dht: NewRing(n, o.Replicas, 16, o.Memory), n: n, anywhere: o.Anywhere}
+		mo.Input = &input{dht: NewChord(n, o.Replicas, o.Memory), n: n, anywhere: o.Anywhere}
 		mo.LocalityWait = o.LocalityWait
 		return mapreducer.ConfigureWith(n, mo)
 	}
