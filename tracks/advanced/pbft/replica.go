@@ -249,6 +249,18 @@ func (r *Replica) validPrePrepare(m Msg) bool {
 	return m.Req.Kind == KindRequest && m.Req.Op != nil && r.cfg.Keys.Verify(*m.Req) && digest(*m.Req) == m.Digest
 }
 
+func (r *Replica) whyOut(m Msg) string {
+	switch {
+	case m.View < r.view:
+		return "old view"
+	case r.changing:
+		return "changing view"
+	case m.Seq <= r.h:
+		return "below the window"
+	}
+	return "above the window"
+}
+
 func (r *Replica) inWindow(seq uint64) bool { return seq > r.h && seq <= r.h+r.cfg.Window }
 
 func (r *Replica) onPrePrepare(m Msg) []Out {
@@ -259,7 +271,7 @@ func (r *Replica) onPrePrepare(m Msg) []Out {
 		return r.keepEarly(m)
 	}
 	if m.View != r.view || r.changing || !r.inWindow(m.Seq) {
-		return r.reject("out of view or window")
+		return r.reject(r.whyOut(m))
 	}
 	e := r.entry(m.Seq)
 	if e.pp != nil {
@@ -293,7 +305,7 @@ func (r *Replica) onVote(m Msg) []Out {
 		return r.keepEarly(m)
 	}
 	if m.View != r.view || r.changing || !r.inWindow(m.Seq) {
-		return r.reject("out of view or window")
+		return r.reject(r.whyOut(m))
 	}
 	e := r.entry(m.Seq)
 	votes := e.prepares
