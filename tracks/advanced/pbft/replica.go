@@ -77,6 +77,13 @@ type Replica struct {
 	pending     map[string]pend // client slot -> its latest unexecuted request
 	assigned    map[string]bool // request digests given a number in this view
 	vcs         map[uint64]map[string]Msg
+	// early holds pre-prepares, prepares and commits of views above
+	// ours, in arrival order, until the new view is entered: on a real
+	// network a view's first messages often overtake its (much larger)
+	// new-view message, and a view whose messages were dropped on
+	// arrival could never reach its quorums.
+	early   []Msg
+	earlyBy map[string]int // sender -> messages of its in early
 
 	ticks uint64
 	stats Stats
@@ -98,7 +105,7 @@ func NewReplica(cfg Config) *Replica {
 		sentNV: map[uint64]bool{}, log: map[uint64]*entry{}, prepared: map[uint64]Cert{},
 		state:       Snapshot{KV: map[string]json.RawMessage{}, Clients: map[string]ClientRec{}},
 		checkpoints: map[uint64]map[string]Msg{}, pending: map[string]pend{},
-		assigned: map[string]bool{}, vcs: map[uint64]map[string]Msg{},
+		assigned: map[string]bool{}, vcs: map[uint64]map[string]Msg{}, earlyBy: map[string]int{},
 		stats: Stats{Rejected: map[string]int{}},
 	}
 }
@@ -242,14 +249,29 @@ func (r *Replica) validPrePrepare(m Msg) bool {
 	return m.Req.Kind == KindRequest && m.Req.Op != nil && r.cfg.Keys.Verify(*m.Req) && digest(*m.Req) == m.Digest
 }
 
+func (r *Replica) whyOut(m Msg) string {
+	switch {
+	case m.View < r.view:
+		return "old view"
+	case r.changing:
+		return "changing view"
+	case m.Seq <= r.h:
+		return "below the window"
+	}
+	return "above the window"
+}
+
 func (r *Replica) inWindow(seq uint64) bool { return seq > r.h && seq <= r.h+r.cfg.Window }
 
 func (r *Replica) onPrePrepare(m Msg) []Out {
 	if !r.validPrePrepare(m) {
 		return r.reject("invalid pre-prepare")
 	}
+	if m.View > r.view {
+		return r.keepEarly(m)
+	}
 	if m.View != r.view || r.changing || !r.inWindow(m.Seq) {
-		return r.reject("out of view or window")
+		return r.reject(r.whyOut(m))
 	}
 	e := r.entry(m.Seq)
 	if e.pp != nil {
@@ -279,8 +301,11 @@ func (r *Replica) onVote(m Msg) []Out {
 	if m.Kind == KindPrepare && m.From == r.primary(m.View) {
 		return r.reject("prepare from the primary")
 	}
+	if m.View > r.view {
+		return r.keepEarly(m)
+	}
 	if m.View != r.view || r.changing || !r.inWindow(m.Seq) {
-		return r.reject("out of view or window")
+		return r.reject(r.whyOut(m))
 	}
 	e := r.entry(m.Seq)
 	votes := e.prepares
@@ -296,6 +321,39 @@ func (r *Replica) onVote(m Msg) []Out {
 	}
 	votes[m.From] = m
 	return r.check(m.Seq)
+}
+
+// keepEarly holds a message of a view above ours. Each sender may have
+// at most three messages (pre-prepare, prepare, commit) per number of
+// the window held, so a liar inventing future views fills only its own
+// share.
+func (r *Replica) keepEarly(m Msg) []Out {
+	if r.earlyBy[m.From] >= 3*int(r.cfg.Window) {
+		return r.reject("too many messages of future views")
+	}
+	r.earlyBy[m.From]++
+	r.early = append(r.early, m)
+	return nil
+}
+
+// replayEarly hands the held messages of the view just entered to the
+// replica and forgets those of views now passed.
+func (r *Replica) replayEarly() []Out {
+	held := r.early
+	r.early, r.earlyBy = nil, map[string]int{}
+	var out []Out
+	for _, m := range held {
+		switch {
+		case m.View > r.view:
+			r.earlyBy[m.From]++
+			r.early = append(r.early, m)
+		case m.View == r.view && m.Kind == KindPrePrepare:
+			out = append(out, r.onPrePrepare(m)...)
+		case m.View == r.view:
+			out = append(out, r.onVote(m)...)
+		}
+	}
+	return out
 }
 
 func matching(votes map[string]Msg, d string) []Msg {
@@ -717,5 +775,6 @@ func (r *Replica) enterView(v, minS uint64, proof []Msg, pps []Msg) []Out {
 	for _, pp := range pps {
 		out = append(out, r.check(pp.Seq)...)
 	}
+	out = append(out, r.replayEarly()...)
 	return append(out, r.assignPending()...)
 }

@@ -23,6 +23,8 @@ type cluster struct {
 	clients map[string]*Client
 	queue   []wire
 	drop    func(w wire) bool
+	hold    func(w wire) bool // delivered only once nothing else is in flight
+	held    []wire
 	done    map[string][]byte // slot -> result
 }
 
@@ -79,6 +81,10 @@ func (c *cluster) run(ticks int, until func() bool) {
 			if c.drop != nil && c.drop(w) {
 				continue
 			}
+			if c.hold != nil && c.hold(w) {
+				c.held = append(c.held, w)
+				continue
+			}
 			if w.m.Kind == KindReply {
 				if slot, res, ok := c.clients[w.to].OnReply(w.m); ok {
 					c.done[slot] = res
@@ -86,6 +92,15 @@ func (c *cluster) run(ticks int, until func() bool) {
 				continue
 			}
 			c.send(w.to, c.reps[w.to].Step(w.m))
+		}
+		if len(c.held) > 0 {
+			held := c.held
+			c.held = nil
+			for _, w := range held {
+				c.send(w.to, c.reps[w.to].Step(w.m))
+			}
+			t--
+			continue
 		}
 		if until != nil && until() {
 			return
@@ -177,6 +192,28 @@ func TestViewChangeAfterSilentPrimary(t *testing.T) {
 	for _, id := range c.ids[1:] {
 		if v, changing := c.reps[id].View(); v == 0 || changing {
 			t.Errorf("%s in view %d (changing %v), want a view above 0", id, v, changing)
+		}
+	}
+}
+
+func TestNewViewOvertakenByItsFirstMessages(t *testing.T) {
+	// On a real network the new view's small pre-prepares and votes can
+	// arrive before its large new-view message. n4 must keep them until
+	// it enters the view: with the old primary silent, the view has no
+	// quorum without n4's prepare.
+	c := newCluster(4)
+	c.do(t, "n2", write(1, 1), 0)
+	c.drop = func(w wire) bool { return w.from == "n1" }
+	c.hold = func(w wire) bool { return w.to == "n4" && w.m.Kind == KindNewView }
+	slot, outs := c.clients["n3"].Submit(write(1, 2))
+	c.send("n3", outs)
+	c.run(40, func() bool { _, ok := c.done[slot]; return ok })
+	if string(c.done[slot]) != `{"type":"write_ok"}` {
+		t.Fatalf("write = %q, want write_ok", c.done[slot])
+	}
+	for _, id := range c.ids[1:] {
+		if v, changing := c.reps[id].View(); v != 1 || changing {
+			t.Errorf("%s in view %d (changing %v), want view 1: the first new view should have served", id, v, changing)
 		}
 	}
 }
