@@ -379,15 +379,13 @@ func (c *Core) sendFind(m Msg) {
 func (c *Core) route(m Msg) {
 	s := c.successor()
 	switch {
-	case s == c.cfg.Self && c.lost:
+	case c.isLost():
 		// This node does not know who follows it: answering would name
 		// it the only replica of keys it never stored. Its predecessor
 		// knows more of the ring.
-		if c.pred != "" && !c.dead[c.pred] {
-			m.Hops++
-			c.forward(c.pred, m)
-		}
-		return // else the lookup times out and its origin tries again
+		m.Hops++
+		c.forward(c.pred, m)
+		return
 	case s == c.cfg.Self:
 		c.found(m, append([]string{c.cfg.Self}, c.succ...))
 		return
@@ -641,7 +639,7 @@ func (c *Core) Handle(src string, m Msg) {
 	}
 	switch m.Type {
 	case tFind:
-		if !c.member || c.lost && c.successor() == c.cfg.Self {
+		if !c.member || c.isLost() {
 			// A lost node cannot route; the forwarder goes round it.
 			c.tr.Send(src, Msg{Type: tGone, Fwd: m.Fwd})
 			return
@@ -676,7 +674,7 @@ func (c *Core) Handle(src string, m Msg) {
 			return
 		}
 		c.stabTo = ""
-		if c.lost && c.successor() == c.cfg.Self {
+		if c.isLost() {
 			c.recover(m.Succs)
 			return
 		}
@@ -812,13 +810,11 @@ func (c *Core) Tick() {
 	if now.Sub(c.lastStab) >= c.cfg.StabEvery && c.stabTo == "" {
 		c.lastStab = now
 		switch {
-		case c.successor() == c.cfg.Self && c.pred != "" && c.lost:
+		case c.isLost():
 			// Ask the predecessor for its successors: this node's own
 			// come after it in that list.
-			if !c.dead[c.pred] {
-				c.stabTo, c.stabDue = c.pred, now.Add(c.cfg.StabTimeout)
-				c.tr.Send(c.pred, Msg{Type: tStab})
-			}
+			c.stabTo, c.stabDue = c.pred, now.Add(c.cfg.StabTimeout)
+			c.tr.Send(c.pred, Msg{Type: tStab})
 		case c.successor() == c.cfg.Self && c.pred != "":
 			c.succ = []string{c.pred} // a second node joined a ring of one
 		}
@@ -832,6 +828,13 @@ func (c *Core) Tick() {
 		c.lastPush = now
 		c.replicate()
 	}
+}
+
+// isLost: this node suspects every successor it had, and its
+// predecessor, alive, can give them back. Without a live predecessor it
+// cannot tell being lost from being the last node, and acts as alone.
+func (c *Core) isLost() bool {
+	return c.lost && c.successor() == c.cfg.Self && c.pred != "" && !c.dead[c.pred]
 }
 
 // stalled pushes every pending deadline on by gap: this node did not
