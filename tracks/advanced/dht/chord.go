@@ -171,22 +171,17 @@ type Core struct {
 	succN int // successor list length
 
 	member, left bool
-	// lost: every successor this node had is suspected, yet the ring
-	// did not shrink to this node. Unlike a node that is alone, it must
-	// not answer lookups as the owner of every key: its predecessor
-	// gives it its successors back.
-	lost       bool
-	lastTick   time.Time
-	entry      string // a non-member's way into the ring
-	pred       string
-	predSeen   time.Time
-	succ       []string
-	finger     [Bits]string
-	nextFinger int
-	fixing     bool
-	dead       map[string]bool
-	deadAt     map[string]time.Time
-	store      map[string]Entry
+	lastTick     time.Time
+	entry        string // a non-member's way into the ring
+	pred         string
+	predSeen     time.Time
+	succ         []string
+	finger       [Bits]string
+	nextFinger   int
+	fixing       bool
+	dead         map[string]bool
+	deadAt       map[string]time.Time
+	store        map[string]Entry
 
 	seq      uint64
 	lookups  map[uint64]*lookup
@@ -249,7 +244,7 @@ func (c *Core) Start(members []string) {
 		start := c.id + ID(1)<<i
 		c.finger[i] = ring[sort.Search(n, func(k int) bool { return Hash(ring[k]) >= start })%n]
 	}
-	c.member, c.left, c.lost = true, false, false
+	c.member, c.left = true, false
 }
 
 // Join enters the ring through bootstrap, a member: the node looks up
@@ -277,7 +272,7 @@ func (c *Core) Join(bootstrap string, done func(error)) {
 		}
 		c.succ = c.clean(owners)
 		c.pred = ""
-		c.member, c.left, c.lost = true, false, false
+		c.member, c.left = true, false
 		c.lastStab = time.Time{} // stabilize at the next tick
 		done(nil)
 	})
@@ -379,13 +374,6 @@ func (c *Core) sendFind(m Msg) {
 func (c *Core) route(m Msg) {
 	s := c.successor()
 	switch {
-	case c.isLost():
-		// This node does not know who follows it: answering would name
-		// it the only replica of keys it never stored. Its predecessor
-		// knows more of the ring.
-		m.Hops++
-		c.forward(c.pred, m)
-		return
 	case s == c.cfg.Self:
 		c.found(m, append([]string{c.cfg.Self}, c.succ...))
 		return
@@ -501,13 +489,9 @@ func (c *Core) markDead(n string) {
 	if n == c.cfg.Self || n == "" {
 		return
 	}
-	had := c.successor() != c.cfg.Self
 	c.dead[n] = true
 	c.deadAt[n] = c.clock.Now()
 	c.succ = slices.DeleteFunc(c.succ, func(s string) bool { return s == n })
-	if had && c.successor() == c.cfg.Self {
-		c.lost = true
-	}
 	for i := range c.finger {
 		if c.finger[i] == n {
 			c.finger[i] = ""
@@ -639,8 +623,7 @@ func (c *Core) Handle(src string, m Msg) {
 	}
 	switch m.Type {
 	case tFind:
-		if !c.member || c.isLost() {
-			// A lost node cannot route; the forwarder goes round it.
+		if !c.member {
 			c.tr.Send(src, Msg{Type: tGone, Fwd: m.Fwd})
 			return
 		}
@@ -674,10 +657,6 @@ func (c *Core) Handle(src string, m Msg) {
 			return
 		}
 		c.stabTo = ""
-		if c.isLost() {
-			c.recover(m.Succs)
-			return
-		}
 		list := append([]string{src}, m.Succs...)
 		if x := m.Pred; x != "" && x != c.cfg.Self && !c.dead[x] && strictlyBetween(Hash(x), c.id, Hash(src)) {
 			list = append([]string{x}, list...)
@@ -742,7 +721,6 @@ func (c *Core) Handle(src string, m Msg) {
 		if c.member && c.successor() == src {
 			c.markDead(src)
 			c.succ = c.clean(append(m.Succs, c.succ...))
-			c.lost = false // the leaving node told this one who follows
 		}
 	}
 }
@@ -809,16 +787,10 @@ func (c *Core) Tick() {
 	}
 	if now.Sub(c.lastStab) >= c.cfg.StabEvery && c.stabTo == "" {
 		c.lastStab = now
-		switch {
-		case c.isLost():
-			// Ask the predecessor for its successors: this node's own
-			// come after it in that list.
-			c.stabTo, c.stabDue = c.pred, now.Add(c.cfg.StabTimeout)
-			c.tr.Send(c.pred, Msg{Type: tStab})
-		case c.successor() == c.cfg.Self && c.pred != "":
-			c.succ = []string{c.pred} // a second node joined a ring of one
+		if c.successor() == c.cfg.Self && c.pred != "" {
+			c.succ = []string{c.pred}
 		}
-		if s := c.successor(); s != c.cfg.Self && c.stabTo == "" {
+		if s := c.successor(); s != c.cfg.Self {
 			c.stabTo, c.stabDue = s, now.Add(c.cfg.StabTimeout)
 			c.tr.Send(s, Msg{Type: tStab})
 		}
@@ -830,18 +802,13 @@ func (c *Core) Tick() {
 	}
 }
 
-// isLost: this node suspects every successor it had, and its
-// predecessor, alive, can give them back. Without a live predecessor it
-// cannot tell being lost from being the last node, and acts as alone.
-func (c *Core) isLost() bool {
-	return c.lost && c.successor() == c.cfg.Self && c.pred != "" && !c.dead[c.pred]
-}
-
 // stalled pushes every pending deadline on by gap: this node did not
 // run for that long (its process was paused, the machine was loaded),
 // so the answers that are late are late because of it, not because
 // their senders died. Without this a node that wakes from a pause
-// suspects every successor at once and finds itself lost.
+// suspects every successor at once; with its list empty it takes
+// itself for a ring of one, answers lookups for every key with itself,
+// and reads keys it never stored.
 func (c *Core) stalled(gap time.Duration) {
 	for _, f := range c.fwds {
 		f.deadline = f.deadline.Add(gap)
@@ -858,24 +825,6 @@ func (c *Core) stalled(gap time.Duration) {
 		c.stabDue = c.stabDue.Add(gap)
 	}
 	c.predSeen = c.predSeen.Add(gap)
-}
-
-// recover gives a lost node its successors back from its predecessor's
-// list: the nodes after this one in it. The predecessor heard from them
-// more recently than this node, so their suspicion ends.
-func (c *Core) recover(succs []string) {
-	if i := slices.Index(succs, c.cfg.Self); i >= 0 {
-		succs = succs[i+1:]
-	}
-	for _, n := range succs {
-		delete(c.dead, n)
-		delete(c.deadAt, n)
-	}
-	c.succ = c.clean(succs)
-	if s := c.successor(); s != c.cfg.Self {
-		c.lost = false
-		c.tr.Send(s, Msg{Type: tNotify})
-	}
 }
 
 // fixFingers refreshes the fingers from nextFinger on with one lookup:
