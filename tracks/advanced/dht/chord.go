@@ -171,6 +171,7 @@ type Core struct {
 	succN int // successor list length
 
 	member, left bool
+	lastTick     time.Time
 	entry        string // a non-member's way into the ring
 	pred         string
 	predSeen     time.Time
@@ -738,6 +739,10 @@ func (c *Core) send(to string, m Msg) {
 // tens of milliseconds.
 func (c *Core) Tick() {
 	now := c.clock.Now()
+	if gap := now.Sub(c.lastTick); !c.lastTick.IsZero() && gap > c.cfg.HopTimeout/2 {
+		c.stalled(gap)
+	}
+	c.lastTick = now
 	for n, at := range c.deadAt {
 		if now.Sub(at) > c.cfg.SuspectFor {
 			delete(c.deadAt, n)
@@ -795,6 +800,31 @@ func (c *Core) Tick() {
 		c.lastPush = now
 		c.replicate()
 	}
+}
+
+// stalled pushes every pending deadline on by gap: this node did not
+// run for that long (its process was paused, the machine was loaded),
+// so the answers that are late are late because of it, not because
+// their senders died. Without this a node that wakes from a pause
+// suspects every successor at once; with its list empty it takes
+// itself for a ring of one, answers lookups for every key with itself,
+// and reads keys it never stored.
+func (c *Core) stalled(gap time.Duration) {
+	for _, f := range c.fwds {
+		f.deadline = f.deadline.Add(gap)
+	}
+	for _, l := range c.lookups {
+		l.deadline = l.deadline.Add(gap)
+	}
+	for _, o := range c.ops {
+		if !o.deadline.IsZero() {
+			o.deadline = o.deadline.Add(gap)
+		}
+	}
+	if c.stabTo != "" {
+		c.stabDue = c.stabDue.Add(gap)
+	}
+	c.predSeen = c.predSeen.Add(gap)
 }
 
 // fixFingers refreshes the fingers from nextFinger on with one lookup:

@@ -16,8 +16,11 @@ type sim struct {
 	now   time.Time
 	nodes map[string]*Core
 	dead  map[string]bool
-	queue []simMsg
-	sent  int
+	// paused nodes neither tick nor receive: a stopped process whose
+	// messages queue up for it.
+	paused map[string]bool
+	queue  []simMsg
+	sent   int
 }
 
 type simMsg struct {
@@ -55,7 +58,7 @@ func names(n int) []string {
 }
 
 func newSim(t *testing.T, all []string, members []string, cfg Config) *sim {
-	s := &sim{t: t, now: time.Unix(0, 0), nodes: map[string]*Core{}, dead: map[string]bool{}}
+	s := &sim{t: t, now: time.Unix(0, 0), nodes: map[string]*Core{}, dead: map[string]bool{}, paused: map[string]bool{}}
 	for _, id := range all {
 		c := cfg
 		c.Self, c.Nodes = id, all
@@ -73,9 +76,13 @@ func (s *sim) run(d time.Duration) {
 	end := s.now.Add(d)
 	nextTick := s.now
 	for s.now.Before(end) {
-		if len(s.queue) > 0 && !s.queue[0].at.After(nextTick) {
-			m := s.queue[0]
-			s.queue = s.queue[1:]
+		i := 0
+		for i < len(s.queue) && s.paused[s.queue[i].dest] {
+			i++ // a paused node's messages wait for it, in order
+		}
+		if i < len(s.queue) && !s.queue[i].at.After(nextTick) {
+			m := s.queue[i]
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
 			if m.at.After(s.now) {
 				s.now = m.at
 			}
@@ -86,7 +93,7 @@ func (s *sim) run(d time.Duration) {
 		}
 		s.now = nextTick
 		for _, id := range sortedNames(s.nodes) {
-			if !s.dead[id] {
+			if !s.dead[id] && !s.paused[id] {
 				s.nodes[id].Tick()
 			}
 		}
