@@ -151,21 +151,7 @@ func TestJobsBrokenNodes(t *testing.T) {
 	} {
 		t.Run(fault, func(t *testing.T) {
 			rep := gradeJobs(t, fault)
-			res, _ := rep.Result("jobs")
-			if res.Valid != checker.Invalid {
-				t.Fatalf("want invalid\n%s", rep.Summary())
-			}
-			// A FIFO queue also makes cron fires late; the inversion must be
-			// among the violations, each with node, value and time.
-			for _, v := range res.Violations {
-				if v.What == what {
-					if v.Node == "" || v.Op == nil || v.Value == nil || v.Time <= 0 {
-						t.Fatalf("violation %+v lacks node, op, value or time", v)
-					}
-					return
-				}
-			}
-			t.Fatalf("no %q among %+v\n%s", what, res.Violations, rep.Summary())
+			wantViolationAmong(t, rep, "jobs", what)
 		})
 	}
 }

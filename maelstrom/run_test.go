@@ -44,6 +44,27 @@ func gradeWithFaults(t *testing.T, prog program.Program, faults []nemesis.Fault,
 	return rep
 }
 
+// wantViolationAmong demands that checker name reject the run with a
+// violation saying what, among possibly others (a broken node may break
+// several rules at once), and that it name the node, the op, the value
+// and the time.
+func wantViolationAmong(t *testing.T, rep *Report, name, what string) {
+	t.Helper()
+	res, _ := rep.Result(name)
+	if res.Valid != checker.Invalid {
+		t.Fatalf("want invalid\n%s", rep.Summary())
+	}
+	for _, v := range res.Violations {
+		if v.What == what {
+			if v.Node == "" || v.Op == nil || v.Value == nil || v.Time <= 0 {
+				t.Fatalf("violation %+v lacks node, op, value or time", v)
+			}
+			return
+		}
+	}
+	t.Fatalf("no %q among %+v\n%s", what, res.Violations, rep.Summary())
+}
+
 func wantVerdict(t *testing.T, rep *Report, want checker.Validity, mentions ...string) {
 	t.Helper()
 	sum := rep.Summary()

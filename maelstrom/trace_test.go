@@ -127,19 +127,7 @@ func TestTraceBrokenNodes(t *testing.T) {
 	} {
 		t.Run(fault, func(t *testing.T) {
 			rep := gradeTrace(t, fault)
-			res, _ := rep.Result("trace")
-			if res.Valid != checker.Invalid {
-				t.Fatalf("want invalid\n%s", rep.Summary())
-			}
-			for _, v := range res.Violations {
-				if v.What == what {
-					if v.Node == "" || v.Op == nil || v.Value == nil || v.Time <= 0 {
-						t.Fatalf("violation %+v lacks node, op, value or time", v)
-					}
-					return
-				}
-			}
-			t.Fatalf("no %q among %+v\n%s", what, res.Violations, rep.Summary())
+			wantViolationAmong(t, rep, "trace", what)
 		})
 	}
 }
