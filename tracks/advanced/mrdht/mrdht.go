@@ -14,13 +14,12 @@ package mrdht
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/tracks/advanced/dht"
 	"github.com/distsys-curriculum/distsys/tracks/mapreducer"
 )
@@ -152,17 +151,13 @@ const usage = "usage: advanced --system mr-dht [--replicas R] [--locality-wait D
 // ParseArgs reads the system's arguments.
 func ParseArgs(args []string) (Options, error) {
 	o := Options{Replicas: 3, LocalityWait: 300 * time.Millisecond}
-	fs := flag.NewFlagSet("mr-dht", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("mr-dht")
 	fs.IntVar(&o.Replicas, "replicas", o.Replicas, "nodes holding each split")
 	fs.DurationVar(&o.LocalityWait, "locality-wait", o.LocalityWait, "how long a map task waits for a worker holding its split")
 	fs.BoolVar(&o.Memory, "memory", false, "keep the DHT's copies in memory only (counter-example: a killed node loses them)")
 	sched := fs.String("schedule", "local", "local (map tasks near their split) or anywhere (to whichever worker asks)")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("mr-dht: %w (%s)", err, usage)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("mr-dht: unexpected arguments %q (%s)", fs.Args(), usage)
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	if o.Replicas < 1 || o.LocalityWait < 0 {
 		return o, fmt.Errorf("mr-dht: --replicas must be at least 1, --locality-wait not negative (%s)", usage)
