@@ -92,6 +92,38 @@ func TestElectionWhileHealthy(t *testing.T) {
 	}
 }
 
+// TestElectionSettlesWithinBound: just after a heal, a follower whose
+// timer ran out before the leader's first heartbeat may depose the leader
+// that won first; within the failover bound that is still the failover,
+// measured to the leader that stays. The same change past the bound is a
+// violation.
+func TestElectionSettlesWithinBound(t *testing.T) {
+	b := &builder{}
+	b.polls(100, follower(0, ""), follower(0, ""), follower(0, ""), follower(0, ""), follower(0, ""))
+	b.polls(600, follower(1, "n1"), leader(1), follower(1, "n1"), follower(1, "n1"), follower(1, "n1"))
+	b.polls(700, follower(1, "n1"), follower(2, ""), ElectionStatus{Role: "candidate", Term: 2}, follower(1, "n1"), follower(1, "n1"))
+	for ms := 900; ms <= 5000; ms += 400 {
+		b.polls(ms, follower(2, "n2"), follower(2, "n2"), leader(2), follower(2, "n2"), follower(2, "n2"))
+	}
+	res := Election(b.h, fiveNodes, nil, 5*time.Second, ElectionLimits{})
+	if res.Valid != Valid {
+		t.Fatalf("a second election 100 ms after the first leader was judged %s: %s %+v", res.Valid, res.Summary, res.Violations)
+	}
+	d := res.Details.(ElectionDetails)
+	if len(d.Failovers) != 1 || d.Failovers[0].Leader != "n2" || d.Failovers[0].Took != 900*time.Millisecond || d.FailoverMax != 900*time.Millisecond {
+		t.Fatalf("failovers %+v, want one, to n2 in 900ms", d.Failovers)
+	}
+
+	// The same deposition 2.1 s after the start: the bound (2 s) has passed.
+	b = healthy()
+	b.call(history.OK, 2, "n2", "status", nil, ElectionStatus{Role: "candidate", Term: 2}, 2100, 2100)
+	res = Election(b.h, fiveNodes, nil, 5*time.Second, ElectionLimits{})
+	v := mustInvalid(t, res, "election while healthy")
+	if v.Node != "n2" || v.Time != msT(2100) || !strings.Contains(v.Detail, "more than 2s before") {
+		t.Fatalf("violation %+v should name n2 at 2.1s", v)
+	}
+}
+
 // link is a link's traffic: one message of type typ every every ms from
 // from ms to before to ms.
 func link(src, dest, typ string, from, to, every int) LinkTraffic {
