@@ -30,7 +30,11 @@ import (
 )
 
 // Seed is the seed stages run with unless their arguments give --seed, so
-// that a failure replays exactly.
+// that a failure replays: the seed fixes the fault schedule, the
+// generator's operations and the network's draws. Goroutines that run at
+// the same virtual instant may still interleave differently from one run
+// to the next, so a verdict that depends on such a race replays only at
+// its rate; `go test -count N` with one seed measures it.
 const Seed = 1
 
 // CITimeLimit caps the time limit of the stage GradeBinary runs.
