@@ -3,6 +3,7 @@ package dht
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +125,17 @@ func TestDiskRoundTrip(t *testing.T) {
 	}
 	if len(got) != 2 || string(byKey["a"].Value) != `"y"` || string(byKey["b/c"].Value) != `1` {
 		t.Errorf("reloaded %+v; want a=\"y\" and b/c=1", got)
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	o, err := ParseArgs([]string{"--replicas", "2", "--fingers=false"})
+	if err != nil || o.Replicas != 2 || o.Fingers || !o.Durable {
+		t.Fatalf("ParseArgs = %+v, %v; want 2 replicas, no fingers, durable", o, err)
+	}
+	for _, bad := range [][]string{{"--replica", "2"}, {"--replicas", "0"}, {"stray"}} {
+		if _, err := ParseArgs(bad); err == nil || !strings.Contains(err.Error(), "usage: advanced --system dht") {
+			t.Errorf("ParseArgs(%q) = %v, want an error with the usage line", bad, err)
+		}
 	}
 }

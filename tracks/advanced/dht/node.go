@@ -5,10 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/distsys-curriculum/distsys/internal/node"
+	"github.com/distsys-curriculum/distsys/internal/nodeflags"
 	"github.com/distsys-curriculum/distsys/internal/storage"
 )
 
@@ -237,22 +236,20 @@ type Options struct {
 	Durable  bool
 }
 
+const usage = "usage: advanced --system dht [--replicas N] [--fingers=BOOL] [--durable=BOOL]"
+
 // ParseArgs reads --replicas N, --fingers=BOOL and --durable=BOOL.
 func ParseArgs(args []string) (Options, error) {
-	fs := flag.NewFlagSet("dht", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := nodeflags.New("dht")
 	o := Options{}
 	fs.IntVar(&o.Replicas, "replicas", 3, "nodes that store each key (the owner and its successors)")
 	fs.BoolVar(&o.Fingers, "fingers", true, "route with finger tables (false: along successors only)")
 	fs.BoolVar(&o.Durable, "durable", true, "keep copies in the node's data directory (false: in memory only, lost when the node dies)")
-	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("dht: %w", err)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("dht: unexpected arguments %q", fs.Args())
+	if err := nodeflags.Parse(fs, args, usage); err != nil {
+		return o, err
 	}
 	if o.Replicas < 1 {
-		return o, fmt.Errorf("dht: --replicas must be at least 1, got %d", o.Replicas)
+		return o, fmt.Errorf("dht: --replicas must be at least 1, got %d (%s)", o.Replicas, usage)
 	}
 	return o, nil
 }
