@@ -503,6 +503,26 @@ func (d *Driver) Submit(ctx context.Context, data []byte) (json.RawMessage, erro
 	}
 }
 
+// Submitter puts a command in a log and returns its result once applied:
+// a Driver, or a single node's journal that stands in for one.
+type Submitter interface {
+	Submit(ctx context.Context, data []byte) (json.RawMessage, error)
+}
+
+// SubmitFor submits data through s and decodes the applied command's
+// answer into res (a pointer). It returns the error the client gets: the
+// submission's (see RPCError) or the answer's own.
+func SubmitFor(ctx context.Context, s Submitter, data []byte, res Answer) error {
+	raw, err := s.Submit(ctx, data)
+	if err != nil {
+		return toRPCError(err)
+	}
+	if err := json.Unmarshal(raw, res); err != nil {
+		return fmt.Errorf("decode result %s: %w", raw, err)
+	}
+	return res.Failure()
+}
+
 // submitOnce makes one attempt; sent reports whether the data may have
 // reached a leader's log.
 func (d *Driver) submitOnce(ctx context.Context, data []byte) (val json.RawMessage, sent bool, err error) {

@@ -1,6 +1,10 @@
 package raftnode
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/distsys-curriculum/distsys/internal/node"
+)
 
 // Sessions de-duplicates retried commands in a replicated state machine.
 //
@@ -29,6 +33,26 @@ type Session struct {
 // client stopped waiting for it long ago, so nobody reads it.
 type Stale struct {
 	Stale bool `json:"stale"`
+}
+
+// Failure is the error a client gets for a state machine's answer: error
+// 14 (abort) for a stale duplicate, whose client is gone; the answer's own
+// Maelstrom error code and text; nil for code 0. The Raft tracks' answers
+// carry these three fields and pass them here from their Failure method.
+func Failure(code int, text string, stale bool) error {
+	switch {
+	case stale:
+		return node.NewRPCError(node.Abort, "stale duplicate request")
+	case code != 0:
+		return node.NewRPCError(code, text)
+	}
+	return nil
+}
+
+// Answer is a state machine's decoded answer to a command.
+type Answer interface {
+	// Failure returns the error its client gets, nil on success.
+	Failure() error
 }
 
 // Apply runs fn for a new command and remembers its result; for a repeat

@@ -99,21 +99,9 @@ func (m *master) submit(c command) (outcome, error) {
 	}
 	ctx, cancel := context.WithTimeout(m.n.Context(), m.o.MasterDeadline)
 	defer cancel()
-	raw, err := m.d.Submit(ctx, data)
-	if err != nil {
-		return outcome{}, raftnode.RPCError(err)
-	}
 	var res outcome
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return outcome{}, fmt.Errorf("decode result %s: %w", raw, err)
-	}
-	if res.Stale {
-		return res, node.NewRPCError(node.Abort, "stale duplicate request")
-	}
-	if res.Code != 0 {
-		return res, node.NewRPCError(res.Code, res.Text)
-	}
-	return res, nil
+	err = raftnode.SubmitFor(ctx, m.d, data, &res)
+	return res, err
 }
 
 // read runs fn on the namespace once it reflects everything committed

@@ -60,6 +60,8 @@ type outcome struct {
 	Stale   bool     `json:"stale,omitempty"`
 }
 
+func (o *outcome) Failure() error { return raftnode.Failure(o.Code, o.Text, o.Stale) }
+
 func (ns *namespace) Apply(_ uint64, data []byte) any {
 	var c command
 	if err := json.Unmarshal(data, &c); err != nil {

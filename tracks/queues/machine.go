@@ -60,6 +60,8 @@ type outcome struct {
 	Extended []string   `json:"extended,omitempty"`
 }
 
+func (o *outcome) Failure() error { return raftnode.Failure(o.Code, o.Text, o.Stale) }
+
 // delivery is one message in a receive_ok.
 type delivery struct {
 	ID      string          `json:"id"`

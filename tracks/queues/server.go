@@ -25,16 +25,11 @@ type request struct {
 	Receipts []string        `json:"receipts"`
 }
 
-// submitter puts a command in the log and returns its result once it is
-// applied and durable: a raftnode.Driver (replicated) or a journal (one
-// node).
-type submitter interface {
-	Submit(ctx context.Context, data []byte) (json.RawMessage, error)
-}
-
 type server struct {
-	n   *node.Node
-	log submitter
+	n *node.Node
+	// log applies commands once durable: a raftnode.Driver (replicated) or
+	// a journal (one node).
+	log raftnode.Submitter
 	o   Options
 }
 
@@ -44,7 +39,7 @@ type server struct {
 // machine.
 func SetupQueue(n *node.Node, o Options) {
 	m := newMachine(o.Delivery)
-	var log submitter
+	var log raftnode.Submitter
 	if o.Replicate == "none" {
 		log = newJournal(n, m)
 	} else {
@@ -138,19 +133,9 @@ func (s *server) submit(msg node.Message, req request, c command) (outcome, erro
 	}
 	ctx, cancel := context.WithTimeout(s.n.Context(), s.o.Deadline)
 	defer cancel()
-	raw, err := s.log.Submit(ctx, data)
-	if err != nil {
-		return outcome{}, raftnode.RPCError(err)
-	}
 	var res outcome
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return outcome{}, fmt.Errorf("decode result %s: %w", raw, err)
-	}
-	if res.Stale {
-		return outcome{}, node.NewRPCError(node.Abort, "stale duplicate request")
-	}
-	if res.Code != 0 {
-		return outcome{}, node.NewRPCError(res.Code, res.Text)
+	if err := raftnode.SubmitFor(ctx, s.log, data, &res); err != nil {
+		return outcome{}, err
 	}
 	return res, nil
 }

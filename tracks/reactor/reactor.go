@@ -171,19 +171,9 @@ func (s *server) append(msg node.Message, req request) (any, error) {
 	}
 	ctx, cancel := context.WithTimeout(s.n.Context(), s.o.Deadline)
 	defer cancel()
-	raw, err := s.d.Submit(ctx, data)
-	if err != nil {
-		return nil, raftnode.RPCError(err)
-	}
 	var res outcome
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, fmt.Errorf("decode result %s: %w", raw, err)
-	}
-	if res.Stale {
-		return nil, node.NewRPCError(node.Abort, "stale duplicate request")
-	}
-	if res.Code != 0 {
-		return nil, node.NewRPCError(res.Code, res.Text)
+	if err := raftnode.SubmitFor(ctx, s.d, data, &res); err != nil {
+		return nil, err
 	}
 	return struct {
 		Type     string  `json:"type"`
@@ -346,6 +336,8 @@ type outcome struct {
 	Text     string  `json:"text,omitempty"`
 	Stale    bool    `json:"stale,omitempty"`
 }
+
+func (o *outcome) Failure() error { return raftnode.Failure(o.Code, o.Text, o.Stale) }
 
 // machine is the replicated state machine: the store, the aggregate
 // snapshots derived from it and the session table. The driver calls it

@@ -314,21 +314,7 @@ func (s *server) local(ctx context.Context, c store.Command) (json.RawMessage, e
 	if err != nil {
 		return nil, err
 	}
-	raw, err := s.d.Submit(ctx, data)
-	if err != nil {
-		return nil, raftnode.RPCError(err)
-	}
-	var res store.Outcome
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, fmt.Errorf("decode result %s: %w", raw, err)
-	}
-	if res.Stale {
-		return nil, node.NewRPCError(node.Abort, "stale duplicate request")
-	}
-	if res.Code != 0 {
-		return nil, node.NewRPCError(res.Code, res.Text)
-	}
-	return nil, nil
+	return nil, raftnode.SubmitFor(ctx, s.d, data, &store.Outcome{})
 }
 
 type readResult struct {
@@ -564,21 +550,7 @@ func (s *server) submitChange(ctx context.Context, cmd ctrlCommand) error {
 	if err != nil {
 		return err
 	}
-	raw, err := s.d.Submit(ctx, data)
-	if err != nil {
-		return raftnode.RPCError(err)
-	}
-	var res store.Outcome
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return fmt.Errorf("decode result %s: %w", raw, err)
-	}
-	if res.Stale {
-		return node.NewRPCError(node.Abort, "stale duplicate request")
-	}
-	if res.Code != 0 {
-		return node.NewRPCError(res.Code, res.Text)
-	}
-	return nil
+	return raftnode.SubmitFor(ctx, s.d, data, &store.Outcome{})
 }
 
 // shardRequest asks a group for a shard it hands off in configuration

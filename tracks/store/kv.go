@@ -29,6 +29,9 @@ type Outcome struct {
 	Stale bool   `json:"stale,omitempty"`
 }
 
+// Failure returns the error the command's client gets (nil on success).
+func (o *Outcome) Failure() error { return raftnode.Failure(o.Code, o.Text, o.Stale) }
+
 // KV is the replicated state machine: the map plus the session table. The
 // driver calls it with its lock held, so it needs no lock of its own. It is
 // exported for the sharder track, which keeps one per shard and moves it,

@@ -156,20 +156,8 @@ func (s *server) submit(msg node.Message, c Command, seq uint64, okType string) 
 	}
 	ctx, cancel := context.WithTimeout(s.n.Context(), s.deadline)
 	defer cancel()
-	raw, err := s.d.Submit(ctx, data)
-	if err != nil {
-		return nil, raftnode.RPCError(err)
-	}
-	var res Outcome
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, fmt.Errorf("decode result %s: %w", raw, err)
-	}
-	if res.Stale {
-		// Only a late duplicate can be stale, and its client is gone.
-		return nil, node.NewRPCError(node.Abort, "stale duplicate request")
-	}
-	if res.Code != 0 {
-		return nil, node.NewRPCError(res.Code, res.Text)
+	if err := raftnode.SubmitFor(ctx, s.d, data, &Outcome{}); err != nil {
+		return nil, err
 	}
 	return node.MessageBody{Type: okType}, nil
 }

@@ -50,6 +50,8 @@ type outcome struct {
 	Lease int64  `json:"lease,omitempty"`
 }
 
+func (o *outcome) Failure() error { return raftnode.Failure(o.Code, o.Text, o.Stale) }
+
 // entry is a live key: its value, how many times it was written since it
 // was created, the revisions of its creation and last change, its lease.
 type entry struct {

@@ -209,19 +209,9 @@ func (s *Server) submit(ctx context.Context, from string, seq uint64, c command,
 	if err != nil {
 		return nil, err
 	}
-	raw, err := s.d.Submit(ctx, data)
-	if err != nil {
-		return nil, raftnode.RPCError(err)
-	}
 	var res outcome
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, fmt.Errorf("decode result %s: %w", raw, err)
-	}
-	if res.Stale {
-		return nil, node.NewRPCError(node.Abort, "stale duplicate request")
-	}
-	if res.Code != 0 {
-		return nil, node.NewRPCError(res.Code, res.Text)
+	if err := raftnode.SubmitFor(ctx, s.d, data, &res); err != nil {
+		return nil, err
 	}
 	out := map[string]any{"type": okType}
 	for _, f := range fields {
