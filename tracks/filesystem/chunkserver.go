@@ -89,6 +89,18 @@ func (cs *chunkServer) st() (*Store, error) {
 	return cs.store, nil
 }
 
+// locked returns the chunk store with chunk h's lock held, and the
+// function that releases it.
+func (cs *chunkServer) locked(h uint64) (st *Store, unlock func(), err error) {
+	st, err = cs.st()
+	if err != nil {
+		return nil, nil, err
+	}
+	l := cs.chunkLock(h)
+	l.Lock()
+	return st, l.Unlock, nil
+}
+
 func (cs *chunkServer) chunkLock(h uint64) chanLock {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -172,13 +184,11 @@ type infoOK struct {
 }
 
 func (cs *chunkServer) handleBump(_ node.Message, r chunkRequest) (any, error) {
-	st, err := cs.st()
+	st, unlock, err := cs.locked(r.Handle)
 	if err != nil {
 		return nil, err
 	}
-	l := cs.chunkLock(r.Handle)
-	l.Lock()
-	defer l.Unlock()
+	defer unlock()
 	ci, err := st.SetVersion(r.Handle, r.Version)
 	if err != nil {
 		return nil, storeError(err)
@@ -193,13 +203,11 @@ func (cs *chunkServer) handleBump(_ node.Message, r chunkRequest) (any, error) {
 // beyond it each may hold a different failed attempt, so no length alone
 // (the shortest replica's, say) marks where they stop agreeing.
 func (cs *chunkServer) handleLease(_ node.Message, r chunkRequest) (any, error) {
-	st, err := cs.st()
+	st, unlock, err := cs.locked(r.Handle)
 	if err != nil {
 		return nil, err
 	}
-	l := cs.chunkLock(r.Handle)
-	l.Lock()
-	defer l.Unlock()
+	defer unlock()
 	ci, err := st.Info(r.Handle)
 	if err != nil {
 		return nil, storeError(err)
@@ -229,22 +237,26 @@ func (cs *chunkServer) syncSecondaries(st *Store, h, version uint64, secondaries
 		return node.NewRPCError(node.TemporarilyUnavailable, fmt.Sprintf("chunk %d: the primary's copy is damaged", h))
 	}
 	crcs := blockCRCs(data, cs.o.BlockSize)
+	return cs.callSecondaries(secondaries, 2*cs.o.CallTimeout, "did not sync", map[string]any{"type": "c_sync",
+		"handle": h, "version": version, "length": len(data), "crcs": crcs, "sources": []string{cs.n.ID()}})
+}
+
+// callSecondaries sends body to every secondary at once and waits for all;
+// the first failure, in the secondaries' order, is the client's error 11.
+func (cs *chunkServer) callSecondaries(secondaries []string, timeout time.Duration, failed string, body map[string]any) error {
 	errs := make([]error, len(secondaries))
 	var wg sync.WaitGroup
 	for i, s := range secondaries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(cs.n.Context(), 2*cs.o.CallTimeout)
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(cs.n.Context(), timeout)
 			defer cancel()
-			_, errs[i] = node.Call[node.MessageBody](ctx, cs.n, s, map[string]any{"type": "c_sync",
-				"handle": h, "version": version, "length": len(data), "crcs": crcs, "sources": []string{cs.n.ID()}})
-		}()
+			_, errs[i] = node.Call[node.MessageBody](ctx, cs.n, s, body)
+		})
 	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			return node.NewRPCError(node.TemporarilyUnavailable, fmt.Sprintf("secondary %s did not sync: %v", secondaries[i], err))
+			return node.NewRPCError(node.TemporarilyUnavailable, fmt.Sprintf("secondary %s %s: %v", secondaries[i], failed, err))
 		}
 	}
 	return nil
@@ -253,13 +265,11 @@ func (cs *chunkServer) syncSecondaries(st *Store, h, version uint64, secondaries
 // handleSync makes this secondary's copy equal to the primary's: cut to
 // its length when every block agrees, else copied from the primary.
 func (cs *chunkServer) handleSync(_ node.Message, r chunkRequest) (any, error) {
-	st, err := cs.st()
+	st, unlock, err := cs.locked(r.Handle)
 	if err != nil {
 		return nil, err
 	}
-	l := cs.chunkLock(r.Handle)
-	l.Lock()
-	defer l.Unlock()
+	defer unlock()
 	v, data, bad, err := st.Read(r.Handle)
 	if err != nil {
 		return nil, storeError(err)
@@ -305,13 +315,11 @@ type appendOK struct {
 // write it at the same offset before acknowledging. A record that does
 // not fit pads the chunk instead.
 func (cs *chunkServer) handleAppend(_ node.Message, r chunkRequest) (any, error) {
-	st, err := cs.st()
+	st, unlock, err := cs.locked(r.Handle)
 	if err != nil {
 		return nil, err
 	}
-	l := cs.chunkLock(r.Handle)
-	l.Lock()
-	defer l.Unlock()
+	defer unlock()
 	cs.mu.Lock()
 	ls := cs.leases[r.Handle]
 	cs.mu.Unlock()
@@ -351,35 +359,16 @@ func (cs *chunkServer) mutate(st *Store, h uint64, ls *primaryLease, offset int6
 	if err := st.WriteAt(h, ls.version, offset, data); err != nil {
 		return storeError(err)
 	}
-	errs := make([]error, len(ls.secondaries))
-	var wg sync.WaitGroup
-	for i, s := range ls.secondaries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(cs.n.Context(), cs.o.CallTimeout)
-			defer cancel()
-			_, errs[i] = node.Call[node.MessageBody](ctx, cs.n, s, map[string]any{"type": "c_write",
-				"handle": h, "version": ls.version, "offset": offset, "data": data})
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return node.NewRPCError(node.TemporarilyUnavailable, fmt.Sprintf("secondary %s: %v", ls.secondaries[i], err))
-		}
-	}
-	return nil
+	return cs.callSecondaries(ls.secondaries, cs.o.CallTimeout, "did not write", map[string]any{"type": "c_write",
+		"handle": h, "version": ls.version, "offset": offset, "data": data})
 }
 
 func (cs *chunkServer) handleWrite(_ node.Message, r chunkRequest) (any, error) {
-	st, err := cs.st()
+	st, unlock, err := cs.locked(r.Handle)
 	if err != nil {
 		return nil, err
 	}
-	l := cs.chunkLock(r.Handle)
-	l.Lock()
-	defer l.Unlock()
+	defer unlock()
 	if err := st.WriteAt(r.Handle, r.Version, r.Offset, r.Data); err != nil {
 		return nil, storeError(err)
 	}
