@@ -565,14 +565,18 @@ func (l *Log) waitDurable(index uint64) error {
 	return nil
 }
 
-// Sync makes every appended record durable.
+// Sync makes every appended record durable. The fsync runs without the
+// lock (as group commit's does), so that appends go on meanwhile.
 func (l *Log) Sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
 		return err
 	}
-	return l.syncLocked()
+	if err := l.flushLocked(); err != nil {
+		return err
+	}
+	return l.waitDurable(l.written)
 }
 
 // Roll seals the last segment and starts a new one (a no-op when the last
@@ -595,6 +599,12 @@ func (l *Log) roll() error {
 	// exists, or a torn record could end up in the middle of the log.
 	if err := l.syncLocked(); err != nil {
 		return err
+	}
+	// syncLocked may have waited for another goroutine's fsync, and a
+	// roll may have happened meanwhile: never start a second segment
+	// with the same first index.
+	if len(l.segs[len(l.segs)-1].offsets) == 0 {
+		return nil
 	}
 	old := l.f
 	if err := l.createSegment(l.lastIndex() + 1); err != nil {
