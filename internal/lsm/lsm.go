@@ -351,9 +351,35 @@ func (db *DB) replay(rec []byte) error {
 
 // alive reports an error once the files this tree opened stopped working
 // (its process "lost power" in a simulated crash).
+//
+// A simulated crash does not stop this incarnation's goroutines: until
+// Close returns, the flusher and the compactor may still call the file
+// system by name, and those calls work on what the crash left, since they
+// go through no file of the dead incarnation. So a check before an
+// operation proves nothing (the crash may fall between the two), and a
+// directory sync that returns nil may have synced the state after the
+// crash, not the rename or removal made before it. The invariant: every
+// step that relies on an earlier step being durable (publishing a
+// version, dropping log segments, removing obsolete tables) runs only
+// after alive succeeded following that earlier step's sync. The crash is
+// a single instant, so alive succeeding after a sync proves the sync came
+// before it. Breaking this once lost data: a flush's manifest rename was
+// undone by the crash, the directory sync after it synced the crashed
+// state and returned nil, and the flush went on to drop the log segments
+// holding the memtable it had "saved"; the next incarnation read the old
+// manifest and no log for those writes, and served older values.
 func (db *DB) alive() error {
 	_, err := db.lock.Stat()
 	return err
+}
+
+// syncDir makes the directory's entries durable and proves, by alive
+// afterwards, that the sync ran before any crash.
+func (db *DB) syncDir() error {
+	if err := db.fs.SyncDir(db.dir); err != nil {
+		return err
+	}
+	return db.alive()
 }
 
 // Put sets key to value.
@@ -550,6 +576,12 @@ func (db *DB) install(edit func(*[numLevels][]*table), gone []*table, publish fu
 	if err := db.saveManifest(levels); err != nil {
 		return err
 	}
+	// Only a manifest saved before any crash may be relied on (see
+	// alive): the flush drops log segments and the tables in gone are
+	// removed on the strength of it.
+	if err := db.alive(); err != nil {
+		return err
+	}
 	nv := newVersion(levels)
 	for _, t := range gone {
 		t.obsolete.Store(true)
@@ -596,7 +628,9 @@ func (db *DB) budget(l int) int64 {
 }
 
 // pick chooses the next compaction of v, with db.mu held: all of L0 once
-// it holds L0Tables tables (they overlap each other), else one table of
+// it holds L0Tables tables (they overlap each other; an older L0 table
+// left behind would shadow, since reads look at L0 before L1, the newer
+// value the compaction moved to L1), else one table of
 // the first level over its budget, taken after the level's compaction
 // pointer so that successive compactions sweep the key space.
 func (db *DB) pick(v *version, advance bool) (int, []*table) {
@@ -784,7 +818,8 @@ func (db *DB) writeTables(it iterator, v *version, out int, target int) ([]*tabl
 	if err := finish(); err != nil {
 		return fail(err)
 	}
-	if err := db.fs.SyncDir(db.dir); err != nil {
+	// A manifest may name these tables only if their names are durable.
+	if err := db.syncDir(); err != nil {
 		return fail(err)
 	}
 	db.mu.Lock()
