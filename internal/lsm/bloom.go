@@ -2,7 +2,6 @@ package lsm
 
 import (
 	"encoding/binary"
-	"hash/fnv"
 )
 
 // bloom is a Bloom filter over a table's keys: a definite "no" lets a
@@ -20,10 +19,15 @@ func newBloom(n, bitsPerKey int) bloom {
 	return bloom{bits: make([]byte, (nbits+7)/8), k: k}
 }
 
+// hash64 is FNV-1a, written out: through hash.Hash it costs an
+// allocation per lookup.
 func hash64(key []byte) uint64 {
-	h := fnv.New64a()
-	h.Write(key)
-	return h.Sum64()
+	h := uint64(14695981039346656037)
+	for _, c := range key {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
 }
 
 // The k probes are derived from one 64-bit hash by double hashing

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/distsys-curriculum/distsys/internal/engine"
 	"github.com/distsys-curriculum/distsys/internal/storage"
@@ -149,6 +151,23 @@ type table struct {
 	filter          bloom
 	smallest, large []byte
 	cache           *blockCache
+	db              *DB // for removing the file; nil in tests of tables alone
+	// refs counts the versions holding the table (plus one while a
+	// writer still owns it); the last unref closes it, and removes its
+	// file if a compaction made it obsolete.
+	refs     atomic.Int32
+	obsolete atomic.Bool
+}
+
+func (t *table) unref() {
+	if t.refs.Add(-1) != 0 {
+		return
+	}
+	t.cache.drop(t.id, t)
+	t.close()
+	if t.obsolete.Load() && t.db != nil && t.db.alive() == nil {
+		_ = t.db.fs.Remove(t.name)
+	}
 }
 
 func openTable(fsys storage.FS, name string, id uint64, cache *blockCache) (*table, error) {
@@ -185,6 +204,7 @@ func readTable(f storage.File, name string, id uint64, cache *blockCache) (*tabl
 		return nil, fmt.Errorf("%w: %s at offset %d: bad footer", engine.ErrCorrupt, name, size-footerSize)
 	}
 	t := &table{id: id, name: name, f: f, size: size, cache: cache}
+	t.refs.Store(1)
 	idx, err := t.readBlock(v[0], v[1])
 	if err != nil {
 		return nil, err
@@ -237,8 +257,11 @@ func (t *table) readBlock(off, n uint64) ([]byte, error) {
 	return b[:n], nil
 }
 
-func (t *table) block(i int) ([]byte, error) {
+func (t *table) block(i int, nocache bool) ([]byte, error) {
 	h := t.index[i]
+	if nocache {
+		return t.readBlock(h.off, h.len)
+	}
 	if b, ok := t.cache.get(t.id, h.off); ok {
 		return b, nil
 	}
@@ -259,7 +282,7 @@ func (t *table) get(key []byte) (value []byte, tomb, found bool, err error) {
 	if i == len(t.index) {
 		return nil, false, false, nil
 	}
-	b, err := t.block(i)
+	b, err := t.block(i, false)
 	if err != nil {
 		return nil, false, false, err
 	}
@@ -280,16 +303,22 @@ func (t *table) get(key []byte) (value []byte, tomb, found bool, err error) {
 }
 
 func decodeEntry(b []byte) (key, value []byte, tomb bool, rest []byte, ok bool) {
-	kl, n := binary.Uvarint(b)
-	if n <= 0 {
-		return
+	var kl, vl uint64
+	// Keys and values under 128 bytes have one-byte lengths: the common
+	// case skips the general varint loop, which dominated point reads.
+	if len(b) >= 2 && b[0] < 0x80 && b[1] < 0x80 {
+		kl, vl, b = uint64(b[0]), uint64(b[1]), b[2:]
+	} else {
+		var n, m int
+		if kl, n = binary.Uvarint(b); n <= 0 {
+			return
+		}
+		b = b[n:]
+		if vl, m = binary.Uvarint(b); m <= 0 {
+			return
+		}
+		b = b[m:]
 	}
-	b = b[n:]
-	vl, m := binary.Uvarint(b)
-	if m <= 0 {
-		return
-	}
-	b = b[m:]
 	tomb = vl == 0
 	if !tomb {
 		vl--
@@ -306,14 +335,15 @@ func (t *table) close() error { return t.f.Close() }
 
 // tableIter walks a table's entries in order.
 type tableIter struct {
-	t     *table
-	bi    int
-	rest  []byte
-	key   []byte
-	value []byte
-	tomb  bool
-	ok    bool
-	err   error
+	t       *table
+	nocache bool
+	bi      int
+	rest    []byte
+	key     []byte
+	value   []byte
+	tomb    bool
+	ok      bool
+	err     error
 }
 
 func (t *table) iter() *tableIter { return &tableIter{t: t} }
@@ -335,7 +365,7 @@ func (it *tableIter) load() {
 		it.ok = false
 		return
 	}
-	b, err := it.t.block(it.bi)
+	b, err := it.t.block(it.bi, it.nocache)
 	if err != nil {
 		it.err, it.ok = err, false
 		return
@@ -362,6 +392,7 @@ func (it *tableIter) next() {
 // blockCache keeps recently read blocks; when full it drops an arbitrary
 // block (Go's map order), which is close enough to random eviction.
 type blockCache struct {
+	mu        sync.Mutex
 	cap, used int
 	m         map[[2]uint64][]byte
 }
@@ -371,12 +402,19 @@ func newBlockCache(capBytes int) *blockCache {
 }
 
 func (c *blockCache) get(id, off uint64) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	b, ok := c.m[[2]uint64{id, off}]
 	return b, ok
 }
 
 func (c *blockCache) put(id, off uint64, b []byte) {
 	if c.cap <= 0 || len(b) > c.cap {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[[2]uint64{id, off}]; ok {
 		return
 	}
 	for c.used+len(b) > c.cap {
@@ -391,6 +429,8 @@ func (c *blockCache) put(id, off uint64, b []byte) {
 }
 
 func (c *blockCache) drop(id uint64, t *table) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, h := range t.index {
 		if b, ok := c.m[[2]uint64{id, h.off}]; ok {
 			c.used -= len(b)

@@ -128,10 +128,14 @@ func Setup(n *node.Node, o Options) error {
 	}
 	// A killed node's handlers may still be running: they must not touch
 	// the files the restarted node is about to open.
+	// Closing stops the engine's background goroutines (the LSM's flusher
+	// and compactor); after a kill its files already fail, so it saves
+	// nothing the crash dropped.
 	context.AfterFunc(n.Context(), func() {
 		s.mu.Lock()
 		s.dead = true
 		s.mu.Unlock()
+		s.db.Close()
 	})
 	if o.Index == "global-async" {
 		s.outbox = make(chan indexUpdate, 4096)

@@ -88,6 +88,9 @@ func Run(t *testing.T, open Opener, o Options) {
 			default:
 				if rapid.Bool().Draw(t, "crash") {
 					fsys.Crash() // every write was acknowledged, so all must survive
+					// The dead incarnation's files fail from now on; Close
+					// only stops what it still runs (background work).
+					e.Close()
 				} else if err := e.Close(); err != nil {
 					t.Fatalf("Close: %v", err)
 				}
@@ -134,6 +137,13 @@ func CrashPoints(t *testing.T, open Opener, steps int) int {
 		if err != nil {
 			return acked, nil, err
 		}
+		// After a crash point every call fails; closing stops the
+		// engine's background work before the next incarnation opens.
+		defer func() {
+			if err != nil {
+				e.Close()
+			}
+		}()
 		for i := range script {
 			o := &script[i]
 			if o.value == nil {
