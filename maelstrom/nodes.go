@@ -315,7 +315,7 @@ func (c *cluster) startNode(n *node) error {
 	}
 	var disk storage.FS
 	if n.disk != nil {
-		disk = n.disk
+		disk = n.disk.Incarnation() // a killed run cannot touch the next one's files
 	}
 	p, err := c.l.start(n.id, n.dataDir, env, disk)
 	if err != nil {

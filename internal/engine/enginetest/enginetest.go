@@ -45,7 +45,7 @@ func Run(t *testing.T, open Opener, o Options) {
 	}
 	rapid.Check(t, func(t *rapid.T) {
 		fsys, dir := memfs.New(), "/db"
-		e, err := open(fsys, dir)
+		e, err := open(fsys.Incarnation(), dir)
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
@@ -94,7 +94,7 @@ func Run(t *testing.T, open Opener, o Options) {
 				} else if err := e.Close(); err != nil {
 					t.Fatalf("Close: %v", err)
 				}
-				if e, err = open(fsys, dir); err != nil {
+				if e, err = open(fsys.Incarnation(), dir); err != nil {
 					t.Fatalf("reopen: %v", err)
 				}
 			}
@@ -103,7 +103,7 @@ func Run(t *testing.T, open Opener, o Options) {
 		if err := e.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		if e, err = open(fsys, dir); err != nil {
+		if e, err = open(fsys.Incarnation(), dir); err != nil {
 			t.Fatalf("reopen: %v", err)
 		}
 		checkScan(t, e, model, nil, nil, len(model)+1)
@@ -133,7 +133,7 @@ func CrashPoints(t *testing.T, open Opener, steps int) int {
 	}
 	run := func(fsys *memfs.FS) (acked map[string][]byte, pending *op, err error) {
 		acked = map[string][]byte{}
-		e, err := open(fsys, "/db")
+		e, err := open(fsys.Incarnation(), "/db")
 		if err != nil {
 			return acked, nil, err
 		}
@@ -172,7 +172,7 @@ func CrashPoints(t *testing.T, open Opener, steps int) int {
 		fsys.CrashAfter(n)
 		acked, pending, _ := run(fsys)
 		fsys.Crash()
-		e, err := open(fsys, "/db")
+		e, err := open(fsys.Incarnation(), "/db")
 		if err != nil {
 			t.Fatalf("crash point %d/%d: reopen: %v", n, points, err)
 		}

@@ -93,18 +93,55 @@ func clean(name string) string {
 
 func pathErr(op, name string, err error) error { return &fs.PathError{Op: op, Path: name, Err: err} }
 
-func (m *FS) check() error {
-	if m.stopped {
+// anyEpoch: a call through the FS itself, which outlives crashes.
+const anyEpoch = -1
+
+// check fails a call after an injected crash point, and a call through
+// the Incarnation of an epoch a crash ended.
+func (m *FS) check(epoch int) error {
+	if m.stopped || epoch != anyEpoch && epoch != m.epoch {
 		return ErrCrashed
 	}
 	return nil
 }
 
-// OpenFile opens name with os.OpenFile's flags.
-func (m *FS) OpenFile(name string, flag int, perm fs.FileMode) (storage.File, error) {
+// Incarnation returns the file system as one run of a program sees it:
+// once the FS crashes, every call through it fails with ErrCrashed, as its
+// open Files do. A killed process can no longer rename, remove or sync
+// anything by name, so work it left running (a background flush, a
+// compaction) must not change what the next run finds either. Give every
+// run of a program its own Incarnation; the FS itself serves the harness
+// that crashes, inspects and damages it.
+func (m *FS) Incarnation() storage.FS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
+	return incarnation{m: m, epoch: m.epoch}
+}
+
+type incarnation struct {
+	m     *FS
+	epoch int
+}
+
+func (v incarnation) OpenFile(name string, flag int, perm fs.FileMode) (storage.File, error) {
+	return v.m.openFile(v.epoch, name, flag, perm)
+}
+func (v incarnation) Remove(name string) error { return v.m.remove(v.epoch, name) }
+func (v incarnation) Rename(oldpath, newpath string) error {
+	return v.m.rename(v.epoch, oldpath, newpath)
+}
+func (v incarnation) MkdirAll(name string, perm fs.FileMode) error {
+	return v.m.mkdirAll(v.epoch, name, perm)
+}
+func (v incarnation) ReadDir(name string) ([]fs.DirEntry, error) { return v.m.readDir(v.epoch, name) }
+func (v incarnation) Stat(name string) (fs.FileInfo, error)      { return v.m.stat(v.epoch, name) }
+func (v incarnation) SyncDir(name string) error                  { return v.m.syncDir(v.epoch, name) }
+
+// openFile is OpenFile for the calls of one epoch (anyEpoch: any).
+func (m *FS) openFile(epoch int, name string, flag int, perm fs.FileMode) (storage.File, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(epoch); err != nil {
 		return nil, pathErr("open", name, err)
 	}
 	p := clean(name)
@@ -136,11 +173,16 @@ func (m *FS) OpenFile(name string, flag int, perm fs.FileMode) (storage.File, er
 	return f, nil
 }
 
-// Remove removes a file or an empty directory.
-func (m *FS) Remove(name string) error {
+// OpenFile opens name with os.OpenFile's flags.
+func (m *FS) OpenFile(name string, flag int, perm fs.FileMode) (storage.File, error) {
+	return m.openFile(anyEpoch, name, flag, perm)
+}
+
+// remove is Remove for the calls of one epoch (anyEpoch: any).
+func (m *FS) remove(epoch int, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
+	if err := m.check(epoch); err != nil {
 		return pathErr("remove", name, err)
 	}
 	p := clean(name)
@@ -165,11 +207,14 @@ func (m *FS) Remove(name string) error {
 	return m.countOp()
 }
 
-// Rename moves a file, replacing newpath if it exists.
-func (m *FS) Rename(oldpath, newpath string) error {
+// Remove removes a file or an empty directory.
+func (m *FS) Remove(name string) error { return m.remove(anyEpoch, name) }
+
+// rename is Rename for the calls of one epoch (anyEpoch: any).
+func (m *FS) rename(epoch int, oldpath, newpath string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
+	if err := m.check(epoch); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
 	o, n := clean(oldpath), clean(newpath)
@@ -185,11 +230,14 @@ func (m *FS) Rename(oldpath, newpath string) error {
 	return m.countOp()
 }
 
-// MkdirAll makes a directory and its parents; they are durable at once.
-func (m *FS) MkdirAll(name string, perm fs.FileMode) error {
+// Rename moves a file, replacing newpath if it exists.
+func (m *FS) Rename(oldpath, newpath string) error { return m.rename(anyEpoch, oldpath, newpath) }
+
+// mkdirAll is MkdirAll for the calls of one epoch (anyEpoch: any).
+func (m *FS) mkdirAll(epoch int, name string, perm fs.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
+	if err := m.check(epoch); err != nil {
 		return pathErr("mkdir", name, err)
 	}
 	p := clean(name)
@@ -202,11 +250,14 @@ func (m *FS) MkdirAll(name string, perm fs.FileMode) error {
 	return nil
 }
 
-// ReadDir lists a directory, sorted by name.
-func (m *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+// MkdirAll makes a directory and its parents; they are durable at once.
+func (m *FS) MkdirAll(name string, perm fs.FileMode) error { return m.mkdirAll(anyEpoch, name, perm) }
+
+// readDir is ReadDir for the calls of one epoch (anyEpoch: any).
+func (m *FS) readDir(epoch int, name string) ([]fs.DirEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
+	if err := m.check(epoch); err != nil {
 		return nil, pathErr("readdir", name, err)
 	}
 	p := clean(name)
@@ -228,11 +279,14 @@ func (m *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return out, nil
 }
 
-// Stat describes a file or directory.
-func (m *FS) Stat(name string) (fs.FileInfo, error) {
+// ReadDir lists a directory, sorted by name.
+func (m *FS) ReadDir(name string) ([]fs.DirEntry, error) { return m.readDir(anyEpoch, name) }
+
+// stat is Stat for the calls of one epoch (anyEpoch: any).
+func (m *FS) stat(epoch int, name string) (fs.FileInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
+	if err := m.check(epoch); err != nil {
 		return nil, pathErr("stat", name, err)
 	}
 	p := clean(name)
@@ -246,11 +300,14 @@ func (m *FS) Stat(name string) (fs.FileInfo, error) {
 	return fileInfo{name: path.Base(p), size: int64(len(ino.data)), mod: ino.modTime}, nil
 }
 
-// SyncDir makes the directory's current entries durable.
-func (m *FS) SyncDir(name string) error {
+// Stat describes a file or directory.
+func (m *FS) Stat(name string) (fs.FileInfo, error) { return m.stat(anyEpoch, name) }
+
+// syncDir is SyncDir for the calls of one epoch (anyEpoch: any).
+func (m *FS) syncDir(epoch int, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
+	if err := m.check(epoch); err != nil {
 		return pathErr("syncdir", name, err)
 	}
 	p := clean(name)
@@ -269,6 +326,9 @@ func (m *FS) SyncDir(name string) error {
 	}
 	return m.countOp()
 }
+
+// SyncDir makes the directory's current entries durable.
+func (m *FS) SyncDir(name string) error { return m.syncDir(anyEpoch, name) }
 
 // truncate changes ino's volatile size; called with m.mu held.
 func (m *FS) truncate(ino *inode, size int64) error {
@@ -376,7 +436,7 @@ func (f *File) check(op string) error {
 	if f.epoch != f.m.epoch {
 		return pathErr(op, f.name, ErrCrashed)
 	}
-	if err := f.m.check(); err != nil {
+	if err := f.m.check(anyEpoch); err != nil {
 		return pathErr(op, f.name, err)
 	}
 	return nil

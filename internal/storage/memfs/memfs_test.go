@@ -173,3 +173,43 @@ func TestFlipBit(t *testing.T) {
 		t.Fatalf("FilesUnder = %v", got)
 	}
 }
+
+// A run that outlives its crash (a background flush of a killed node) can
+// no longer change by name what the next run finds.
+func TestIncarnationEndsWithTheCrash(t *testing.T) {
+	m := New()
+	old := m.Incarnation()
+	if err := old.MkdirAll("/d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.WriteFileAtomic(old, "/d/manifest", []byte("v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.Crash()
+	next := m.Incarnation()
+	for what, err := range map[string]error{
+		"rename":  old.Rename("/d/manifest", "/d/gone"),
+		"remove":  old.Remove("/d/manifest"),
+		"syncdir": old.SyncDir("/d"),
+		"mkdir":   old.MkdirAll("/e", 0o755),
+	} {
+		if !errors.Is(err, ErrCrashed) {
+			t.Errorf("%s through the crashed incarnation: %v, want ErrCrashed", what, err)
+		}
+	}
+	if _, err := old.OpenFile("/d/manifest", os.O_RDONLY, 0); !errors.Is(err, ErrCrashed) {
+		t.Errorf("open through the crashed incarnation: %v, want ErrCrashed", err)
+	}
+	if _, err := old.Stat("/d/manifest"); !errors.Is(err, ErrCrashed) {
+		t.Errorf("stat through the crashed incarnation: %v, want ErrCrashed", err)
+	}
+	if b, err := storage.ReadFile(next, "/d/manifest"); err != nil || string(b) != "v1" {
+		t.Fatalf("the next incarnation reads %q, %v; want v1", b, err)
+	}
+	if err := next.Rename("/d/manifest", "/d/m2"); err != nil {
+		t.Fatalf("the next incarnation cannot rename: %v", err)
+	}
+	if _, err := m.Stat("/d/m2"); err != nil {
+		t.Fatalf("the FS itself does not see the next incarnation's rename: %v", err)
+	}
+}
