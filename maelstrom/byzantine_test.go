@@ -103,6 +103,15 @@ func TestByzantineLiarBreaksATrustingNode(t *testing.T) {
 	wantVerdict(t, rep, checker.Invalid, "start-byzantine", "not linearizable", `"mutate":`)
 }
 
+// A liar that only tampers with the payload (the forwarded op's key or
+// value, the relayed result's value) leaves every message well-formed:
+// the node answers as usual, with values nobody wrote.
+func TestByzantineTamperBreaksATrustingNode(t *testing.T) {
+	args := append(append([]string(nil), trustingArgs...), "--nemesis", "byzantine", "--byzantine-count", "1", "--byzantine-lies", "tamper")
+	rep := grade(t, trustingKV(), args...)
+	wantVerdict(t, rep, checker.Invalid, "start-byzantine", "not linearizable", `"tamper":`)
+}
+
 // Silence alone (an honest node that stops talking) never makes the
 // trusting node lie: its operations fail or time out, nothing more.
 func TestByzantineSilenceOnlyCostsAvailability(t *testing.T) {

@@ -66,7 +66,7 @@ flags (defaults as in Maelstrom):
   --clock-skew MS             clock nemesis: offsets up to ±MS (300)
   --clock-drift PPM           clock nemesis: drift up to ±PPM parts per million (100)
   --byzantine-count N         byzantine nemesis: how many nodes lie (f = (n-1)/3)
-  --byzantine-lies LIST       byzantine nemesis: forge,replay,equivocate,mutate,resign,silence,malformed (all), truth
+  --byzantine-lies LIST       byzantine nemesis: forge,replay,equivocate,mutate,resign,silence,malformed,tamper,tamper-resign (all), truth
 workload flags (only with their workload; default in parentheses):
 ` + workload.FlagUsage() + `Arguments after the flags (or after --) are passed to every node.
 `

@@ -27,6 +27,17 @@ const (
 	LieResign     = "resign"     // a field changed and the body signed again with the liar's own key
 	LieSilence    = "silence"    // dropped
 	LieMalformed  = "malformed"  // a field given the wrong type
+	// LieTamper changes one number of the payload, never the protocol's
+	// own fields: a number inside base64-encoded JSON (data the protocol
+	// carries for the application, such as a log entry's command) or in
+	// an object nested in the body (a request's op, a reply's result),
+	// never one at the top level or in an array's objects (terms,
+	// indexes, views, an entry's position). A body without one passes
+	// unchanged. The protocol runs on; what it replicates is wrong.
+	LieTamper = "tamper"
+	// LieTamperResign is LieTamper, then the body signed again with the
+	// liar's own key, as LieResign does.
+	LieTamperResign = "tamper-resign"
 	// LieTruth passes the message on as it is: a liar that tells the
 	// truth now and then is still a liar, and an f+1 coalition that
 	// signs its lies must keep the protocol going to profit from them.
@@ -35,7 +46,7 @@ const (
 )
 
 // Lies lists every lie the fault tells by default.
-var Lies = []string{LieForge, LieReplay, LieEquivocate, LieMutate, LieResign, LieSilence, LieMalformed}
+var Lies = []string{LieForge, LieReplay, LieEquivocate, LieMutate, LieResign, LieSilence, LieMalformed, LieTamper, LieTamperResign}
 
 // Tamperer is implemented by an Env that lets a Tamper rewrite what some
 // nodes send to other nodes (nil: nobody lies).
@@ -240,6 +251,10 @@ func (t *Tamper) Apply(src, dest string, body json.RawMessage) []Forward {
 		return []Forward{{src, dest, mutate(body, rng, false, t.keys[src])}}
 	case LieMalformed:
 		return []Forward{{src, dest, mutate(body, rng, true, nil)}}
+	case LieTamper:
+		return []Forward{{src, dest, tamper(body, rng, nil)}}
+	case LieTamperResign:
+		return []Forward{{src, dest, tamper(body, rng, t.keys[src])}}
 	}
 	return []Forward{{src, dest, body}}
 }
@@ -304,6 +319,10 @@ type leaf struct {
 	depth int
 	val   any
 	set   func(any)
+	// payload: inside base64-encoded JSON, or reached from the top
+	// through objects only, below the top level (what LieTamper may
+	// change).
+	payload bool
 }
 
 // leaves lists a body's scalars in a fixed order. Strings holding
@@ -312,6 +331,13 @@ type leaf struct {
 // any depth: a lie should reach the handler), ids, the sender's name and
 // its signature are left out.
 func leaves(v any, depth int, set func(any), out *[]leaf) {
+	walkLeaves(v, depth, set, false, false, out)
+}
+
+// walkLeaves is leaves; encoded says v lies inside base64-encoded JSON,
+// inArray that the path to v passed through an array.
+func walkLeaves(v any, depth int, set func(any), encoded, inArray bool, out *[]leaf) {
+	payload := encoded || (depth >= 2 && !inArray)
 	switch x := v.(type) {
 	case map[string]any:
 		keys := make([]string, 0, len(x))
@@ -323,19 +349,19 @@ func leaves(v any, depth int, set func(any), out *[]leaf) {
 			if k == "from" || k == "sig" || k == "type" || depth == 0 && (k == "msg_id" || k == "in_reply_to") {
 				continue
 			}
-			leaves(x[k], depth+1, func(n any) { x[k] = n }, out)
+			walkLeaves(x[k], depth+1, func(n any) { x[k] = n }, encoded, inArray, out)
 		}
 	case []any:
 		for i := range x {
-			leaves(x[i], depth+1, func(n any) { x[i] = n }, out)
+			walkLeaves(x[i], depth+1, func(n any) { x[i] = n }, encoded, true, out)
 		}
 	case string:
 		if inner, ok := embedded(x); ok {
 			var sub []leaf
-			leaves(inner, depth+1, func(any) {}, &sub)
+			walkLeaves(inner, depth+1, func(any) {}, true, inArray, &sub)
 			for _, l := range sub {
 				l := l
-				*out = append(*out, leaf{depth: l.depth, val: l.val, set: func(n any) {
+				*out = append(*out, leaf{depth: l.depth, val: l.val, payload: l.payload, set: func(n any) {
 					l.set(n)
 					if b, err := json.Marshal(inner); err == nil {
 						set(base64.StdEncoding.EncodeToString(b))
@@ -344,9 +370,9 @@ func leaves(v any, depth int, set func(any), out *[]leaf) {
 			}
 			return
 		}
-		*out = append(*out, leaf{depth, x, set})
+		*out = append(*out, leaf{depth, x, set, payload})
 	default:
-		*out = append(*out, leaf{depth, x, set})
+		*out = append(*out, leaf{depth, x, set, payload})
 	}
 }
 
@@ -400,6 +426,13 @@ func mutate(body json.RawMessage, rng *rand.Rand, malformed bool, key ed25519.Pr
 	} else {
 		l.set(changed(l.val, rng))
 	}
+	return encode(v, body, key)
+}
+
+// encode marshals the rewritten body v (body if that fails), signed again
+// with key if it is not nil and the body was signed: a top-level "sig",
+// base64 ed25519 over the body's JSON without sig, keys sorted.
+func encode(v any, body json.RawMessage, key ed25519.PrivateKey) json.RawMessage {
 	if m, ok := v.(map[string]any); ok && key != nil {
 		if _, signed := m["sig"]; signed {
 			delete(m, "sig")
@@ -413,6 +446,37 @@ func mutate(body json.RawMessage, rng *rand.Rand, malformed bool, key ed25519.Pr
 		return body
 	}
 	return out
+}
+
+// tamper changes one number of body's payload (see LieTamper), among the
+// deepest such numbers, and signs the body again with key if not nil.
+// A body without a payload number is returned as it is.
+func tamper(body json.RawMessage, rng *rand.Rand, key ed25519.PrivateKey) json.RawMessage {
+	var v any
+	if decode(body, &v) != nil {
+		return body
+	}
+	var all []leaf
+	leaves(v, 0, func(any) {}, &all)
+	var pick []leaf
+	deepest := 0
+	for _, l := range all {
+		if _, num := l.val.(json.Number); !num || !l.payload {
+			continue
+		}
+		if l.depth > deepest {
+			deepest, pick = l.depth, pick[:0]
+		}
+		if l.depth == deepest {
+			pick = append(pick, l)
+		}
+	}
+	if len(pick) == 0 {
+		return body
+	}
+	l := pick[rng.IntN(len(pick))]
+	l.set(changed(l.val, rng))
+	return encode(v, body, key)
 }
 
 // changed returns a different value of the same type.

@@ -19,7 +19,11 @@ type Config struct {
 	Window          uint64
 	// TimeoutTicks: a request pending this many ticks without executing
 	// makes a backup suspect the primary; a view change that does not
-	// complete in this (doubling) many ticks moves on to the next view.
+	// complete in this many ticks moves on to the next view. Each view
+	// change doubles both timeouts (up to 16 times this) until a request
+	// executes again, as in the PBFT paper: when timeouts are too short
+	// for the network, views must not change faster than they can
+	// complete.
 	TimeoutTicks uint64
 }
 
@@ -62,6 +66,7 @@ type Replica struct {
 	changing bool   // sent a view change, waiting for its new view
 	target   uint64 // the view being changed to
 	deadline uint64 // tick at which the view change gives up on target
+	timeout  uint64 // the request and view-change timeout now, in ticks
 	sentNV   map[uint64]bool
 
 	seqNext  uint64 // the primary's last assigned sequence number
@@ -89,6 +94,10 @@ type Replica struct {
 	stats Stats
 }
 
+// maxBackoff caps the doubling of the timeouts at 2^maxBackoff times
+// TimeoutTicks.
+const maxBackoff = 4
+
 // NewReplica returns a replica in view 0 with an empty store.
 func NewReplica(cfg Config) *Replica {
 	if cfg.CheckpointEvery == 0 {
@@ -106,7 +115,8 @@ func NewReplica(cfg Config) *Replica {
 		state:       Snapshot{KV: map[string]json.RawMessage{}, Clients: map[string]ClientRec{}},
 		checkpoints: map[uint64]map[string]Msg{}, pending: map[string]pend{},
 		assigned: map[string]bool{}, vcs: map[uint64]map[string]Msg{}, earlyBy: map[string]int{},
-		stats: Stats{Rejected: map[string]int{}},
+		stats:   Stats{Rejected: map[string]int{}},
+		timeout: cfg.TimeoutTicks,
 	}
 }
 
@@ -403,6 +413,7 @@ func (r *Replica) execute() []Out {
 			delete(r.assigned, e.pp.Digest)
 			rec, seen := r.state.Clients[req.From]
 			if !seen || rec.TS < req.TS {
+				r.timeout = r.cfg.TimeoutTicks // progress: the view works
 				rec = ClientRec{TS: req.TS, Result: apply(r.state.KV, *req.Op)}
 				r.state.Clients[req.From] = rec
 				out = append(out, r.reply(req.From, rec))
@@ -523,7 +534,7 @@ func (r *Replica) Tick() []Out {
 		return nil
 	}
 	for _, p := range r.pending {
-		if r.ticks-p.since >= r.cfg.TimeoutTicks {
+		if r.ticks-p.since >= r.timeout {
 			if r.lagging() {
 				return nil
 			}
@@ -538,11 +549,8 @@ func (r *Replica) startViewChange(v uint64) []Out {
 		return nil
 	}
 	r.changing, r.target = true, v
-	backoff := v - r.view
-	if backoff > 5 {
-		backoff = 5
-	}
-	r.deadline = r.ticks + r.cfg.TimeoutTicks<<(backoff-1)
+	r.deadline = r.ticks + r.timeout
+	r.timeout = min(2*r.timeout, r.cfg.TimeoutTicks<<maxBackoff)
 	var certs []Cert
 	seqs := make([]uint64, 0, len(r.prepared))
 	for s := range r.prepared {

@@ -338,3 +338,42 @@ func TestReplayedRequestExecutesOnce(t *testing.T) {
 		}
 	}
 }
+
+// A view change that does not lead to progress doubles the timeouts: a
+// new view whose primary orders nothing is given twice as long before the
+// next view change, and an executed request brings them back.
+func TestTimeoutsDoubleUntilProgress(t *testing.T) {
+	c := newCluster(4)
+	c.do(t, "n2", write(1, 1), 0)
+	n3 := c.reps["n3"]
+	if n3.timeout != 5 {
+		t.Fatalf("timeout %d after progress, want 5", n3.timeout)
+	}
+	// n1 (view 0) is silent; n2 (view 1) takes part in the view change
+	// but never orders anything.
+	c.drop = func(w wire) bool {
+		return w.from == "n1" || w.from == "n2" && w.m.Kind == KindPrePrepare
+	}
+	slot, outs := c.clients["n3"].Submit(write(1, 2))
+	c.send("n3", outs)
+	c.run(100, func() bool { v, changing := n3.View(); return v == 1 && !changing })
+	if v, changing := n3.View(); v != 1 || changing {
+		t.Fatalf("n3 in view %d (changing %v), want view 1", v, changing)
+	}
+	entered := n3.ticks
+	// Its view change to 2 completes within one delivery round (every
+	// replica times out at the same tick), so watch the view.
+	c.drop = func(w wire) bool { return true }
+	c.run(100, func() bool { v, changing := n3.View(); return changing || v != 1 })
+	if waited := n3.ticks - entered; waited != 10 {
+		t.Errorf("view 1 ordered nothing for %d ticks before n3 gave up on it, want 10 (twice the timeout)", waited)
+	}
+	c.drop = func(w wire) bool { return w.from == "n1" }
+	c.run(200, func() bool { _, ok := c.done[slot]; return ok })
+	if _, ok := c.done[slot]; !ok {
+		t.Fatal("the write was never answered")
+	}
+	if n3.timeout != 5 {
+		t.Errorf("timeout %d after a request executed, want 5", n3.timeout)
+	}
+}
