@@ -3,6 +3,7 @@ package pbft
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -67,7 +68,12 @@ type Replica struct {
 	target   uint64 // the view being changed to
 	deadline uint64 // tick at which the view change gives up on target
 	timeout  uint64 // the request and view-change timeout now, in ticks
-	sentNV   map[uint64]bool
+	// srtt and rttvar smooth the ticks requests took here from pending
+	// to executed (sampled: at least one), which set the timeout a
+	// working view returns to (baseTimeout).
+	srtt, rttvar float64
+	sampled      bool
+	sentNV       map[uint64]bool
 
 	seqNext  uint64 // the primary's last assigned sequence number
 	h        uint64 // stable checkpoint: the low water mark
@@ -97,6 +103,33 @@ type Replica struct {
 // maxBackoff caps the doubling of the timeouts at 2^maxBackoff times
 // TimeoutTicks.
 const maxBackoff = 4
+
+// observe folds one request's ticks from pending to executed into the
+// smoothed latency, as TCP smooths round trips (RFC 6298).
+func (r *Replica) observe(ticks uint64) {
+	x := float64(ticks)
+	if !r.sampled {
+		r.srtt, r.rttvar, r.sampled = x, x/2, true
+		return
+	}
+	r.rttvar = 0.75*r.rttvar + 0.25*math.Abs(r.srtt-x)
+	r.srtt = 0.875*r.srtt + 0.125*x
+}
+
+// baseTimeout is the request timeout of a view that works: TimeoutTicks,
+// or longer where requests take longer to execute here (srtt + 4 rttvar,
+// TCP's retransmission timeout), so that a slow network or a loaded
+// machine does not have backups suspect an honest primary at every
+// request, which turns into view changes that never end. It is capped at
+// 2^maxBackoff TimeoutTicks: a primary that delays every request cannot
+// stretch it without bound.
+func (r *Replica) baseTimeout() uint64 {
+	t := r.cfg.TimeoutTicks
+	if r.sampled {
+		t = max(t, uint64(math.Ceil(r.srtt+4*r.rttvar)))
+	}
+	return min(t, r.cfg.TimeoutTicks<<maxBackoff)
+}
 
 // NewReplica returns a replica in view 0 with an empty store.
 func NewReplica(cfg Config) *Replica {
@@ -413,7 +446,10 @@ func (r *Replica) execute() []Out {
 			delete(r.assigned, e.pp.Digest)
 			rec, seen := r.state.Clients[req.From]
 			if !seen || rec.TS < req.TS {
-				r.timeout = r.cfg.TimeoutTicks // progress: the view works
+				if p, ok := r.pending[req.From]; ok && p.req.TS == req.TS {
+					r.observe(r.ticks - p.since)
+				}
+				r.timeout = r.baseTimeout() // progress: the view works
 				rec = ClientRec{TS: req.TS, Result: apply(r.state.KV, *req.Op)}
 				r.state.Clients[req.From] = rec
 				out = append(out, r.reply(req.From, rec))

@@ -377,3 +377,33 @@ func TestTimeoutsDoubleUntilProgress(t *testing.T) {
 		t.Errorf("timeout %d after a request executed, want 5", n3.timeout)
 	}
 }
+
+// Requests that take longer than the configured timeout to execute here
+// (a slow network, a loaded machine) raise the timeout a working view
+// returns to, so that backups stop suspecting an honest primary; it never
+// drops below the configured one nor grows past the backoff's cap.
+func TestTimeoutFollowsExecutionLatency(t *testing.T) {
+	r := NewReplica(Config{ID: "n0", IDs: []string{"n0", "n1", "n2", "n3"}, TimeoutTicks: 6})
+	if got := r.baseTimeout(); got != 6 {
+		t.Fatalf("before any request: %d ticks, want the configured 6", got)
+	}
+	for range 20 {
+		r.observe(1)
+	}
+	if got := r.baseTimeout(); got != 6 {
+		t.Fatalf("after fast requests: %d ticks, want the configured 6", got)
+	}
+	for range 20 {
+		r.observe(10)
+		r.observe(14)
+	}
+	if got := r.baseTimeout(); got <= 14 || got > 6<<maxBackoff {
+		t.Fatalf("after requests of 10-14 ticks: %d ticks, want above 14 and at most %d", got, 6<<maxBackoff)
+	}
+	for range 50 {
+		r.observe(10_000)
+	}
+	if got := r.baseTimeout(); got != 6<<maxBackoff {
+		t.Fatalf("after very slow requests: %d ticks, want the cap %d", got, 6<<maxBackoff)
+	}
+}
