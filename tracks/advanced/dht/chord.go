@@ -379,10 +379,10 @@ func (c *Core) sendFind(m Msg) {
 		return
 	}
 	entry := c.entry
-	if entry == "" || c.dead[entry] {
+	if entry == "" || c.dead[entry] || c.avoided(entry) {
 		entry = ""
 		for _, n := range c.cfg.Nodes {
-			if n != c.cfg.Self && !c.dead[n] {
+			if n != c.cfg.Self && !c.dead[n] && !c.avoided(n) {
 				entry = n
 				break
 			}
@@ -693,6 +693,8 @@ func (c *Core) Handle(src string, m Msg) {
 		delete(c.fwds, m.Fwd)
 	case tGone:
 		if m.Fwd != 0 {
+			// Not slow but out of the ring: that is definite.
+			c.markDead(src)
 			c.hopFailed(m.Fwd)
 			return
 		}
