@@ -80,10 +80,19 @@ type Config struct {
 	// plain ring whose lookups take n/2 hops, the counter-example.
 	NoFingers bool
 
-	HopTimeout  time.Duration // a forwarded lookup not acknowledged in this long: the next hop is dead
-	StabTimeout time.Duration // a successor silent this long is dead
-	OpTimeout   time.Duration // one read or write round
+	// The timeouts below are floors and starting points: once a peer
+	// has answered, each wait is that peer's retransmission timeout
+	// (srtt + 4*rttvar, as TCP computes it, see rtt.go) if that is
+	// longer, so that a slow network stretches them.
+	HopTimeout  time.Duration // a forwarded lookup not acknowledged in this long is routed around its next hop
+	StabTimeout time.Duration // a successor silent for about this long (StabMisses pings) is suspected
+	OpTimeout   time.Duration // one read or write round; a round that times out is retried, never a reason to suspect
 	PredTimeout time.Duration // a predecessor not heard from this long may be replaced
+	MaxTimeout  time.Duration // no adaptive timeout grows past this
+	// StabMisses is how many stabilization pings in a row, each waited
+	// for one timeout longer than the last, a successor must leave
+	// unanswered before it is suspected.
+	StabMisses int
 	// SuspectFor is how long a node that stopped answering stays out of
 	// every table; any message from it ends the suspicion sooner. A slow
 	// node wrongly suspected thus comes back, a dead one never does.
@@ -115,6 +124,10 @@ func (c *Config) defaults() {
 	def(&c.SuspectFor, 3*time.Second)
 	def(&c.StabEvery, 100*time.Millisecond)
 	def(&c.PushEvery, 500*time.Millisecond)
+	def(&c.MaxTimeout, 3*time.Second)
+	if c.StabMisses <= 0 {
+		c.StabMisses = 2
+	}
 	if c.Attempts <= 0 {
 		c.Attempts = 4
 	}
@@ -139,6 +152,7 @@ type lookup struct {
 type fwd struct {
 	m        Msg
 	to       string
+	sent     time.Time
 	deadline time.Time
 }
 
@@ -153,6 +167,7 @@ type op struct {
 	waiting  map[string]bool
 	best     Entry
 	has      bool
+	sent     time.Time // when the current round went out
 	deadline time.Time // zero while the lookup runs
 	donePut  func(hops int, err error)
 	doneGet  func(value json.RawMessage, found bool, hops int, err error)
@@ -181,7 +196,16 @@ type Core struct {
 	fixing       bool
 	dead         map[string]bool
 	deadAt       map[string]time.Time
-	store        map[string]Entry
+	// avoid holds the next hops that did not acknowledge a lookup in
+	// time, until when routing passes them over. Unlike dead it leaves
+	// the successor list alone: a slow answer is not a death.
+	avoid map[string]time.Time
+	// ringSize is the largest ring this node has seen evidence of
+	// (itself and a successor list, or a lookup's answer): once it
+	// reaches r, an answer naming fewer than r replicas is not trusted.
+	ringSize int
+	rtt      rtts
+	store    map[string]Entry
 
 	seq      uint64
 	lookups  map[uint64]*lookup
@@ -189,6 +213,8 @@ type Core struct {
 	ops      map[uint64]*op
 	stabTo   string
 	stabDue  time.Time
+	stabMiss int                  // pings to stabTo unanswered so far
+	stabSent map[uint64]time.Time // the pings to stabTo, by request
 	lastStab time.Time
 	lastPush time.Time
 }
@@ -197,7 +223,8 @@ type Core struct {
 func New(cfg Config, clock Clock, tr Transport) *Core {
 	cfg.defaults()
 	return &Core{cfg: cfg, clock: clock, tr: tr, id: Hash(cfg.Self), succN: max(cfg.Replicas+1, 4),
-		dead: map[string]bool{}, deadAt: map[string]time.Time{}, store: map[string]Entry{},
+		dead: map[string]bool{}, deadAt: map[string]time.Time{}, avoid: map[string]time.Time{}, store: map[string]Entry{},
+		stabSent: map[uint64]time.Time{}, rtt: rtts{peers: map[string]*estimator{}},
 		lookups: map[uint64]*lookup{}, fwds: map[uint64]*fwd{}, ops: map[uint64]*op{}}
 }
 
@@ -245,6 +272,7 @@ func (c *Core) Start(members []string) {
 		c.finger[i] = ring[sort.Search(n, func(k int) bool { return Hash(ring[k]) >= start })%n]
 	}
 	c.member, c.left = true, false
+	c.ringSize = max(c.ringSize, n)
 }
 
 // Join enters the ring through bootstrap, a member: the node looks up
@@ -351,10 +379,10 @@ func (c *Core) sendFind(m Msg) {
 		return
 	}
 	entry := c.entry
-	if entry == "" || c.dead[entry] {
+	if entry == "" || c.dead[entry] || c.avoided(entry) {
 		entry = ""
 		for _, n := range c.cfg.Nodes {
-			if n != c.cfg.Self && !c.dead[n] {
+			if n != c.cfg.Self && !c.dead[n] && !c.avoided(n) {
 				entry = n
 				break
 			}
@@ -400,7 +428,7 @@ func (c *Core) found(m Msg, owners []string) {
 func (c *Core) closestPreceding(target ID) string {
 	best, bestD := c.successor(), ID(0)
 	consider := func(n string) {
-		if n == "" || n == c.cfg.Self || c.dead[n] {
+		if n == "" || n == c.cfg.Self || c.dead[n] || c.avoided(n) {
 			return
 		}
 		h := Hash(n)
@@ -427,18 +455,23 @@ func (c *Core) forward(to string, m Msg) {
 	id := c.next()
 	sent := m
 	sent.Fwd = id
-	c.fwds[id] = &fwd{m: m, to: to, deadline: c.clock.Now().Add(c.cfg.HopTimeout)}
+	now := c.clock.Now()
+	c.fwds[id] = &fwd{m: m, to: to, sent: now, deadline: now.Add(c.timeout(to, c.cfg.HopTimeout))}
 	c.tr.Send(to, sent)
 }
 
-// hopFailed re-routes a lookup whose next hop never acknowledged it.
+// hopFailed re-routes a lookup whose next hop never acknowledged it in
+// time, around that hop: the hop is avoided for a while, not suspected,
+// since a late acknowledgement is more often a slow network than a death.
+// (A dead successor is found by stabilization; a dead finger is avoided
+// until finger repair replaces it.)
 func (c *Core) hopFailed(id uint64) {
 	f := c.fwds[id]
 	if f == nil {
 		return
 	}
 	delete(c.fwds, id)
-	c.markDead(f.to)
+	c.avoid[f.to] = c.clock.Now().Add(c.cfg.SuspectFor)
 	m := f.m
 	m.Hops--
 	c.sendFind(m)
@@ -447,6 +480,7 @@ func (c *Core) hopFailed(id uint64) {
 func (c *Core) onFound(m Msg) {
 	if l := c.lookups[m.Req]; l != nil {
 		delete(c.lookups, m.Req)
+		c.ringSize = max(c.ringSize, len(m.Succs))
 		l.done(c.cleanList(m.Succs, false), m.Hops, nil)
 	}
 }
@@ -515,6 +549,17 @@ func (c *Core) runOp(o *op) {
 			c.retry(id, o)
 			return
 		}
+		if len(owners) < c.cfg.Replicas && c.ringSize >= c.cfg.Replicas {
+			// The answer names fewer replicas than a ring this size
+			// has: it comes from a node that has lost its successors
+			// (it suspects them all and takes itself for a ring of
+			// one). A put acknowledged by such a set, or a get that
+			// read it, would miss the key's true replicas: try again
+			// after a round's time.
+			o.waiting = nil
+			o.deadline = c.clock.Now().Add(c.cfg.OpTimeout)
+			return
+		}
 		o.hops = hops
 		o.set = owners[:min(len(owners), c.cfg.Replicas)]
 		c.round(id, o, Msg{Type: tRead, Req: id, Key: o.key})
@@ -525,10 +570,15 @@ func (c *Core) runOp(o *op) {
 // waits for all of them.
 func (c *Core) round(id uint64, o *op, m Msg) {
 	o.waiting = map[string]bool{}
-	o.deadline = c.clock.Now().Add(c.cfg.OpTimeout)
+	o.sent = c.clock.Now()
+	wait := c.cfg.OpTimeout
 	for _, n := range o.set {
 		o.waiting[n] = true
+		if n != c.cfg.Self {
+			wait = max(wait, c.timeout(n, c.cfg.OpTimeout))
+		}
 	}
+	o.deadline = o.sent.Add(wait)
 	for _, n := range o.set {
 		if n == c.cfg.Self {
 			c.Handle(n, m)
@@ -557,10 +607,13 @@ func (c *Core) retry(id uint64, o *op) {
 
 func (c *Core) replied(src string, m Msg) {
 	o := c.ops[m.Req]
-	if o == nil || !o.waiting[src] {
+	if o == nil || !o.waiting[src] || o.writing != (m.Type == tWriteOK) {
 		return
 	}
 	delete(o.waiting, src)
+	if src != c.cfg.Self {
+		c.rtt.sample(src, c.clock.Now().Sub(o.sent))
+	}
 	if m.Entry != nil && (!o.has || o.best.Ver.less(m.Entry.Ver)) {
 		o.best, o.has = *m.Entry, true
 	}
@@ -621,6 +674,9 @@ func (c *Core) Handle(src string, m Msg) {
 	if c.dead[src] && m.Type != tGone {
 		delete(c.dead, src) // it is alive after all
 	}
+	if m.Type != tGone {
+		delete(c.avoid, src)
+	}
 	switch m.Type {
 	case tFind:
 		if !c.member {
@@ -631,9 +687,14 @@ func (c *Core) Handle(src string, m Msg) {
 		m.Fwd = 0
 		c.route(m)
 	case tAck:
+		if f := c.fwds[m.Fwd]; f != nil && f.to == src {
+			c.rtt.sample(src, now.Sub(f.sent))
+		}
 		delete(c.fwds, m.Fwd)
 	case tGone:
 		if m.Fwd != 0 {
+			// Not slow but out of the ring: that is definite.
+			c.markDead(src)
 			c.hopFailed(m.Fwd)
 			return
 		}
@@ -643,6 +704,7 @@ func (c *Core) Handle(src string, m Msg) {
 		}
 		if c.stabTo == src {
 			c.stabTo = ""
+			clear(c.stabSent)
 		}
 	case tFound:
 		c.onFound(m)
@@ -651,17 +713,22 @@ func (c *Core) Handle(src string, m Msg) {
 			c.tr.Send(src, Msg{Type: tGone})
 			return
 		}
-		c.tr.Send(src, Msg{Type: tStabOK, Pred: c.pred, Succs: c.succ})
+		c.tr.Send(src, Msg{Type: tStabOK, Req: m.Req, Pred: c.pred, Succs: c.succ})
 	case tStabOK:
 		if src != c.stabTo || !c.member {
 			return
 		}
-		c.stabTo = ""
+		if at, ok := c.stabSent[m.Req]; ok {
+			c.rtt.sample(src, now.Sub(at))
+		}
+		c.stabTo, c.stabMiss = "", 0
+		clear(c.stabSent)
 		list := append([]string{src}, m.Succs...)
 		if x := m.Pred; x != "" && x != c.cfg.Self && !c.dead[x] && strictlyBetween(Hash(x), c.id, Hash(src)) {
 			list = append([]string{x}, list...)
 		}
 		c.succ = c.clean(list)
+		c.ringSize = max(c.ringSize, len(c.succ)+1)
 		if s := c.successor(); s != c.cfg.Self {
 			c.tr.Send(s, Msg{Type: tNotify})
 		}
@@ -749,6 +816,11 @@ func (c *Core) Tick() {
 			delete(c.dead, n)
 		}
 	}
+	for n, until := range c.avoid {
+		if now.After(until) {
+			delete(c.avoid, n)
+		}
+	}
 	for _, id := range sortedKeys(c.fwds) {
 		if f := c.fwds[id]; f != nil && now.After(f.deadline) {
 			c.hopFailed(id)
@@ -773,17 +845,26 @@ func (c *Core) Tick() {
 		if o == nil || o.deadline.IsZero() || now.Before(o.deadline) {
 			continue
 		}
-		for n := range o.waiting {
-			c.markDead(n)
-		}
+		// A replica that has not answered is slow or dead; which, is
+		// the failure detector's business (stabilization). Suspecting it
+		// here would drop a live replica from the successor list on one
+		// late reply, and shift the replica set this node hands out.
 		c.retry(id, o)
 	}
 	if !c.member {
 		return
 	}
 	if c.stabTo != "" && now.After(c.stabDue) {
-		c.markDead(c.stabTo)
-		c.stabTo = ""
+		c.stabMiss++
+		if c.stabMiss >= c.cfg.StabMisses {
+			c.markDead(c.stabTo)
+			c.stabTo, c.stabMiss = "", 0
+			clear(c.stabSent)
+		} else {
+			// Ping again and wait longer (exponential backoff, as TCP
+			// after a timeout): either answer clears the suspicion.
+			c.pingSucc(now, c.stabTo)
+		}
 	}
 	if now.Sub(c.lastStab) >= c.cfg.StabEvery && c.stabTo == "" {
 		c.lastStab = now
@@ -791,8 +872,9 @@ func (c *Core) Tick() {
 			c.succ = []string{c.pred}
 		}
 		if s := c.successor(); s != c.cfg.Self {
-			c.stabTo, c.stabDue = s, now.Add(c.cfg.StabTimeout)
-			c.tr.Send(s, Msg{Type: tStab})
+			c.stabTo, c.stabMiss = s, 0
+			clear(c.stabSent)
+			c.pingSucc(now, s)
 		}
 		c.fixFingers()
 	}
@@ -800,6 +882,28 @@ func (c *Core) Tick() {
 		c.lastPush = now
 		c.replicate()
 	}
+}
+
+// pingSucc sends a stabilization ping to s, the successor being
+// checked; the wait doubles with every ping s has left unanswered.
+func (c *Core) pingSucc(now time.Time, s string) {
+	req := c.next()
+	c.stabSent[req] = now
+	floor := c.cfg.StabTimeout / time.Duration(1<<c.cfg.StabMisses-1)
+	c.stabDue = now.Add(c.timeout(s, floor) << c.stabMiss)
+	c.tr.Send(s, Msg{Type: tStab, Req: req})
+}
+
+// timeout is how long to wait for peer's answer: its retransmission
+// timeout once it has answered, never below floor (the configured
+// timeout, right for a fast network) nor above MaxTimeout.
+func (c *Core) timeout(peer string, floor time.Duration) time.Duration {
+	return min(max(c.rtt.rto(peer), floor), max(c.cfg.MaxTimeout, floor))
+}
+
+func (c *Core) avoided(n string) bool {
+	_, ok := c.avoid[n]
+	return ok
 }
 
 // stalled pushes every pending deadline on by gap: this node did not

@@ -21,6 +21,9 @@ type sim struct {
 	paused map[string]bool
 	queue  []simMsg
 	sent   int
+	// delay, if set, is each message's time on the wire (else one
+	// millisecond): messages then overtake each other.
+	delay func() time.Duration
 }
 
 type simMsg struct {
@@ -46,7 +49,11 @@ func (t simTransport) Send(dest string, m Msg) {
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.s.t.Fatal(err)
 	}
-	t.s.queue = append(t.s.queue, simMsg{at: t.s.now.Add(time.Millisecond), src: t.self, dest: dest, m: back})
+	d := time.Millisecond
+	if t.s.delay != nil {
+		d = t.s.delay()
+	}
+	t.s.queue = append(t.s.queue, simMsg{at: t.s.now.Add(d), src: t.self, dest: dest, m: back})
 }
 
 func names(n int) []string {
@@ -76,11 +83,8 @@ func (s *sim) run(d time.Duration) {
 	end := s.now.Add(d)
 	nextTick := s.now
 	for s.now.Before(end) {
-		i := 0
-		for i < len(s.queue) && s.paused[s.queue[i].dest] {
-			i++ // a paused node's messages wait for it, in order
-		}
-		if i < len(s.queue) && !s.queue[i].at.After(nextTick) {
+		i := s.nextDue()
+		if i >= 0 && !s.queue[i].at.After(nextTick) {
 			m := s.queue[i]
 			s.queue = append(s.queue[:i], s.queue[i+1:]...)
 			if m.at.After(s.now) {
@@ -99,6 +103,22 @@ func (s *sim) run(d time.Duration) {
 		}
 		nextTick = nextTick.Add(25 * time.Millisecond)
 	}
+}
+
+// nextDue is the index of the earliest message due, the first sent
+// among equals, or -1; a paused node's messages wait for it.
+func (s *sim) nextDue() int {
+	i := -1
+	for j, m := range s.queue {
+		if s.paused[m.dest] || i >= 0 && !m.at.Before(s.queue[i].at) {
+			continue
+		}
+		i = j
+		if s.delay == nil {
+			break // every message takes the same time: the queue is in order
+		}
+	}
+	return i
 }
 
 func sortedNames(m map[string]*Core) []string {

@@ -6,7 +6,12 @@
 // node at or after self + 2^i), so that a lookup halves its remaining
 // distance at every hop: O(log n) hops. Stabilization (ask the successor
 // for its predecessor, notify it), finger repair and re-replication run
-// on a timer; a node that does not answer is dropped from every table.
+// on a timer. Only the failure detector (stabilization pings left
+// unanswered) drops a node from the tables; a slow hop is routed around,
+// a slow read or write round retried, and every wait follows the round
+// trips measured to the peer (rtt.go), so that a slow network does not
+// pass for a dead one. An answer naming fewer than r replicas, from a
+// node that has lost its successors, is never acknowledged on.
 //
 // Core is the protocol, free of I/O and wall-clock time: messages go out
 // through a Transport, come in through Core.Handle, and Core.Tick runs
