@@ -73,6 +73,19 @@ func RunStages(t *testing.T, stagesFile string, prog func(nodeArgs []string) pro
 	RunStagesThen(t, stagesFile, prog, nil)
 }
 
+// LogResults is a RunStagesThen hook that logs the summary of each named
+// checker the report has (printed with -v): the figures a lesson quotes.
+func LogResults(checkers ...string) func(*testing.T, stages.Stage, *maelstrom.Report) {
+	return func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
+		t.Helper()
+		for _, name := range checkers {
+			if res, ok := rep.Result(name); ok {
+				t.Logf("%s: %s", name, res.Summary)
+			}
+		}
+	}
+}
+
 // RunStagesThen grades every stage like RunStages and, once a stage has
 // met its expectation, hands its report to then (when not nil), for the
 // track's own checks of what the grader measured (targets, figures to

@@ -5,9 +5,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/node"
 	"github.com/distsys-curriculum/distsys/internal/program"
-	"github.com/distsys-curriculum/distsys/maelstrom"
 	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
-	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
 
 func prog([]string) program.Program { return node.Program(Configure) }
@@ -18,11 +16,5 @@ func prog([]string) program.Program { return node.Program(Configure) }
 //
 //	go test -run TestGradeStagesInProcess -v -timeout 60m ./tracks/filesystem/ -args -sweep 20
 func TestGradeStagesInProcess(t *testing.T) {
-	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
-		for _, name := range []string{"dfs", "dfs-integrity", "dfs-repair"} {
-			if res, ok := rep.Result(name); ok {
-				t.Logf("%s: %s", name, res.Summary)
-			}
-		}
-	})
+	gradetest.RunStagesThen(t, "stages.tsv", prog, gradetest.LogResults("dfs", "dfs-integrity", "dfs-repair"))
 }

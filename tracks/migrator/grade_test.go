@@ -5,9 +5,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/node"
 	"github.com/distsys-curriculum/distsys/internal/program"
-	"github.com/distsys-curriculum/distsys/maelstrom"
 	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
-	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
 
 func prog([]string) program.Program { return node.Program(Configure) }
@@ -18,9 +16,5 @@ func prog([]string) program.Program { return node.Program(Configure) }
 //
 //	go test -run TestGradeStagesInProcess -v ./tracks/migrator/ -args -sweep 20
 func TestGradeStagesInProcess(t *testing.T) {
-	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
-		if res, ok := rep.Result("migrate"); ok {
-			t.Logf("migrate: %s", res.Summary)
-		}
-	})
+	gradetest.RunStagesThen(t, "stages.tsv", prog, gradetest.LogResults("migrate"))
 }

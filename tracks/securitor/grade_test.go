@@ -5,9 +5,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/node"
 	"github.com/distsys-curriculum/distsys/internal/program"
-	"github.com/distsys-curriculum/distsys/maelstrom"
 	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
-	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
 
 // TestGradeStagesInProcess grades every stage of stages.tsv in-process
@@ -18,9 +16,5 @@ import (
 //	go test -run TestGradeStagesInProcess -v -timeout 60m ./tracks/securitor/ -args -sweep 20
 func TestGradeStagesInProcess(t *testing.T) {
 	prog := func([]string) program.Program { return node.Program(Configure) }
-	gradetest.RunStagesThen(t, "stages.tsv", prog, func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
-		if res, ok := rep.Result("secure-kv"); ok {
-			t.Logf("secure-kv: %s", res.Summary)
-		}
-	})
+	gradetest.RunStagesThen(t, "stages.tsv", prog, gradetest.LogResults("secure-kv"))
 }

@@ -5,9 +5,7 @@ import (
 
 	"github.com/distsys-curriculum/distsys/internal/node"
 	"github.com/distsys-curriculum/distsys/internal/program"
-	"github.com/distsys-curriculum/distsys/maelstrom"
 	"github.com/distsys-curriculum/distsys/maelstrom/gradetest"
-	"github.com/distsys-curriculum/distsys/maelstrom/stages"
 )
 
 func prog([]string) program.Program { return node.Program(Configure) }
@@ -19,9 +17,5 @@ func prog([]string) program.Program { return node.Program(Configure) }
 //
 //	go test -run TestGradeStagesInProcess -v -timeout 60m ./tracks/tracer/ -args -sweep 20
 func TestGradeStagesInProcess(t *testing.T) {
-	gradetest.RunStagesSkippingThen(t, "stages.tsv", prog, func(stages.Stage) string { return "" }, func(t *testing.T, _ stages.Stage, rep *maelstrom.Report) {
-		if res, ok := rep.Result("trace"); ok {
-			t.Logf("trace: %s", res.Summary)
-		}
-	})
+	gradetest.RunStagesThen(t, "stages.tsv", prog, gradetest.LogResults("trace"))
 }
