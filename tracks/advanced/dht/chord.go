@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/distsys-curriculum/distsys/internal/rto"
 )
 
 // Msg is every node-to-node message of the protocol; the adapter sends
@@ -82,7 +84,7 @@ type Config struct {
 
 	// The timeouts below are floors and starting points: once a peer
 	// has answered, each wait is that peer's retransmission timeout
-	// (srtt + 4*rttvar, as TCP computes it, see rtt.go) if that is
+	// (srtt + 4*rttvar, as TCP computes it, see internal/rto) if that is
 	// longer, so that a slow network stretches them.
 	HopTimeout  time.Duration // a forwarded lookup not acknowledged in this long is routed around its next hop
 	StabTimeout time.Duration // a successor silent for about this long (StabMisses pings) is suspected
@@ -224,7 +226,7 @@ func New(cfg Config, clock Clock, tr Transport) *Core {
 	cfg.defaults()
 	return &Core{cfg: cfg, clock: clock, tr: tr, id: Hash(cfg.Self), succN: max(cfg.Replicas+1, 4),
 		dead: map[string]bool{}, deadAt: map[string]time.Time{}, avoid: map[string]time.Time{}, store: map[string]Entry{},
-		stabSent: map[uint64]time.Time{}, rtt: rtts{peers: map[string]*estimator{}},
+		stabSent: map[uint64]time.Time{}, rtt: rtts{peers: map[string]*rto.Estimator{}},
 		lookups: map[uint64]*lookup{}, fwds: map[uint64]*fwd{}, ops: map[uint64]*op{}}
 }
 

@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/distsys-curriculum/distsys/internal/rto"
 )
 
 // Config configures a replica.
@@ -68,12 +70,11 @@ type Replica struct {
 	target   uint64 // the view being changed to
 	deadline uint64 // tick at which the view change gives up on target
 	timeout  uint64 // the request and view-change timeout now, in ticks
-	// srtt and rttvar smooth the ticks requests took here from pending
-	// to executed (sampled: at least one), which set the timeout a
-	// working view returns to (baseTimeout).
-	srtt, rttvar float64
-	sampled      bool
-	sentNV       map[uint64]bool
+	// latency smooths the ticks requests took here from pending to
+	// executed, which set the timeout a working view returns to
+	// (baseTimeout).
+	latency rto.Estimator
+	sentNV  map[uint64]bool
 
 	seqNext  uint64 // the primary's last assigned sequence number
 	h        uint64 // stable checkpoint: the low water mark
@@ -104,29 +105,17 @@ type Replica struct {
 // TimeoutTicks.
 const maxBackoff = 4
 
-// observe folds one request's ticks from pending to executed into the
-// smoothed latency, as TCP smooths round trips (RFC 6298).
-func (r *Replica) observe(ticks uint64) {
-	x := float64(ticks)
-	if !r.sampled {
-		r.srtt, r.rttvar, r.sampled = x, x/2, true
-		return
-	}
-	r.rttvar = 0.75*r.rttvar + 0.25*math.Abs(r.srtt-x)
-	r.srtt = 0.875*r.srtt + 0.125*x
-}
-
 // baseTimeout is the request timeout of a view that works: TimeoutTicks,
 // or longer where requests take longer to execute here (srtt + 4 rttvar,
-// TCP's retransmission timeout), so that a slow network or a loaded
+// TCP's retransmission timeout, see internal/rto), so that a slow network or a loaded
 // machine does not have backups suspect an honest primary at every
 // request, which turns into view changes that never end. It is capped at
 // 2^maxBackoff TimeoutTicks: a primary that delays every request cannot
 // stretch it without bound.
 func (r *Replica) baseTimeout() uint64 {
 	t := r.cfg.TimeoutTicks
-	if r.sampled {
-		t = max(t, uint64(math.Ceil(r.srtt+4*r.rttvar)))
+	if r.latency.Samples() > 0 {
+		t = max(t, uint64(math.Ceil(r.latency.Timeout())))
 	}
 	return min(t, r.cfg.TimeoutTicks<<maxBackoff)
 }
@@ -447,7 +436,7 @@ func (r *Replica) execute() []Out {
 			rec, seen := r.state.Clients[req.From]
 			if !seen || rec.TS < req.TS {
 				if p, ok := r.pending[req.From]; ok && p.req.TS == req.TS {
-					r.observe(r.ticks - p.since)
+					r.latency.Sample(float64(r.ticks - p.since))
 				}
 				r.timeout = r.baseTimeout() // progress: the view works
 				rec = ClientRec{TS: req.TS, Result: apply(r.state.KV, *req.Op)}

@@ -388,20 +388,20 @@ func TestTimeoutFollowsExecutionLatency(t *testing.T) {
 		t.Fatalf("before any request: %d ticks, want the configured 6", got)
 	}
 	for range 20 {
-		r.observe(1)
+		r.latency.Sample(1)
 	}
 	if got := r.baseTimeout(); got != 6 {
 		t.Fatalf("after fast requests: %d ticks, want the configured 6", got)
 	}
 	for range 20 {
-		r.observe(10)
-		r.observe(14)
+		r.latency.Sample(10)
+		r.latency.Sample(14)
 	}
 	if got := r.baseTimeout(); got <= 14 || got > 6<<maxBackoff {
 		t.Fatalf("after requests of 10-14 ticks: %d ticks, want above 14 and at most %d", got, 6<<maxBackoff)
 	}
 	for range 50 {
-		r.observe(10_000)
+		r.latency.Sample(10_000)
 	}
 	if got := r.baseTimeout(); got != 6<<maxBackoff {
 		t.Fatalf("after very slow requests: %d ticks, want the cap %d", got, 6<<maxBackoff)
